@@ -1,1 +1,59 @@
-//! Socket.IO v5 server.
+//! Rally: a Socket.IO v5 server for Rust.
+//!
+//! The API follows socket.io's JavaScript one, so the tutorial's server reads the same:
+//!
+//! ```no_run
+//! use rally::{Server, Event};
+//!
+//! # async fn run() {
+//! let io = Server::default();
+//! let io2 = io.clone();
+//! io.on_connection(move |socket| {
+//!     let io = io2.clone();
+//!     socket.on("message", move |_socket, event: Event| {
+//!         let io = io.clone();
+//!         async move {
+//!             let _ = io.emit("message", event.args);
+//!         }
+//!     });
+//! });
+//! let app = io.router();
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await.unwrap();
+//! axum::serve(listener, app).await.unwrap();
+//! # }
+//! ```
+//!
+//! Floors, each knowing only the one beneath: `packet` (the pure codec) and `args`;
+//! `client` (one engine connection), `namespace` and `socket`; `broadcast` operators;
+//! `adapter` (the door to a cluster). The Engine.IO floor is the `rally-engine` crate.
+
+pub mod ack;
+pub mod adapter;
+pub mod args;
+pub mod broadcast;
+mod client;
+pub mod config;
+pub mod handler;
+pub mod handshake;
+pub mod namespace;
+pub mod packet;
+pub mod reason;
+mod serve_client;
+pub mod server;
+pub mod socket;
+
+pub use ack::{AckCollector, AckError};
+pub use adapter::{
+    Adapter, AdapterError, AdapterFactory, BroadcastOptions, Room, SocketId, SocketInfo,
+};
+pub use args::{Args, ArgsError, Binary, IntoArgs};
+pub use broadcast::{BroadcastOperator, EmitError, IntoRooms, RemoteSocket};
+pub use config::ServerConfig;
+pub use handler::{Ack, Event};
+pub use handshake::Handshake;
+pub use namespace::{ConnectError, Namespace, NamespaceRef, ServerAck};
+pub use rally_engine as engine;
+pub use reason::DisconnectReason;
+pub use serve_client::CLIENT_VERSION;
+pub use server::Server;
+pub use socket::Socket;

@@ -1,0 +1,264 @@
+//! The in-memory adapter: the room index of one process, and the local half of every
+//! cluster adapter.
+//!
+//! Two maps kept in step, room → sockets and socket → rooms, behind one lock. A
+//! broadcast is encoded once here and the same messages are handed to each recipient.
+
+use super::{Adapter, AdapterError, AdapterFactory, BroadcastOptions, Room, SocketId, SocketInfo};
+use crate::ack::{AckCollector, PendingAck};
+use crate::args::Args;
+use crate::client::to_messages;
+use crate::namespace::{Namespace, NamespaceRef};
+use crate::packet::Packet;
+use crate::socket::{read, write, Socket};
+use futures::future::{self, BoxFuture, FutureExt};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, RwLock};
+
+/// Makes a `MemoryAdapter` for each namespace: the default.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MemoryAdapterFactory;
+
+impl AdapterFactory for MemoryAdapterFactory {
+    fn create(&self, nsp: NamespaceRef) -> Arc<dyn Adapter> {
+        Arc::new(MemoryAdapter::new(nsp))
+    }
+}
+
+pub struct MemoryAdapter {
+    nsp: NamespaceRef,
+    index: RwLock<RoomIndex>,
+}
+
+#[derive(Default)]
+struct RoomIndex {
+    rooms: HashMap<Room, HashSet<SocketId>>,
+    sids: HashMap<SocketId, HashSet<Room>>,
+}
+
+impl RoomIndex {
+    /// Calls `f` once for each socket the options target.
+    fn for_each_target(&self, opts: &BroadcastOptions, mut f: impl FnMut(&SocketId)) {
+        let excluded: HashSet<&SocketId> = opts
+            .except
+            .iter()
+            .filter_map(|room| self.rooms.get(room))
+            .flatten()
+            .collect();
+        match opts.rooms.as_slice() {
+            [] => self
+                .sids
+                .keys()
+                .filter(|s| !excluded.contains(s))
+                .for_each(f),
+            [room] => {
+                if let Some(members) = self.rooms.get(room) {
+                    members.iter().filter(|s| !excluded.contains(s)).for_each(f)
+                }
+            }
+            rooms => {
+                let mut seen = HashSet::new();
+                for members in rooms.iter().filter_map(|room| self.rooms.get(room)) {
+                    for sid in members {
+                        if !excluded.contains(sid) && seen.insert(sid) {
+                            f(sid);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl MemoryAdapter {
+    pub fn new(nsp: NamespaceRef) -> Self {
+        MemoryAdapter {
+            nsp,
+            index: RwLock::default(),
+        }
+    }
+
+    pub fn namespace(&self) -> Option<Namespace> {
+        self.nsp.upgrade()
+    }
+
+    /// Calls `f` with each targeted local socket; the room index is read under one lock.
+    pub fn apply(&self, opts: &BroadcastOptions, mut f: impl FnMut(&Socket)) {
+        let Some(ns) = self.nsp.upgrade() else { return };
+        let index = read(&self.index);
+        ns.with_sockets(|sockets| {
+            index.for_each_target(opts, |sid| {
+                if let Some(socket) = sockets.get(sid) {
+                    f(socket);
+                }
+            })
+        });
+    }
+
+    /// Local part of `broadcast`: encodes once, then shares the bytes.
+    pub fn broadcast_local(&self, packet: &Packet, opts: &BroadcastOptions) {
+        let messages = to_messages(packet);
+        let volatile = opts.flags.volatile;
+        self.apply(opts, |socket| socket.send_messages(&messages, volatile));
+    }
+
+    /// Local part of `broadcast_with_ack`: returns how many clients the packet went to.
+    pub fn broadcast_with_ack_local(
+        &self,
+        packet: &Packet,
+        opts: &BroadcastOptions,
+        acks: &AckCollector,
+    ) -> usize {
+        let Some(id) = packet.id else { return 0 };
+        let messages = to_messages(packet);
+        let mut count = 0;
+        self.apply(opts, |socket| {
+            // Registered before sending: a fast client's answer must find its waiter.
+            socket.register_ack(id, PendingAck::Many(acks.clone()));
+            socket.send_messages(&messages, opts.flags.volatile);
+            count += 1;
+        });
+        count
+    }
+
+    pub fn fetch_sockets_local(&self, opts: &BroadcastOptions) -> Vec<SocketInfo> {
+        let mut sockets = Vec::new();
+        self.apply(opts, |socket| sockets.push(socket.clone()));
+        sockets
+            .into_iter()
+            .map(|socket| SocketInfo {
+                id: socket.id().to_string(),
+                handshake: serde_json::to_value(socket.handshake()).unwrap_or_default(),
+                rooms: socket.rooms().iter().map(|r| r.to_string()).collect(),
+                data: socket.data(),
+            })
+            .collect()
+    }
+
+    pub fn add_sockets_local(&self, opts: &BroadcastOptions, rooms: &[Room]) {
+        for sid in self.local_sockets(opts) {
+            self.add_all(&sid, rooms);
+        }
+    }
+
+    pub fn del_sockets_local(&self, opts: &BroadcastOptions, rooms: &[Room]) {
+        for sid in self.local_sockets(opts) {
+            for room in rooms {
+                self.del(&sid, room);
+            }
+        }
+    }
+
+    pub fn disconnect_sockets_local(&self, opts: &BroadcastOptions, close: bool) {
+        let mut sockets = Vec::new();
+        self.apply(opts, |socket| sockets.push(socket.clone()));
+        // Outside the locks: leaving takes them again.
+        for socket in sockets {
+            socket.disconnect(close);
+        }
+    }
+
+    pub fn rooms_local(&self) -> Vec<Room> {
+        read(&self.index).rooms.keys().cloned().collect()
+    }
+}
+
+impl Adapter for MemoryAdapter {
+    fn add_all(&self, sid: &SocketId, rooms: &[Room]) {
+        let mut index = write(&self.index);
+        for room in rooms {
+            index
+                .sids
+                .entry(sid.clone())
+                .or_default()
+                .insert(room.clone());
+            index
+                .rooms
+                .entry(room.clone())
+                .or_default()
+                .insert(sid.clone());
+        }
+    }
+
+    fn del(&self, sid: &SocketId, room: &str) {
+        let mut index = write(&self.index);
+        if let Some(rooms) = index.sids.get_mut(sid) {
+            rooms.remove(room);
+        }
+        if let Some(members) = index.rooms.get_mut(room) {
+            members.remove(sid);
+            if members.is_empty() {
+                index.rooms.remove(room);
+            }
+        }
+    }
+
+    fn del_all(&self, sid: &SocketId) {
+        let mut index = write(&self.index);
+        let Some(rooms) = index.sids.remove(sid) else {
+            return;
+        };
+        for room in rooms {
+            if let Some(members) = index.rooms.get_mut(&room) {
+                members.remove(sid);
+                if members.is_empty() {
+                    index.rooms.remove(&room);
+                }
+            }
+        }
+    }
+
+    fn socket_rooms(&self, sid: &str) -> Vec<Room> {
+        read(&self.index)
+            .sids
+            .get(sid)
+            .map(|rooms| rooms.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    fn local_sockets(&self, opts: &BroadcastOptions) -> Vec<SocketId> {
+        let mut sids = Vec::new();
+        read(&self.index).for_each_target(opts, |sid| sids.push(sid.clone()));
+        sids
+    }
+
+    fn broadcast(&self, packet: Packet, opts: BroadcastOptions) {
+        self.broadcast_local(&packet, &opts);
+    }
+
+    fn broadcast_with_ack(&self, packet: Packet, opts: BroadcastOptions, acks: AckCollector) {
+        let count = self.broadcast_with_ack_local(&packet, &opts, &acks);
+        acks.expect(count);
+    }
+
+    fn server_count(&self) -> BoxFuture<'static, usize> {
+        future::ready(1).boxed()
+    }
+
+    fn fetch_sockets(
+        &self,
+        opts: BroadcastOptions,
+    ) -> BoxFuture<'static, Result<Vec<SocketInfo>, AdapterError>> {
+        future::ready(Ok(self.fetch_sockets_local(&opts))).boxed()
+    }
+
+    fn add_sockets(&self, opts: BroadcastOptions, rooms: Vec<Room>) {
+        self.add_sockets_local(&opts, &rooms);
+    }
+
+    fn del_sockets(&self, opts: BroadcastOptions, rooms: Vec<Room>) {
+        self.del_sockets_local(&opts, &rooms);
+    }
+
+    fn disconnect_sockets(&self, opts: BroadcastOptions, close: bool) {
+        self.disconnect_sockets_local(&opts, close);
+    }
+
+    fn all_rooms(&self) -> BoxFuture<'static, Result<Vec<Room>, AdapterError>> {
+        future::ready(Ok(self.rooms_local())).boxed()
+    }
+
+    fn server_side_emit(&self, _event: &str, _args: Args, _acks: Option<AckCollector>) {
+        // One process: there is no other server to tell.
+    }
+}

@@ -1,0 +1,128 @@
+//! The `Adapter`: the only door between a namespace and the rest of the cluster.
+//!
+//! Shaped like socket.io's adapter API. An adapter owns the namespace's room index and
+//! answers every question that may span several server processes: who is in a room,
+//! broadcasts (with or without acks), remote room changes and disconnections, the
+//! server count and server-side events. The in-memory adapter answers for one process;
+//! a cluster adapter (Redis) wraps it for the local part and forwards the rest.
+//!
+//! Room changes are synchronous and apply locally at once, so they keep working when
+//! the cluster's transport is away; cross-node requests return futures.
+//!
+//! Connection state recovery fits in later through `persist_session`/`restore_session`
+//! and the packet offsets a recovering adapter records in `broadcast`.
+
+pub mod memory;
+
+use crate::ack::AckCollector;
+use crate::args::Args;
+use crate::namespace::NamespaceRef;
+use crate::packet::Packet;
+use futures::future::BoxFuture;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A socket's id: also the name of the room every socket is in.
+pub type SocketId = Arc<str>;
+/// A room's name.
+pub type Room = Arc<str>;
+
+/// Who a broadcast (or a cluster request) is for.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct BroadcastOptions {
+    /// Sockets in any of these rooms; empty means every socket of the namespace.
+    pub rooms: Vec<Room>,
+    /// Minus sockets in any of these rooms.
+    pub except: Vec<Room>,
+    #[serde(default)]
+    pub flags: BroadcastFlags,
+}
+
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
+pub struct BroadcastFlags {
+    /// The packet may be dropped for a client that cannot take it now.
+    pub volatile: bool,
+    /// Only this process's sockets.
+    pub local: bool,
+    /// How long to wait for acks, for broadcasts that collect them.
+    pub timeout: Option<Duration>,
+}
+
+/// A socket as a cluster request reports it: what `fetchSockets()` returns in socket.io.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SocketInfo {
+    pub id: String,
+    pub handshake: Value,
+    pub rooms: Vec<String>,
+    pub data: Value,
+}
+
+/// Why a cluster request failed.
+#[derive(Clone, Debug)]
+pub enum AdapterError {
+    /// Some server never answered in time.
+    Timeout,
+    /// The cluster's transport is unavailable or failed.
+    Unavailable(String),
+}
+
+impl fmt::Display for AdapterError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Timeout => f.write_str("timeout reached while waiting for the cluster's answers"),
+            Self::Unavailable(why) => write!(f, "cluster unavailable: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for AdapterError {}
+
+/// Makes a namespace's adapter when the namespace is created.
+pub trait AdapterFactory: Send + Sync + 'static {
+    fn create(&self, nsp: NamespaceRef) -> Arc<dyn Adapter>;
+}
+
+/// socket.io's adapter interface. See the module docs.
+pub trait Adapter: Send + Sync + 'static {
+    /// Puts a local socket in rooms.
+    fn add_all(&self, sid: &SocketId, rooms: &[Room]);
+    /// Takes a local socket out of one room.
+    fn del(&self, sid: &SocketId, room: &str);
+    /// Takes a local socket out of every room (it is leaving).
+    fn del_all(&self, sid: &SocketId);
+    /// The rooms a local socket is in.
+    fn socket_rooms(&self, sid: &str) -> Vec<Room>;
+    /// The local sockets a broadcast with these options reaches.
+    fn local_sockets(&self, opts: &BroadcastOptions) -> Vec<SocketId>;
+
+    /// Delivers a packet to every socket the options name, on every server unless `local`.
+    fn broadcast(&self, packet: Packet, opts: BroadcastOptions);
+    /// Like `broadcast`, and each recipient's ack goes to `acks`; every server reports
+    /// how many clients it sent to with `acks.expect`.
+    fn broadcast_with_ack(&self, packet: Packet, opts: BroadcastOptions, acks: AckCollector);
+
+    /// How many servers share this namespace (1 for a single process).
+    fn server_count(&self) -> BoxFuture<'static, usize>;
+    /// The sockets the options name, on every server unless `local`.
+    fn fetch_sockets(
+        &self,
+        opts: BroadcastOptions,
+    ) -> BoxFuture<'static, Result<Vec<SocketInfo>, AdapterError>>;
+    /// Puts the sockets the options name in more rooms, on every server unless `local`.
+    fn add_sockets(&self, opts: BroadcastOptions, rooms: Vec<Room>);
+    /// Takes the sockets the options name out of rooms, on every server unless `local`.
+    fn del_sockets(&self, opts: BroadcastOptions, rooms: Vec<Room>);
+    /// Disconnects the sockets the options name, on every server unless `local`.
+    fn disconnect_sockets(&self, opts: BroadcastOptions, close: bool);
+    /// Every room that has a socket in it, across the cluster.
+    fn all_rooms(&self) -> BoxFuture<'static, Result<Vec<Room>, AdapterError>>;
+    /// Sends an event to the other servers' namespace handlers (not to clients); with
+    /// `acks`, each other server's answer is collected there.
+    fn server_side_emit(&self, event: &str, args: Args, acks: Option<AckCollector>);
+
+    /// Called when the namespace is closed, so the adapter can unsubscribe.
+    fn close(&self) {}
+}

@@ -1,0 +1,254 @@
+//! Broadcast operators: `io.to(room).except(other).emit(…)` and friends.
+//!
+//! An operator is a value that collects who a packet is for (rooms, exceptions, flags)
+//! and hands the packet to the namespace's adapter, which encodes it once and shares
+//! the bytes with every recipient, on every server.
+
+use crate::ack::{ack_collector, AckError};
+use crate::adapter::{AdapterError, BroadcastOptions, Room};
+use crate::args::{Args, ArgsError, IntoArgs};
+use crate::namespace::Namespace;
+use crate::socket::event_packet;
+use serde_json::Value;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long a broadcast waits for acks when no `timeout()` was given.
+pub const DEFAULT_ACK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why an emit was refused before anything was sent.
+#[derive(Debug)]
+pub enum EmitError {
+    /// The event name is one socket.io keeps for itself ("connect", "disconnect", …).
+    Reserved(String),
+    /// The arguments did not serialize.
+    Args(ArgsError),
+}
+
+impl fmt::Display for EmitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Reserved(name) => write!(f, "\"{name}\" is a reserved event name"),
+            Self::Args(e) => write!(f, "arguments not serializable: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for EmitError {}
+
+/// One room name or several: what `to`, `in_` and `except` take.
+pub trait IntoRooms {
+    fn into_rooms(self) -> Vec<Room>;
+}
+
+impl IntoRooms for &str {
+    fn into_rooms(self) -> Vec<Room> {
+        vec![self.into()]
+    }
+}
+impl IntoRooms for String {
+    fn into_rooms(self) -> Vec<Room> {
+        vec![self.into()]
+    }
+}
+impl IntoRooms for &String {
+    fn into_rooms(self) -> Vec<Room> {
+        vec![self.as_str().into()]
+    }
+}
+impl IntoRooms for Arc<str> {
+    fn into_rooms(self) -> Vec<Room> {
+        vec![self]
+    }
+}
+impl IntoRooms for &Arc<str> {
+    fn into_rooms(self) -> Vec<Room> {
+        vec![self.clone()]
+    }
+}
+impl<T: IntoRooms> IntoRooms for Vec<T> {
+    fn into_rooms(self) -> Vec<Room> {
+        self.into_iter().flat_map(IntoRooms::into_rooms).collect()
+    }
+}
+impl<T: IntoRooms + Clone> IntoRooms for &[T] {
+    fn into_rooms(self) -> Vec<Room> {
+        self.iter()
+            .cloned()
+            .flat_map(IntoRooms::into_rooms)
+            .collect()
+    }
+}
+impl<T: IntoRooms, const N: usize> IntoRooms for [T; N] {
+    fn into_rooms(self) -> Vec<Room> {
+        self.into_iter().flat_map(IntoRooms::into_rooms).collect()
+    }
+}
+
+/// Who a packet is for, and how; built by `to`, `except`, `local`, `volatile`, `timeout`.
+#[derive(Clone)]
+pub struct BroadcastOperator {
+    ns: Namespace,
+    opts: BroadcastOptions,
+}
+
+impl BroadcastOperator {
+    pub(crate) fn new(ns: Namespace, opts: BroadcastOptions) -> Self {
+        BroadcastOperator { ns, opts }
+    }
+
+    /// Adds rooms: sockets in any of them are targeted (each once).
+    pub fn to(mut self, rooms: impl IntoRooms) -> Self {
+        for room in rooms.into_rooms() {
+            if !self.opts.rooms.contains(&room) {
+                self.opts.rooms.push(room);
+            }
+        }
+        self
+    }
+
+    pub fn in_(self, rooms: impl IntoRooms) -> Self {
+        self.to(rooms)
+    }
+
+    /// Excludes sockets in any of these rooms.
+    pub fn except(mut self, rooms: impl IntoRooms) -> Self {
+        for room in rooms.into_rooms() {
+            if !self.opts.except.contains(&room) {
+                self.opts.except.push(room);
+            }
+        }
+        self
+    }
+
+    /// Only this server's sockets.
+    pub fn local(mut self) -> Self {
+        self.opts.flags.local = true;
+        self
+    }
+
+    /// The packet may be dropped for clients that cannot take it now.
+    pub fn volatile(mut self) -> Self {
+        self.opts.flags.volatile = true;
+        self
+    }
+
+    /// How long `emit_with_ack` waits.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.opts.flags.timeout = Some(timeout);
+        self
+    }
+
+    pub fn options(&self) -> &BroadcastOptions {
+        &self.opts
+    }
+
+    pub fn emit(&self, event: &str, args: impl IntoArgs) -> Result<(), EmitError> {
+        let packet = event_packet(&self.ns, event, args, None)?;
+        self.ns.adapter().broadcast(packet, self.opts.clone());
+        Ok(())
+    }
+
+    /// Emits and collects one answer per recipient, on every server, until the timeout
+    /// (`timeout()`, or 10 s). On timeout the error holds the answers that did arrive.
+    pub async fn emit_with_ack(
+        &self,
+        event: &str,
+        args: impl IntoArgs,
+    ) -> Result<Vec<Args>, AckError> {
+        let id = self.ns.next_ack_id();
+        let packet = event_packet(&self.ns, event, args, Some(id))
+            .map_err(|e| AckError::NotSent(e.to_string()))?;
+        let (collector, wait) = ack_collector();
+        let adapter = self.ns.adapter();
+        adapter.broadcast_with_ack(packet, self.opts.clone(), collector);
+        let servers = if self.opts.flags.local {
+            1
+        } else {
+            adapter.server_count().await
+        };
+        wait.collect(
+            servers,
+            self.opts.flags.timeout.unwrap_or(DEFAULT_ACK_TIMEOUT),
+        )
+        .await
+    }
+
+    /// The targeted sockets, on every server unless `local`.
+    pub async fn fetch_sockets(&self) -> Result<Vec<RemoteSocket>, AdapterError> {
+        let infos = self.ns.adapter().fetch_sockets(self.opts.clone()).await?;
+        Ok(infos
+            .into_iter()
+            .map(|info| RemoteSocket {
+                id: info.id,
+                handshake: info.handshake,
+                rooms: info.rooms,
+                data: info.data,
+                ns: self.ns.clone(),
+            })
+            .collect())
+    }
+
+    /// The targeted sockets join `rooms`.
+    pub fn sockets_join(&self, rooms: impl IntoRooms) {
+        self.ns
+            .adapter()
+            .add_sockets(self.opts.clone(), rooms.into_rooms());
+    }
+
+    /// The targeted sockets leave `rooms`.
+    pub fn sockets_leave(&self, rooms: impl IntoRooms) {
+        self.ns
+            .adapter()
+            .del_sockets(self.opts.clone(), rooms.into_rooms());
+    }
+
+    /// The targeted sockets are disconnected (with `close`, their connections too).
+    pub fn disconnect_sockets(&self, close: bool) {
+        self.ns
+            .adapter()
+            .disconnect_sockets(self.opts.clone(), close);
+    }
+}
+
+/// A socket on this server or another, as `fetch_sockets` reports it.
+#[derive(Clone)]
+pub struct RemoteSocket {
+    pub id: String,
+    pub handshake: Value,
+    pub rooms: Vec<String>,
+    pub data: Value,
+    ns: Namespace,
+}
+
+impl RemoteSocket {
+    fn only_me(&self) -> BroadcastOperator {
+        BroadcastOperator::new(self.ns.clone(), BroadcastOptions::default()).to(self.id.as_str())
+    }
+
+    pub fn emit(&self, event: &str, args: impl IntoArgs) -> Result<(), EmitError> {
+        self.only_me().emit(event, args)
+    }
+
+    pub fn join(&self, rooms: impl IntoRooms) {
+        self.only_me().sockets_join(rooms)
+    }
+
+    pub fn leave(&self, rooms: impl IntoRooms) {
+        self.only_me().sockets_leave(rooms)
+    }
+
+    pub fn disconnect(&self, close: bool) {
+        self.only_me().disconnect_sockets(close)
+    }
+}
+
+impl fmt::Debug for RemoteSocket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RemoteSocket")
+            .field("id", &self.id)
+            .field("rooms", &self.rooms)
+            .finish()
+    }
+}

@@ -1,0 +1,218 @@
+//! One Engine.IO connection seen from the Socket.IO floor: `Client` in socket.io.
+//!
+//! A client decodes Socket.IO packets from its connection's messages, routes them to
+//! its sockets (one per namespace it joined), and writes their packets back. It is the
+//! only part of this crate that talks to an engine session.
+
+use crate::packet::{Decoder, Packet, PacketKind};
+use crate::reason::DisconnectReason;
+use crate::server::ServerInner;
+use crate::socket::{lock, Socket};
+use rally_engine::{CloseReason, Message, OutMessage, SendError, Session, TransportKind};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+
+pub(crate) struct Client {
+    /// Weak: the session owns this client (in its extensions), not the other way round.
+    session: Weak<Session>,
+    server: Arc<ServerInner>,
+    decoder: Mutex<Decoder>,
+    sockets: Mutex<Sockets>,
+}
+
+#[derive(Default)]
+struct Sockets {
+    /// Set once the connection is gone: a namespace connect that finishes later must not add a socket.
+    closed: bool,
+    by_nsp: HashMap<String, Socket>,
+}
+
+/// The messages one packet becomes: its text, then each binary attachment.
+pub(crate) fn to_messages(packet: &Packet) -> Vec<OutMessage> {
+    let mut messages = Vec::with_capacity(1 + packet.attachments.len());
+    messages.push(OutMessage::text(crate::packet::encode(packet)));
+    messages.extend(packet.attachments.iter().cloned().map(OutMessage::binary));
+    messages
+}
+
+impl Client {
+    pub(crate) fn new(session: &Arc<Session>, server: Arc<ServerInner>) -> Arc<Client> {
+        let max_attachments = server.config.max_attachments;
+        let client = Arc::new(Client {
+            session: Arc::downgrade(session),
+            server,
+            decoder: Mutex::new(Decoder::new(max_attachments)),
+            sockets: Mutex::default(),
+        });
+        client.start_connect_timeout();
+        client
+    }
+
+    /// A connection that joins no namespace in time is closed, as socket.io's `connectTimeout` does.
+    fn start_connect_timeout(self: &Arc<Self>) {
+        let client = Arc::downgrade(self);
+        let timeout = self.server.config.connect_timeout;
+        tokio::spawn(async move {
+            tokio::time::sleep(timeout).await;
+            let Some(client) = client.upgrade() else {
+                return;
+            };
+            if lock(&client.sockets).by_nsp.is_empty() {
+                tracing::debug!("no namespace joined within {timeout:?}: closing the connection");
+                client.close(CloseReason::ForcedClose);
+            }
+        });
+    }
+
+    pub(crate) fn transport(&self) -> Option<TransportKind> {
+        self.session.upgrade().map(|s| s.transport())
+    }
+
+    pub(crate) fn send(&self, messages: &[OutMessage], volatile: bool) {
+        let Some(session) = self.session.upgrade() else {
+            return;
+        };
+        if volatile && session.is_closed() {
+            return;
+        }
+        match session.send_many(messages) {
+            Ok(()) | Err(SendError::Closed) => {}
+            Err(SendError::QueueFull) => {
+                tracing::warn!(
+                    session = session.id(),
+                    "outgoing queue full: connection closed"
+                );
+            }
+        }
+    }
+
+    pub(crate) fn close(&self, reason: CloseReason) {
+        if let Some(session) = self.session.upgrade() {
+            session.close(reason);
+        }
+    }
+
+    /// One engine message: a packet's text or one of its attachments.
+    pub(crate) fn on_message(self: &Arc<Self>, message: Message) {
+        let decoded = {
+            let mut decoder = lock(&self.decoder);
+            match message {
+                Message::Text(text) => decoder.feed_text(&text),
+                Message::Binary(data) => decoder.feed_binary(data),
+            }
+        };
+        match decoded {
+            Ok(Some(packet)) => self.on_packet(packet),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::info!(session = ?self.session.upgrade().map(|s| s.id().to_owned()), "invalid packet, closing: {e}");
+                self.close(CloseReason::ParseError);
+            }
+        }
+    }
+
+    fn on_packet(self: &Arc<Self>, packet: Packet) {
+        match packet.kind {
+            PacketKind::Connect => self.connect(packet),
+            PacketKind::Event | PacketKind::BinaryEvent => {
+                if let Some(socket) = self.socket(&packet.nsp) {
+                    socket.on_event(packet);
+                }
+            }
+            PacketKind::Ack | PacketKind::BinaryAck => {
+                if let Some(socket) = self.socket(&packet.nsp) {
+                    socket.on_ack(packet);
+                }
+            }
+            PacketKind::Disconnect => {
+                if let Some(socket) = self.socket(&packet.nsp) {
+                    socket.on_close(DisconnectReason::ClientNamespaceDisconnect);
+                }
+            }
+            PacketKind::ConnectError => {
+                tracing::info!("client sent CONNECT_ERROR, which only servers send: closing");
+                self.close(CloseReason::ParseError);
+            }
+        }
+    }
+
+    fn socket(&self, nsp: &str) -> Option<Socket> {
+        let socket = lock(&self.sockets).by_nsp.get(nsp).cloned();
+        if socket.is_none() {
+            tracing::debug!(nsp, "packet for a namespace this client has not joined");
+        }
+        socket
+    }
+
+    fn connect(self: &Arc<Self>, packet: Packet) {
+        let Some(ns) = self.server.namespace(&packet.nsp) else {
+            self.send(
+                &to_messages(&Packet::connect_error(
+                    &packet.nsp,
+                    json!({ "message": "Invalid namespace" }),
+                )),
+                false,
+            );
+            return;
+        };
+        if lock(&self.sockets).by_nsp.contains_key(&packet.nsp) {
+            tracing::debug!(nsp = %packet.nsp, "namespace already joined: CONNECT ignored");
+            return;
+        }
+        let Some(session) = self.session.upgrade() else {
+            return;
+        };
+        let auth = packet.data.unwrap_or(Value::Null);
+        ns.connect(self.clone(), &session, auth);
+    }
+
+    /// Adds a socket whose middleware passed; false when the connection is already gone.
+    pub(crate) fn add_socket(&self, socket: &Socket) -> bool {
+        let mut sockets = lock(&self.sockets);
+        if sockets.closed {
+            return false;
+        }
+        sockets
+            .by_nsp
+            .insert(socket.ns().name().to_string(), socket.clone());
+        true
+    }
+
+    pub(crate) fn remove_socket(&self, nsp: &str, id: &str) {
+        let mut sockets = lock(&self.sockets);
+        if sockets.by_nsp.get(nsp).is_some_and(|s| &**s.id() == id) {
+            sockets.by_nsp.remove(nsp);
+        }
+    }
+
+    pub(crate) fn send_connect_error(&self, nsp: &str, message: &str, data: Option<Value>) {
+        let mut payload = json!({ "message": message });
+        if let Some(data) = data {
+            payload["data"] = data;
+        }
+        self.send(&to_messages(&Packet::connect_error(nsp, payload)), false);
+    }
+
+    /// `socket.disconnect(true)`: every socket of this connection leaves, then the connection closes.
+    pub(crate) fn disconnect_all(&self) {
+        let sockets: Vec<Socket> = lock(&self.sockets).by_nsp.values().cloned().collect();
+        for socket in sockets {
+            socket.disconnect(false);
+        }
+        self.close(CloseReason::ForcedClose);
+    }
+
+    /// The engine session ended: every socket leaves with the session's reason.
+    pub(crate) fn on_close(&self, reason: CloseReason) {
+        let sockets: Vec<Socket> = {
+            let mut sockets = lock(&self.sockets);
+            sockets.closed = true;
+            sockets.by_nsp.drain().map(|(_, s)| s).collect()
+        };
+        let reason = DisconnectReason::from(reason);
+        for socket in sockets {
+            socket.on_close(reason);
+        }
+    }
+}

@@ -1,0 +1,73 @@
+//! What user code plugs in: event handlers, the `Event` they receive and the `Ack`
+//! that answers the client.
+//!
+//! Handlers are invoked in the order their events arrived and each runs as its own
+//! future, like listeners in Node.js: a handler that awaits a client's ack does not
+//! hold back the socket's next event. Most handlers finish without ever waiting, so
+//! each is polled once in place and only spawned as a task when it is still pending.
+
+use crate::args::{Args, ArgsError, IntoArgs};
+use crate::reason::DisconnectReason;
+use crate::socket::Socket;
+use serde::de::DeserializeOwned;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+/// One event from a client: its arguments, and the ack callback when the client asked for one.
+pub struct Event {
+    pub name: String,
+    pub args: Args,
+    pub ack: Option<Ack>,
+}
+
+impl Event {
+    /// Argument `i`, deserialized; `Binary` fields take their bytes from the attachments.
+    pub fn arg<T: DeserializeOwned>(&self, i: usize) -> Result<T, ArgsError> {
+        self.args.get(i)
+    }
+
+    /// Answer the client's ack callback, if it asked for one.
+    pub fn ack(&mut self, args: impl IntoArgs) {
+        if let Some(ack) = self.ack.take() {
+            ack.send(args);
+        }
+    }
+}
+
+/// The client's ack callback for one event. Sending consumes it: a client's callback runs once.
+pub struct Ack {
+    pub(crate) socket: Socket,
+    pub(crate) id: u64,
+}
+
+impl Ack {
+    pub fn send(self, args: impl IntoArgs) {
+        match args.into_args() {
+            Ok(args) => self.socket.send_ack(self.id, &args),
+            Err(e) => {
+                tracing::warn!(socket = %self.socket.id(), "ack arguments not serializable: {e}")
+            }
+        }
+    }
+}
+
+pub(crate) type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+/// `socket.on(event, handler)`.
+pub(crate) type EventHandler = Box<dyn Fn(Socket, Event) -> BoxFuture + Send + Sync>;
+/// `socket.on_any(handler)`: the event's name and arguments, before the named handler.
+pub(crate) type AnyHandler = Box<dyn Fn(Socket, &str, &Args) + Send + Sync>;
+/// `socket.on_disconnect` / `socket.on_disconnecting`.
+pub(crate) type DisconnectHandler =
+    Box<dyn Fn(Socket, DisconnectReason) -> BoxFuture + Send + Sync>;
+
+/// Runs a handler's future: in place when it completes at once, as a task otherwise.
+pub(crate) fn run_handler(mut fut: BoxFuture) {
+    let mut cx = Context::from_waker(futures::task::noop_waker_ref());
+    // A pending future registered only the no-op waker; the task polls it again at once
+    // with a real waker, so no wake-up is lost.
+    if let Poll::Pending = fut.as_mut().poll(&mut cx) {
+        tokio::spawn(fut);
+    }
+}

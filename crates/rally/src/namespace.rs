@@ -1,0 +1,323 @@
+//! A namespace: one communication channel multiplexed over every connection, with its
+//! own sockets, middleware, connection handlers, rooms (through its adapter) and
+//! server-side event handlers. `io.of("/admin")` in socket.io.
+
+use crate::ack::AckError;
+use crate::adapter::{Adapter, BroadcastOptions, Room, SocketId};
+use crate::args::{Args, IntoArgs};
+use crate::broadcast::{BroadcastOperator, EmitError, IntoRooms, RemoteSocket};
+use crate::client::Client;
+use crate::handler::run_handler;
+use crate::handshake::Handshake;
+use crate::server::ServerInner;
+use crate::socket::{read, write, Socket};
+use futures::future::BoxFuture;
+use rally_engine::Session;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock, RwLock, Weak};
+use std::time::Duration;
+
+/// A handle to one namespace; clones share it.
+#[derive(Clone)]
+pub struct Namespace(pub(crate) Arc<NamespaceInner>);
+
+/// What an adapter holds of its namespace: a weak handle, so the two do not keep each other alive.
+#[derive(Clone)]
+pub struct NamespaceRef(Weak<NamespaceInner>);
+
+impl NamespaceRef {
+    pub fn upgrade(&self) -> Option<Namespace> {
+        self.0.upgrade().map(Namespace)
+    }
+}
+
+pub(crate) struct NamespaceInner {
+    name: Arc<str>,
+    sockets: RwLock<HashMap<SocketId, Socket>>,
+    adapter: OnceLock<Arc<dyn Adapter>>,
+    middlewares: RwLock<Vec<Arc<Middleware>>>,
+    connection_handlers: RwLock<Vec<Arc<ConnectionHandler>>>,
+    server_event_handlers: RwLock<HashMap<String, Vec<Arc<ServerEventHandler>>>>,
+    /// Ack ids are unique per namespace, so one id can serve every recipient of a broadcast.
+    ack_ids: AtomicU64,
+    _server: Weak<ServerInner>,
+}
+
+/// A middleware's refusal: the client's `connect_error` gets `message` and `data`.
+#[derive(Clone, Debug)]
+pub struct ConnectError {
+    pub message: String,
+    pub data: Option<Value>,
+}
+
+impl ConnectError {
+    pub fn new(message: impl Into<String>) -> Self {
+        ConnectError {
+            message: message.into(),
+            data: None,
+        }
+    }
+
+    pub fn with_data(mut self, data: Value) -> Self {
+        self.data = Some(data);
+        self
+    }
+}
+
+impl fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ConnectError {}
+
+type Middleware = Box<dyn Fn(Socket) -> BoxFuture<'static, Result<(), ConnectError>> + Send + Sync>;
+type ConnectionHandler = Box<dyn Fn(Socket) + Send + Sync>;
+/// A server-side event from another server, with the callback that answers its ack if it asked for one.
+type ServerEventHandler = Box<dyn Fn(Args, Option<ServerAck>) + Send + Sync>;
+
+/// Answers another server's `server_side_emit_with_ack`.
+pub struct ServerAck(Box<dyn FnOnce(Args) + Send>);
+
+impl ServerAck {
+    pub fn new(answer: impl FnOnce(Args) + Send + 'static) -> Self {
+        ServerAck(Box::new(answer))
+    }
+
+    pub fn send(self, args: impl IntoArgs) {
+        match args.into_args() {
+            Ok(args) => (self.0)(args),
+            Err(e) => tracing::warn!("server-side ack arguments not serializable: {e}"),
+        }
+    }
+}
+
+impl Namespace {
+    pub(crate) fn new(name: &str, server: &Arc<ServerInner>) -> Namespace {
+        let ns = Namespace(Arc::new(NamespaceInner {
+            name: name.into(),
+            sockets: RwLock::default(),
+            adapter: OnceLock::new(),
+            middlewares: RwLock::default(),
+            connection_handlers: RwLock::default(),
+            server_event_handlers: RwLock::default(),
+            ack_ids: AtomicU64::new(0),
+            _server: Arc::downgrade(server),
+        }));
+        let adapter = server
+            .adapter_factory
+            .create(NamespaceRef(Arc::downgrade(&ns.0)));
+        let _ = ns.0.adapter.set(adapter);
+        ns
+    }
+
+    pub fn name(&self) -> Arc<str> {
+        self.0.name.clone()
+    }
+
+    pub fn adapter(&self) -> &Arc<dyn Adapter> {
+        self.0
+            .adapter
+            .get()
+            .expect("the adapter is set when the namespace is made")
+    }
+
+    /// `nsp.on("connection", socket => …)`: runs for each socket that joined, before the
+    /// client is told so; register the socket's handlers here. Emits wait for the CONNECT answer.
+    pub fn on_connection(&self, handler: impl Fn(Socket) + Send + Sync + 'static) {
+        write(&self.0.connection_handlers).push(Arc::new(Box::new(handler)));
+    }
+
+    /// `nsp.use((socket, next) => …)`: runs, in order, before a socket joins; an error refuses it
+    /// with a CONNECT_ERROR carrying the error's message and data.
+    pub fn use_middleware<F, Fut>(&self, middleware: F)
+    where
+        F: Fn(Socket) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), ConnectError>> + Send + 'static,
+    {
+        let middleware: Middleware = Box::new(move |socket| Box::pin(middleware(socket)));
+        write(&self.0.middlewares).push(Arc::new(middleware));
+    }
+
+    /// `nsp.on(event, …)` for events other servers send with `server_side_emit`.
+    pub fn on_server_event(
+        &self,
+        event: impl Into<String>,
+        handler: impl Fn(Args, Option<ServerAck>) + Send + Sync + 'static,
+    ) {
+        write(&self.0.server_event_handlers)
+            .entry(event.into())
+            .or_default()
+            .push(Arc::new(Box::new(handler)));
+    }
+
+    /// The local socket with this id.
+    pub fn socket(&self, id: &str) -> Option<Socket> {
+        read(&self.0.sockets).get(id).cloned()
+    }
+
+    /// This server's sockets in the namespace.
+    pub fn local_sockets(&self) -> Vec<Socket> {
+        read(&self.0.sockets).values().cloned().collect()
+    }
+
+    /// Visits local sockets under one lock: the broadcast hot path.
+    pub fn with_sockets<R>(&self, f: impl FnOnce(&HashMap<SocketId, Socket>) -> R) -> R {
+        f(&read(&self.0.sockets))
+    }
+
+    fn operator(&self) -> BroadcastOperator {
+        BroadcastOperator::new(self.clone(), BroadcastOptions::default())
+    }
+
+    pub fn to(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+        self.operator().to(rooms)
+    }
+
+    pub fn in_(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+        self.operator().to(rooms)
+    }
+
+    pub fn except(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+        self.operator().except(rooms)
+    }
+
+    pub fn local(&self) -> BroadcastOperator {
+        self.operator().local()
+    }
+
+    pub fn volatile(&self) -> BroadcastOperator {
+        self.operator().volatile()
+    }
+
+    pub fn timeout(&self, timeout: Duration) -> BroadcastOperator {
+        self.operator().timeout(timeout)
+    }
+
+    /// `nsp.emit(event, ...args)`: to every socket of the namespace.
+    pub fn emit(&self, event: &str, args: impl IntoArgs) -> Result<(), EmitError> {
+        self.operator().emit(event, args)
+    }
+
+    pub async fn emit_with_ack(
+        &self,
+        event: &str,
+        args: impl IntoArgs,
+    ) -> Result<Vec<Args>, AckError> {
+        self.operator().emit_with_ack(event, args).await
+    }
+
+    pub async fn fetch_sockets(&self) -> Result<Vec<RemoteSocket>, crate::adapter::AdapterError> {
+        self.operator().fetch_sockets().await
+    }
+
+    pub fn sockets_join(&self, rooms: impl IntoRooms) {
+        self.operator().sockets_join(rooms)
+    }
+
+    pub fn sockets_leave(&self, rooms: impl IntoRooms) {
+        self.operator().sockets_leave(rooms)
+    }
+
+    pub fn disconnect_sockets(&self, close: bool) {
+        self.operator().disconnect_sockets(close)
+    }
+
+    /// Every room of the namespace across the cluster, socket-id rooms included.
+    pub async fn all_rooms(&self) -> Result<Vec<Room>, crate::adapter::AdapterError> {
+        self.adapter().all_rooms().await
+    }
+
+    /// `nsp.serverSideEmit(event, ...args)`: to the other servers' `on_server_event` handlers.
+    pub fn server_side_emit(&self, event: &str, args: impl IntoArgs) -> Result<(), EmitError> {
+        let args = args.into_args().map_err(EmitError::Args)?;
+        self.adapter().server_side_emit(event, args, None);
+        Ok(())
+    }
+
+    /// `nsp.timeout(ms).serverSideEmitWithAck(…)`: one answer per other server.
+    pub async fn server_side_emit_with_ack(
+        &self,
+        event: &str,
+        args: impl IntoArgs,
+        timeout: Duration,
+    ) -> Result<Vec<Args>, AckError> {
+        let args = args
+            .into_args()
+            .map_err(|e| AckError::NotSent(e.to_string()))?;
+        let (collector, wait) = crate::ack::ack_collector();
+        self.adapter()
+            .server_side_emit(event, args, Some(collector));
+        let others = self.adapter().server_count().await.saturating_sub(1);
+        wait.collect(others, timeout).await
+    }
+
+    /// Runs local `on_server_event` handlers for an event another server sent.
+    pub fn dispatch_server_event(&self, event: &str, args: Args, ack: Option<ServerAck>) {
+        let handlers = read(&self.0.server_event_handlers).get(event).cloned();
+        match handlers.as_deref() {
+            Some([first, rest @ ..]) => {
+                first(args.clone(), ack);
+                for handler in rest {
+                    handler(args.clone(), None);
+                }
+            }
+            _ => tracing::debug!(nsp = %self.0.name, event, "no server-side handler"),
+        }
+    }
+
+    pub(crate) fn next_ack_id(&self) -> u64 {
+        self.0.ack_ids.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// A client asked to join: middleware, then the socket joins and its handlers are
+    /// registered, then the client is told. Without middleware this completes in place.
+    pub(crate) fn connect(&self, client: Arc<Client>, session: &Arc<Session>, auth: Value) {
+        let socket = Socket::new(
+            self.clone(),
+            client.clone(),
+            Handshake::new(session.handshake(), auth),
+        );
+        let middlewares = read(&self.0.middlewares).clone();
+        let ns = self.clone();
+        run_handler(Box::pin(async move {
+            for middleware in middlewares {
+                if let Err(refusal) = middleware(socket.clone()).await {
+                    client.send_connect_error(&ns.0.name, &refusal.message, refusal.data);
+                    return;
+                }
+            }
+            ns.add_socket(client, socket);
+        }));
+    }
+
+    fn add_socket(&self, client: Arc<Client>, socket: Socket) {
+        if !client.add_socket(&socket) {
+            return;
+        }
+        write(&self.0.sockets).insert(socket.id().clone(), socket.clone());
+        self.adapter()
+            .add_all(socket.id(), std::slice::from_ref(socket.id()));
+        let handlers = read(&self.0.connection_handlers).clone();
+        for handler in &handlers {
+            handler(socket.clone());
+        }
+        socket.finish_connect();
+    }
+
+    pub(crate) fn remove_socket(&self, id: &SocketId) {
+        self.adapter().del_all(id);
+        write(&self.0.sockets).remove(id);
+    }
+}
+
+impl fmt::Debug for Namespace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Namespace").field(&self.0.name).finish()
+    }
+}

@@ -1,0 +1,65 @@
+//! Why a socket left its namespace, named as socket.io names it.
+//!
+//! The strings are part of the contract with users who port code from Node.js:
+//! `socket.on("disconnect", reason => ...)` compares against exactly these words.
+
+use rally_engine::CloseReason;
+use std::fmt;
+
+/// The reason handed to `disconnecting` and `disconnect` handlers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DisconnectReason {
+    /// The client's connection closed (the browser tab went away, the network dropped).
+    TransportClose,
+    /// The connection failed (too many queued packets, an I/O error).
+    TransportError,
+    /// The client stopped answering heartbeats.
+    PingTimeout,
+    /// The client sent something that is not a valid packet.
+    ParseError,
+    /// The server closed the connection.
+    ForcedClose,
+    /// `socket.disconnect(true)` closed the whole connection.
+    ForcedServerClose,
+    /// The server is shutting down (`io.close()`).
+    ServerShuttingDown,
+    /// The client left the namespace (`socket.disconnect()` on the client).
+    ClientNamespaceDisconnect,
+    /// The server removed the socket from the namespace (`socket.disconnect()`).
+    ServerNamespaceDisconnect,
+}
+
+impl DisconnectReason {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::TransportClose => "transport close",
+            Self::TransportError => "transport error",
+            Self::PingTimeout => "ping timeout",
+            Self::ParseError => "parse error",
+            Self::ForcedClose => "forced close",
+            Self::ForcedServerClose => "forced server close",
+            Self::ServerShuttingDown => "server shutting down",
+            Self::ClientNamespaceDisconnect => "client namespace disconnect",
+            Self::ServerNamespaceDisconnect => "server namespace disconnect",
+        }
+    }
+}
+
+impl From<CloseReason> for DisconnectReason {
+    fn from(reason: CloseReason) -> Self {
+        match reason {
+            CloseReason::TransportClose => Self::TransportClose,
+            CloseReason::TransportError => Self::TransportError,
+            CloseReason::PingTimeout => Self::PingTimeout,
+            CloseReason::ParseError => Self::ParseError,
+            CloseReason::ForcedClose => Self::ForcedServerClose,
+            CloseReason::ServerShutdown => Self::ServerShuttingDown,
+        }
+    }
+}
+
+impl fmt::Display for DisconnectReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

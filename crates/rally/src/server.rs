@@ -1,0 +1,208 @@
+//! The Socket.IO server: `io` in socket.io's API.
+//!
+//! It owns the Engine.IO engine and the namespaces, turns engine sessions into clients,
+//! and mounts into an axum app. The main namespace's API is repeated here so that code
+//! reads like the tutorial: `io.on_connection(…)`, `io.emit(…)`, `io.to(room).emit(…)`.
+
+use crate::adapter::memory::MemoryAdapterFactory;
+use crate::adapter::AdapterFactory;
+use crate::args::{Args, IntoArgs};
+use crate::broadcast::{BroadcastOperator, EmitError, IntoRooms};
+use crate::client::Client;
+use crate::config::ServerConfig;
+use crate::namespace::{ConnectError, Namespace};
+use crate::serve_client;
+use crate::socket::{read, write, Socket};
+use rally_engine::{CloseReason, Engine, EngineHandler, Message, Session};
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, OnceLock, RwLock, Weak};
+use std::time::Duration;
+
+/// A handle to the server; clones share it.
+#[derive(Clone)]
+pub struct Server(Arc<ServerInner>);
+
+pub(crate) struct ServerInner {
+    pub(crate) config: ServerConfig,
+    pub(crate) adapter_factory: Arc<dyn AdapterFactory>,
+    engine: OnceLock<Arc<Engine>>,
+    namespaces: RwLock<HashMap<String, Namespace>>,
+}
+
+/// What the engine calls: one client per session, kept in the session's extensions.
+struct EngineBridge(Weak<ServerInner>);
+
+fn client_of(session: &Session) -> Option<Arc<Client>> {
+    session
+        .extensions()
+        .get()?
+        .clone()
+        .downcast::<Client>()
+        .ok()
+}
+
+impl EngineHandler for EngineBridge {
+    fn on_open(&self, session: &Arc<Session>) {
+        let Some(server) = self.0.upgrade() else {
+            return;
+        };
+        let client = Client::new(session, server);
+        let _ = session.extensions().set(client);
+    }
+
+    fn on_message(&self, session: &Arc<Session>, msg: Message) {
+        if let Some(client) = client_of(session) {
+            client.on_message(msg);
+        }
+    }
+
+    fn on_close(&self, session: &Arc<Session>, reason: CloseReason) {
+        if let Some(client) = client_of(session) {
+            client.on_close(reason);
+        }
+    }
+}
+
+impl Default for Server {
+    fn default() -> Self {
+        Server::new(ServerConfig::default())
+    }
+}
+
+impl Server {
+    pub fn new(config: ServerConfig) -> Server {
+        Server::with_adapter(config, MemoryAdapterFactory)
+    }
+
+    /// A server whose namespaces use another adapter (a cluster's).
+    pub fn with_adapter(config: ServerConfig, adapter_factory: impl AdapterFactory) -> Server {
+        let inner = Arc::new(ServerInner {
+            config: config.clone(),
+            adapter_factory: Arc::new(adapter_factory),
+            engine: OnceLock::new(),
+            namespaces: RwLock::default(),
+        });
+        let engine = Engine::new(
+            config.engine,
+            Arc::new(EngineBridge(Arc::downgrade(&inner))),
+        );
+        let _ = inner.engine.set(engine);
+        let server = Server(inner);
+        server.of("/");
+        server
+    }
+
+    pub fn config(&self) -> &ServerConfig {
+        &self.0.config
+    }
+
+    pub fn engine(&self) -> &Arc<Engine> {
+        self.0
+            .engine
+            .get()
+            .expect("the engine is set when the server is made")
+    }
+
+    /// The axum routes: the Engine.IO endpoint and, unless disabled, the client bundle.
+    /// Merge them into any app, as socket.io attaches to an Express server.
+    pub fn router(&self) -> axum::Router {
+        let router = self.engine().router();
+        if self.0.config.serve_client {
+            router.merge(serve_client::router(&self.0.config.engine.path))
+        } else {
+            router
+        }
+    }
+
+    /// `io.of(name)`: the namespace, made on first use.
+    pub fn of(&self, name: &str) -> Namespace {
+        let name = if name.starts_with('/') {
+            name.to_owned()
+        } else {
+            format!("/{name}")
+        };
+        if let Some(ns) = read(&self.0.namespaces).get(&name) {
+            return ns.clone();
+        }
+        write(&self.0.namespaces)
+            .entry(name.clone())
+            .or_insert_with(|| Namespace::new(&name, &self.0))
+            .clone()
+    }
+
+    /// The main namespace, `/`.
+    pub fn sockets(&self) -> Namespace {
+        self.of("/")
+    }
+
+    pub fn on_connection(&self, handler: impl Fn(Socket) + Send + Sync + 'static) {
+        self.sockets().on_connection(handler)
+    }
+
+    pub fn use_middleware<F, Fut>(&self, middleware: F)
+    where
+        F: Fn(Socket) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), ConnectError>> + Send + 'static,
+    {
+        self.sockets().use_middleware(middleware)
+    }
+
+    pub fn emit(&self, event: &str, args: impl IntoArgs) -> Result<(), EmitError> {
+        self.sockets().emit(event, args)
+    }
+
+    pub fn to(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+        self.sockets().to(rooms)
+    }
+
+    pub fn in_(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+        self.sockets().in_(rooms)
+    }
+
+    pub fn except(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+        self.sockets().except(rooms)
+    }
+
+    pub fn local(&self) -> BroadcastOperator {
+        self.sockets().local()
+    }
+
+    pub fn volatile(&self) -> BroadcastOperator {
+        self.sockets().volatile()
+    }
+
+    pub fn timeout(&self, timeout: Duration) -> BroadcastOperator {
+        self.sockets().timeout(timeout)
+    }
+
+    pub fn server_side_emit(&self, event: &str, args: impl IntoArgs) -> Result<(), EmitError> {
+        self.sockets().server_side_emit(event, args)
+    }
+
+    pub async fn server_side_emit_with_ack(
+        &self,
+        event: &str,
+        args: impl IntoArgs,
+        timeout: Duration,
+    ) -> Result<Vec<Args>, crate::ack::AckError> {
+        self.sockets()
+            .server_side_emit_with_ack(event, args, timeout)
+            .await
+    }
+
+    /// `io.close()`: stops accepting connections and closes every one of them, so that
+    /// clients reconnect by themselves (to this server when it is back, or to another).
+    pub async fn close(&self) {
+        self.engine().close().await;
+        for ns in read(&self.0.namespaces).values() {
+            ns.adapter().close();
+        }
+    }
+}
+
+impl ServerInner {
+    pub(crate) fn namespace(&self, name: &str) -> Option<Namespace> {
+        read(&self.namespaces).get(name).cloned()
+    }
+}

@@ -1,0 +1,453 @@
+//! A client's membership in one namespace: `socket` in socket.io's API.
+//!
+//! A socket routes the client's events to the handlers registered on it, sends events
+//! and acks back, keeps the acks it waits for, and leaves every room when it goes. Its
+//! handlers are registered by the namespace's connection handler before the client is
+//! told it is connected; whatever that handler emits waits in `pre_connect` and follows
+//! the CONNECT answer, so the client sees `40{"sid"}` first and no event is ever lost.
+
+use crate::ack::{AckError, PendingAck};
+use crate::adapter::{BroadcastOptions, Room, SocketId};
+use crate::args::{Args, IntoArgs};
+use crate::broadcast::{BroadcastOperator, EmitError, IntoRooms};
+use crate::client::{to_messages, Client};
+use crate::handler::{run_handler, Ack, AnyHandler, DisconnectHandler, Event, EventHandler};
+use crate::handshake::Handshake;
+use crate::namespace::Namespace;
+use crate::packet::{Packet, RESERVED_EVENTS};
+use crate::reason::DisconnectReason;
+use rally_engine::{OutMessage, TransportKind};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+const CONNECTING: u8 = 0;
+const CONNECTED: u8 = 1;
+const DISCONNECTED: u8 = 2;
+
+/// A handle to one socket; clones share it.
+#[derive(Clone)]
+pub struct Socket(pub(crate) Arc<SocketInner>);
+
+pub(crate) struct SocketInner {
+    id: SocketId,
+    ns: Namespace,
+    client: Arc<Client>,
+    handshake: Handshake,
+    handlers: RwLock<Handlers>,
+    acks: Mutex<HashMap<u64, PendingAck>>,
+    data: Mutex<Value>,
+    state: AtomicU8,
+    /// What was emitted before the CONNECT answer went out.
+    pre_connect: Mutex<Vec<OutMessage>>,
+}
+
+#[derive(Default)]
+struct Handlers {
+    events: HashMap<String, Vec<Arc<EventHandler>>>,
+    any: Vec<Arc<AnyHandler>>,
+    disconnecting: Vec<Arc<DisconnectHandler>>,
+    disconnect: Vec<Arc<DisconnectHandler>>,
+}
+
+impl Socket {
+    pub(crate) fn new(ns: Namespace, client: Arc<Client>, handshake: Handshake) -> Socket {
+        Socket(Arc::new(SocketInner {
+            id: rally_engine::generate_id().into(),
+            ns,
+            client,
+            handshake,
+            handlers: RwLock::default(),
+            acks: Mutex::default(),
+            data: Mutex::new(Value::Null),
+            state: AtomicU8::new(CONNECTING),
+            pre_connect: Mutex::default(),
+        }))
+    }
+
+    /// The socket's id: random, distinct from the connection's, and the name of its own room.
+    pub fn id(&self) -> &SocketId {
+        &self.0.id
+    }
+
+    pub fn ns(&self) -> &Namespace {
+        &self.0.ns
+    }
+
+    pub fn handshake(&self) -> &Handshake {
+        &self.0.handshake
+    }
+
+    /// The transport the connection uses now (it changes once, on upgrade).
+    pub fn transport(&self) -> Option<TransportKind> {
+        self.0.client.transport()
+    }
+
+    pub fn connected(&self) -> bool {
+        self.0.state.load(Ordering::Acquire) == CONNECTED
+    }
+
+    /// `socket.data`: free-form, serializable, visible to other servers through `fetch_sockets`.
+    pub fn data(&self) -> Value {
+        lock(&self.0.data).clone()
+    }
+
+    pub fn set_data(&self, value: Value) {
+        *lock(&self.0.data) = value;
+    }
+
+    /// `socket.on(event, handler)`: the handler gets this socket and the event.
+    pub fn on<F, Fut>(&self, event: impl Into<String>, handler: F)
+    where
+        F: Fn(Socket, Event) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let handler: EventHandler = Box::new(move |s, e| Box::pin(handler(s, e)));
+        write(&self.0.handlers)
+            .events
+            .entry(event.into())
+            .or_default()
+            .push(Arc::new(handler));
+    }
+
+    /// Removes every handler of `event`.
+    pub fn off(&self, event: &str) {
+        write(&self.0.handlers).events.remove(event);
+    }
+
+    /// `socket.onAny(listener)`: sees every event's name and arguments before its handlers run.
+    pub fn on_any(&self, handler: impl Fn(Socket, &str, &Args) + Send + Sync + 'static) {
+        write(&self.0.handlers)
+            .any
+            .push(Arc::new(Box::new(handler)));
+    }
+
+    /// Runs when the socket is about to leave, while `rooms()` still answers.
+    pub fn on_disconnecting<F, Fut>(&self, handler: F)
+    where
+        F: Fn(Socket, DisconnectReason) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let handler: DisconnectHandler = Box::new(move |s, r| Box::pin(handler(s, r)));
+        write(&self.0.handlers)
+            .disconnecting
+            .push(Arc::new(handler));
+    }
+
+    /// Runs once the socket has left.
+    pub fn on_disconnect<F, Fut>(&self, handler: F)
+    where
+        F: Fn(Socket, DisconnectReason) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let handler: DisconnectHandler = Box::new(move |s, r| Box::pin(handler(s, r)));
+        write(&self.0.handlers).disconnect.push(Arc::new(handler));
+    }
+
+    /// `socket.emit(event, ...args)`: to this client only.
+    pub fn emit(&self, event: &str, args: impl IntoArgs) -> Result<(), EmitError> {
+        let packet = event_packet(&self.0.ns, event, args, None)?;
+        self.send_packet(&packet);
+        Ok(())
+    }
+
+    /// `socket.emitWithAck(event, ...args)`: waits for the client's answer (or its disconnection).
+    pub async fn emit_with_ack(&self, event: &str, args: impl IntoArgs) -> Result<Args, AckError> {
+        let id = self.0.ns.next_ack_id();
+        let packet = event_packet(&self.0.ns, event, args, Some(id))
+            .map_err(|e| AckError::NotSent(e.to_string()))?;
+        let (tx, rx) = oneshot::channel();
+        lock(&self.0.acks).insert(id, PendingAck::One(tx));
+        self.send_packet(&packet);
+        rx.await.map_err(|_| AckError::Disconnected)
+    }
+
+    /// `socket.timeout(ms)`: the next `emit_with_ack` gives up after `timeout`.
+    pub fn timeout(&self, timeout: Duration) -> SocketTimeout<'_> {
+        SocketTimeout {
+            socket: self,
+            timeout,
+        }
+    }
+
+    /// Joins one or more rooms.
+    pub fn join(&self, rooms: impl IntoRooms) {
+        self.0.ns.adapter().add_all(&self.0.id, &rooms.into_rooms());
+    }
+
+    /// Leaves one room.
+    pub fn leave(&self, room: &str) {
+        self.0.ns.adapter().del(&self.0.id, room);
+    }
+
+    /// The rooms this socket is in, its own id's room included.
+    pub fn rooms(&self) -> Vec<Room> {
+        self.0.ns.adapter().socket_rooms(&self.0.id)
+    }
+
+    /// `socket.to(room)`: to sockets in `rooms`, this one excepted.
+    pub fn to(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+        self.broadcast().to(rooms)
+    }
+
+    /// Same as `to`.
+    pub fn in_(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+        self.to(rooms)
+    }
+
+    /// `socket.except(rooms)`: to every socket but those in `rooms` and this one.
+    pub fn except(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+        self.broadcast().except(rooms)
+    }
+
+    /// `socket.broadcast`: to every socket of the namespace but this one.
+    pub fn broadcast(&self) -> BroadcastOperator {
+        let opts = BroadcastOptions {
+            except: vec![self.0.id.clone()],
+            ..BroadcastOptions::default()
+        };
+        BroadcastOperator::new(self.0.ns.clone(), opts)
+    }
+
+    /// `socket.local`: a broadcast from this socket that stays on this server.
+    pub fn local(&self) -> BroadcastOperator {
+        self.broadcast().local()
+    }
+
+    /// `socket.volatile`: an emit that may be dropped when the client cannot take it now.
+    pub fn volatile(&self) -> VolatileSocket<'_> {
+        VolatileSocket { socket: self }
+    }
+
+    /// `socket.disconnect(close)`: leaves the namespace (the client is told, and will not
+    /// reconnect by itself); with `close`, the whole connection is closed too.
+    pub fn disconnect(&self, close: bool) {
+        if close {
+            self.0.client.disconnect_all();
+            return;
+        }
+        if self.connected() {
+            self.send_packet(&Packet::disconnect(&self.0.ns.name()));
+        }
+        self.on_close(DisconnectReason::ServerNamespaceDisconnect);
+    }
+
+    // ---- the crate's side: called by the client, the namespace and adapters ----
+
+    pub(crate) fn send_packet(&self, packet: &Packet) {
+        self.send_messages(&to_messages(packet), false);
+    }
+
+    /// Sends already-encoded messages: the same bytes go to every recipient of a broadcast.
+    pub(crate) fn send_messages(&self, messages: &[OutMessage], volatile: bool) {
+        match self.0.state.load(Ordering::Acquire) {
+            CONNECTED => self.0.client.send(messages, volatile),
+            DISCONNECTED => {}
+            _ => {
+                let mut pending = lock(&self.0.pre_connect);
+                // The CONNECT answer may have gone out while we waited for the lock.
+                if self.0.state.load(Ordering::Acquire) == CONNECTING {
+                    pending.extend_from_slice(messages);
+                } else {
+                    drop(pending);
+                    self.send_messages(messages, volatile);
+                }
+            }
+        }
+    }
+
+    /// Sends the CONNECT answer, then what the connection handler emitted.
+    pub(crate) fn finish_connect(&self) {
+        let mut pending = lock(&self.0.pre_connect);
+        let mut connect = to_messages(&Packet::connect(
+            &self.0.ns.name(),
+            Some(serde_json::json!({ "sid": &*self.0.id })),
+        ));
+        connect.append(&mut pending);
+        if self
+            .0
+            .state
+            .compare_exchange(CONNECTING, CONNECTED, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
+            self.0.client.send(&connect, false);
+        }
+    }
+
+    pub(crate) fn register_ack(&self, id: u64, pending: PendingAck) {
+        lock(&self.0.acks).insert(id, pending);
+    }
+
+    pub(crate) fn send_ack(&self, id: u64, args: &Args) {
+        let packet = Packet::ack(
+            &self.0.ns.name(),
+            args.to_ack_data(),
+            args.attachments.clone(),
+            id,
+        );
+        self.send_packet(&packet);
+    }
+
+    /// One EVENT from the client, dispatched in arrival order.
+    pub(crate) fn on_event(&self, packet: Packet) {
+        let Some(data) = packet.data else { return };
+        let (name, args) = match Args::from_event(data, packet.attachments) {
+            Ok(event) => event,
+            Err(e) => {
+                tracing::debug!(socket = %self.0.id, "dropping malformed event: {e}");
+                return;
+            }
+        };
+        let (any, handlers) = {
+            let handlers = read(&self.0.handlers);
+            (handlers.any.clone(), handlers.events.get(&name).cloned())
+        };
+        for handler in &any {
+            handler(self.clone(), &name, &args);
+        }
+        let Some(handlers) = handlers else {
+            tracing::trace!(socket = %self.0.id, event = %name, "no handler");
+            return;
+        };
+        let Some((last, rest)) = handlers.split_last() else {
+            return;
+        };
+        let mut ack = packet.id.map(|id| Ack {
+            socket: self.clone(),
+            id,
+        });
+        // One ack for one event: the first handler gets it, as the first Node listener would call it.
+        for handler in rest {
+            let event = Event {
+                name: name.clone(),
+                args: args.clone(),
+                ack: ack.take(),
+            };
+            run_handler(handler(self.clone(), event));
+        }
+        run_handler(last(self.clone(), Event { name, args, ack }));
+    }
+
+    /// One ACK from the client, for an emit that waits.
+    pub(crate) fn on_ack(&self, packet: Packet) {
+        let Some(id) = packet.id else { return };
+        let Some(pending) = lock(&self.0.acks).remove(&id) else {
+            tracing::debug!(socket = %self.0.id, id, "ack for no pending emit");
+            return;
+        };
+        let args = match Args::from_ack(
+            packet.data.unwrap_or(Value::Array(vec![])),
+            packet.attachments,
+        ) {
+            Ok(args) => args,
+            Err(e) => {
+                tracing::debug!(socket = %self.0.id, "dropping malformed ack: {e}");
+                return;
+            }
+        };
+        match pending {
+            PendingAck::One(tx) => {
+                let _ = tx.send(args);
+            }
+            PendingAck::Many(collector) => collector.answer(args),
+        }
+    }
+
+    /// The socket leaves: `disconnecting` handlers, then rooms, then `disconnect` handlers.
+    pub(crate) fn on_close(&self, reason: DisconnectReason) {
+        if self.0.state.swap(DISCONNECTED, Ordering::AcqRel) == DISCONNECTED {
+            return;
+        }
+        let disconnecting = read(&self.0.handlers).disconnecting.clone();
+        for handler in &disconnecting {
+            run_handler(handler(self.clone(), reason));
+        }
+        self.0.ns.remove_socket(&self.0.id);
+        self.0.client.remove_socket(&self.0.ns.name(), &self.0.id);
+        // Waiting emits learn the socket is gone; dropping their senders tells them.
+        lock(&self.0.acks).clear();
+        lock(&self.0.pre_connect).clear();
+        // Handlers often hold clones of this socket: dropping them breaks the cycle.
+        let handlers = std::mem::take(&mut *write(&self.0.handlers));
+        for handler in &handlers.disconnect {
+            run_handler(handler(self.clone(), reason));
+        }
+    }
+}
+
+/// `socket.timeout(ms)`, waiting for the emit's ack.
+pub struct SocketTimeout<'a> {
+    socket: &'a Socket,
+    timeout: Duration,
+}
+
+impl SocketTimeout<'_> {
+    pub async fn emit_with_ack(&self, event: &str, args: impl IntoArgs) -> Result<Args, AckError> {
+        match tokio::time::timeout(self.timeout, self.socket.emit_with_ack(event, args)).await {
+            Ok(result) => result,
+            Err(_) => Err(AckError::Timeout { partial: vec![] }),
+        }
+    }
+}
+
+/// `socket.volatile`.
+pub struct VolatileSocket<'a> {
+    socket: &'a Socket,
+}
+
+impl VolatileSocket<'_> {
+    pub fn emit(&self, event: &str, args: impl IntoArgs) -> Result<(), EmitError> {
+        let packet = event_packet(&self.socket.0.ns, event, args, None)?;
+        self.socket.send_messages(&to_messages(&packet), true);
+        Ok(())
+    }
+}
+
+/// Builds an EVENT packet, refusing reserved names as socket.io does.
+pub(crate) fn event_packet(
+    ns: &Namespace,
+    event: &str,
+    args: impl IntoArgs,
+    id: Option<u64>,
+) -> Result<Packet, EmitError> {
+    if RESERVED_EVENTS.contains(&event) {
+        return Err(EmitError::Reserved(event.to_owned()));
+    }
+    let args = args.into_args().map_err(EmitError::Args)?;
+    Ok(Packet::event(
+        &ns.name(),
+        args.to_event_data(event),
+        args.attachments,
+        id,
+    ))
+}
+
+impl std::fmt::Debug for Socket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Socket")
+            .field("id", &self.0.id)
+            .field("nsp", &self.0.ns.name())
+            .finish()
+    }
+}
+
+impl PartialEq for Socket {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+/// Locks that a panicking handler elsewhere cannot poison for everyone else.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+pub(crate) fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(|e| e.into_inner())
+}
+pub(crate) fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(|e| e.into_inner())
+}
