@@ -30,6 +30,11 @@ pub struct Namespace(pub(crate) Arc<NamespaceInner>);
 pub struct NamespaceRef(Weak<NamespaceInner>);
 
 impl NamespaceRef {
+    /// A handle to no namespace, for adapters tested on their own.
+    pub fn dangling() -> Self {
+        NamespaceRef(Weak::new())
+    }
+
     pub fn upgrade(&self) -> Option<Namespace> {
         self.0.upgrade().map(Namespace)
     }

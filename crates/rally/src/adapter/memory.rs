@@ -262,3 +262,71 @@ impl Adapter for MemoryAdapter {
         // One process: there is no other server to tell.
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn index(members: &[(&str, &[&str])]) -> RoomIndex {
+        let mut index = RoomIndex::default();
+        for (sid, rooms) in members {
+            let sid: SocketId = (*sid).into();
+            for room in rooms.iter().copied().chain([&*sid]) {
+                let room: Room = room.into();
+                index.sids.entry(sid.clone()).or_default().insert(room.clone());
+                index.rooms.entry(room).or_default().insert(sid.clone());
+            }
+        }
+        index
+    }
+
+    fn targets(index: &RoomIndex, rooms: &[&str], except: &[&str]) -> Vec<String> {
+        let opts = BroadcastOptions {
+            rooms: rooms.iter().map(|r| (*r).into()).collect(),
+            except: except.iter().map(|r| (*r).into()).collect(),
+            ..BroadcastOptions::default()
+        };
+        let mut found = Vec::new();
+        index.for_each_target(&opts, |sid| found.push(sid.to_string()));
+        found.sort();
+        found
+    }
+
+    #[test]
+    fn no_rooms_means_everyone() {
+        let idx = index(&[("a", &["r1"]), ("b", &[]), ("c", &["r2"])]);
+        assert_eq!(targets(&idx, &[], &[]), ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn a_socket_in_several_targeted_rooms_is_reached_once() {
+        let idx = index(&[("a", &["r1", "r2"]), ("b", &["r2"]), ("c", &[])]);
+        assert_eq!(targets(&idx, &["r1", "r2"], &[]), ["a", "b"]);
+    }
+
+    #[test]
+    fn except_removes_every_member_of_the_excluded_rooms() {
+        let idx = index(&[("a", &["r1", "x"]), ("b", &["r1"]), ("c", &["r1"])]);
+        assert_eq!(targets(&idx, &["r1"], &["x"]), ["b", "c"]);
+        assert_eq!(targets(&idx, &[], &["b", "x"]), ["c"]);
+    }
+
+    #[test]
+    fn unknown_rooms_reach_nobody() {
+        let idx = index(&[("a", &["r1"])]);
+        assert!(targets(&idx, &["nope"], &[]).is_empty());
+    }
+
+    #[test]
+    fn leaving_the_last_member_removes_the_room() {
+        let adapter = MemoryAdapter::new(NamespaceRef::dangling());
+        let a: SocketId = "a".into();
+        adapter.add_all(&a, &["a".into(), "r1".into()]);
+        assert_eq!(adapter.local_sockets(&BroadcastOptions { rooms: vec!["r1".into()], ..Default::default() }).len(), 1);
+        adapter.del(&a, "r1");
+        assert!(!adapter.rooms_local().iter().any(|r| &**r == "r1"));
+        adapter.del_all(&a);
+        assert!(adapter.rooms_local().is_empty());
+        assert!(adapter.socket_rooms("a").is_empty());
+    }
+}
