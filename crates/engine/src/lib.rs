@@ -1,1 +1,31 @@
-//! Engine.IO v4 server.
+//! Engine.IO v4 server: the transport layer under Socket.IO.
+//!
+//! The crate is split along the protocol's own seams: a pure codec
+//! ([`packet`]), the per-connection state machine ([`Session`]), the two
+//! transports (HTTP long-polling and WebSocket, under `transport`) and the
+//! HTTP front door ([`Engine`]) that routes requests to them. The layer above
+//! only sees [`EngineHandler`] callbacks and [`Session::send`]; everything
+//! about framing, heartbeats and upgrades stays in here.
+
+mod config;
+mod cors;
+mod error;
+mod handshake;
+mod message;
+pub mod packet;
+mod server;
+mod session;
+mod sid;
+mod transport;
+
+pub use bytes::Bytes;
+pub use config::{AllowRequest, Cors, CorsOrigin, EngineConfig};
+pub use error::ProtocolError;
+pub use handshake::HandshakeInfo;
+pub use message::{Message, OutMessage};
+pub use server::Engine;
+pub use session::{CloseReason, EngineHandler, SendError, Session};
+pub use transport::TransportKind;
+
+/// A fresh random URL-safe id, as unguessable as a session id; the Socket.IO floor names sockets with it.
+pub use sid::generate as generate_id;

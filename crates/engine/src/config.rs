@@ -1,0 +1,111 @@
+//! Server configuration, with the reference server's defaults.
+//!
+//! Field names follow the Node.js `engine.io` options (`pingInterval`,
+//! `maxHttpBufferSize` as `max_payload`, ...) so that settings carry over
+//! one to one. Two Node options are deliberately absent:
+//! - `cookie`: the sid cookie for sticky sessions is not supported; put a
+//!   sticky load balancer on another key (or use WebSocket only).
+//! - `httpCompression` / `perMessageDeflate`: no compression; small realtime
+//!   messages gain little and per-connection deflate state costs memory.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::transport::TransportKind;
+
+/// A request filter run on every handshake (not on requests of an existing
+/// session). `Err(message)` refuses it with HTTP 403 and
+/// `{"code":4,"message":message}`; an empty message becomes "Forbidden",
+/// as in Node, which forwards the hook's message when it has one.
+pub type AllowRequest = Arc<dyn Fn(&http::request::Parts) -> Result<(), String> + Send + Sync>;
+
+#[derive(Clone)]
+pub struct EngineConfig {
+    /// Request path; served with and without the trailing slash.
+    pub path: String,
+    pub ping_interval: Duration,
+    pub ping_timeout: Duration,
+    /// How long a probing WebSocket may take to send the upgrade packet.
+    pub upgrade_timeout: Duration,
+    /// Largest POST body / WebSocket message accepted, in bytes; advertised
+    /// to clients in the open packet.
+    pub max_payload: usize,
+    /// Outgoing messages queued per session before the session is closed:
+    /// a client that does not read must not make the server buffer forever.
+    pub max_queue: usize,
+    /// Enabled transports.
+    pub transports: Vec<TransportKind>,
+    pub allow_upgrades: bool,
+    /// CORS headers for cross-origin polling; `None` sends none.
+    pub cors: Option<Cors>,
+    pub allow_request: Option<AllowRequest>,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            path: "/engine.io/".to_owned(),
+            ping_interval: Duration::from_secs(25),
+            ping_timeout: Duration::from_secs(20),
+            upgrade_timeout: Duration::from_secs(10),
+            max_payload: 1_000_000,
+            max_queue: 16_384,
+            transports: vec![TransportKind::Polling, TransportKind::WebSocket],
+            allow_upgrades: true,
+            cors: None,
+            allow_request: None,
+        }
+    }
+}
+
+impl EngineConfig {
+    pub(crate) fn allows(&self, t: TransportKind) -> bool {
+        self.transports.contains(&t)
+    }
+
+    /// Upgrades advertised to a session opened on `t`.
+    pub(crate) fn upgrades_for(&self, t: TransportKind) -> &'static [&'static str] {
+        if t == TransportKind::Polling
+            && self.allow_upgrades
+            && self.allows(TransportKind::WebSocket)
+        {
+            &["websocket"]
+        } else {
+            &[]
+        }
+    }
+}
+
+impl fmt::Debug for EngineConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EngineConfig")
+            .field("path", &self.path)
+            .field("ping_interval", &self.ping_interval)
+            .field("ping_timeout", &self.ping_timeout)
+            .field("upgrade_timeout", &self.upgrade_timeout)
+            .field("max_payload", &self.max_payload)
+            .field("max_queue", &self.max_queue)
+            .field("transports", &self.transports)
+            .field("allow_upgrades", &self.allow_upgrades)
+            .field("cors", &self.cors)
+            .field("allow_request", &self.allow_request.is_some())
+            .finish()
+    }
+}
+
+/// Cross-origin settings for the polling transport.
+#[derive(Clone, Debug)]
+pub struct Cors {
+    pub origin: CorsOrigin,
+    /// Send `Access-Control-Allow-Credentials: true` (the request Origin is
+    /// then reflected instead of `*`, which browsers refuse with credentials).
+    pub credentials: bool,
+}
+
+#[derive(Clone, Debug)]
+pub enum CorsOrigin {
+    Any,
+    /// Exact origins, e.g. `https://example.com`.
+    List(Vec<String>),
+}

@@ -1,0 +1,260 @@
+//! The Engine: session registry, request routing, handshakes, shutdown.
+//!
+//! Every Engine.IO request lands on one handler that validates the query
+//! (transport, protocol version, sid) in the reference server's order and
+//! hands the request to the transport. Checks happen before any session
+//! state is touched, so a refused request has no side effect except where
+//! the protocol asks for one (an overlapping poll kills its session).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{ConnectInfo, FromRequestParts, Request};
+use axum::response::Response;
+use axum::routing::any;
+use axum::Router;
+use http::{Method, StatusCode};
+
+use crate::config::EngineConfig;
+use crate::cors;
+use crate::error::ProtocolError;
+use crate::handshake::{HandshakeInfo, Query};
+use crate::session::{CloseReason, EngineHandler, Session};
+use crate::transport::{polling, websocket, TransportKind};
+
+/// State shared by the Engine, its routes and its sessions.
+pub(crate) struct Shared {
+    pub config: EngineConfig,
+    pub handler: Arc<dyn EngineHandler>,
+    sessions: RwLock<HashMap<String, Arc<Session>>>,
+    shutting_down: AtomicBool,
+}
+
+impl Shared {
+    pub(crate) fn get(&self, sid: &str) -> Option<Arc<Session>> {
+        self.sessions
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(sid)
+            .cloned()
+    }
+
+    pub(crate) fn insert(&self, session: Arc<Session>) {
+        self.sessions
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(session.id().to_owned(), session);
+    }
+
+    pub(crate) fn remove(&self, sid: &str) {
+        self.sessions
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(sid);
+    }
+
+    fn snapshot(&self) -> Vec<Arc<Session>> {
+        self.sessions
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    fn count(&self) -> usize {
+        self.sessions
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
+    }
+
+    /// Registers a fresh session and announces it. Registration comes first:
+    /// `on_open` may close the session, and closing unregisters it.
+    pub(crate) fn open(self: &Arc<Self>, info: HandshakeInfo, kind: TransportKind) -> Arc<Session> {
+        let session = Session::new(crate::sid::generate(), info, self.clone(), kind);
+        self.insert(session.clone());
+        tracing::debug!(
+            sid = session.id(),
+            transport = kind.as_str(),
+            "session opened"
+        );
+        self.handler.on_open(&session);
+        session
+    }
+
+    /// The open packet for a session on transport `kind`.
+    pub(crate) fn open_packet(&self, sid: &str, kind: TransportKind) -> String {
+        let c = &self.config;
+        let data = serde_json::json!({
+            "sid": sid,
+            "upgrades": c.upgrades_for(kind),
+            "pingInterval": c.ping_interval.as_millis() as u64,
+            "pingTimeout": c.ping_timeout.as_millis() as u64,
+            "maxPayload": c.max_payload,
+        });
+        format!("0{data}")
+    }
+}
+
+/// An Engine.IO server.
+pub struct Engine {
+    shared: Arc<Shared>,
+}
+
+/// How long [`Engine::close`] waits for clients to collect their close.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+impl Engine {
+    pub fn new(config: EngineConfig, handler: Arc<dyn EngineHandler>) -> Arc<Engine> {
+        Arc::new(Engine {
+            shared: Arc::new(Shared {
+                config,
+                handler,
+                sessions: RwLock::new(HashMap::new()),
+                shutting_down: AtomicBool::new(false),
+            }),
+        })
+    }
+
+    /// An axum Router serving `config.path`, with and without the trailing
+    /// slash. Works with or without `ConnectInfo<SocketAddr>`.
+    pub fn router(self: &Arc<Self>) -> Router {
+        let shared = self.shared.clone();
+        let route = any(move |req: Request| handle(shared.clone(), req));
+        let trimmed = self.shared.config.path.trim_end_matches('/');
+        let router = Router::new().route(&format!("{trimmed}/"), route.clone());
+        if trimmed.is_empty() {
+            router
+        } else {
+            router.route(trimmed, route)
+        }
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.shared.config
+    }
+
+    pub fn session_count(&self) -> usize {
+        self.shared.count()
+    }
+
+    /// Looks up a live session by id.
+    pub fn session(&self, sid: &str) -> Option<Arc<Session>> {
+        self.shared.get(sid)
+    }
+
+    /// Graceful shutdown: refuses new handshakes (HTTP 503), closes every
+    /// session with [`CloseReason::ServerShutdown`] (clients see a plain
+    /// transport close and reconnect by themselves), and waits until all
+    /// sessions are gone, for at most a couple of seconds; stragglers are
+    /// then ended without waiting for their clients.
+    pub async fn close(&self) {
+        self.shared.shutting_down.store(true, Ordering::Release);
+        for s in self.shared.snapshot() {
+            s.close(CloseReason::ServerShutdown);
+        }
+        let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
+        while self.shared.count() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        for s in self.shared.snapshot() {
+            s.finish(CloseReason::ServerShutdown);
+        }
+    }
+}
+
+async fn handle(shared: Arc<Shared>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let cors = shared.config.cors.as_ref();
+    if let (Some(cors), &Method::OPTIONS) = (cors, &parts.method) {
+        return cors::preflight(cors, &parts.headers);
+    }
+    let req_headers = cors.map(|_| parts.headers.clone());
+    let mut resp = route(&shared, parts, body).await;
+    if let (Some(cors), Some(h)) = (cors, req_headers) {
+        cors::apply(cors, &h, resp.headers_mut());
+    }
+    resp
+}
+
+async fn route(shared: &Arc<Shared>, mut parts: http::request::Parts, body: Body) -> Response {
+    let query = parts.uri.query().map(str::to_owned);
+    let q = Query::parse(query.as_deref());
+    let Some(kind) = q
+        .transport
+        .and_then(TransportKind::parse)
+        .filter(|k| shared.config.allows(*k))
+    else {
+        return ProtocolError::UnknownTransport.response();
+    };
+    if q.eio != Some("4") {
+        return ProtocolError::UnsupportedProtocolVersion.response();
+    }
+
+    if let Some(sid) = q.sid {
+        let Some(session) = shared.get(sid) else {
+            return ProtocolError::UnknownSid.response();
+        };
+        return match kind {
+            TransportKind::Polling => {
+                // After an upgrade the session belongs to its WebSocket.
+                if session.transport() != TransportKind::Polling {
+                    return ProtocolError::BadRequest.response();
+                }
+                match parts.method {
+                    Method::GET => polling::get(session).await,
+                    Method::POST => polling::post(session, &parts.headers, body).await,
+                    _ => ProtocolError::BadRequest.response(),
+                }
+            }
+            TransportKind::WebSocket => {
+                if !shared.config.allow_upgrades {
+                    return ProtocolError::BadRequest.response();
+                }
+                match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
+                    Ok(ws) => websocket::upgrade(session, ws),
+                    Err(_) => ProtocolError::BadRequest.response(),
+                }
+            }
+        };
+    }
+
+    if parts.method != Method::GET {
+        return ProtocolError::BadHandshakeMethod.response();
+    }
+    if shared.shutting_down.load(Ordering::Acquire) {
+        return ProtocolError::BadRequest
+            .response_with(StatusCode::SERVICE_UNAVAILABLE, "Server shutting down");
+    }
+    if let Some(allow) = &shared.config.allow_request {
+        if let Err(message) = allow(&parts) {
+            let message = if message.is_empty() {
+                ProtocolError::Forbidden.message()
+            } else {
+                &message
+            };
+            return ProtocolError::Forbidden.response_with(StatusCode::FORBIDDEN, message);
+        }
+    }
+    let address = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0);
+    let info = HandshakeInfo::from_parts(&parts, address);
+    match kind {
+        TransportKind::Polling => polling::handshake(shared, info),
+        TransportKind::WebSocket => {
+            match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
+                Ok(ws) => websocket::handshake(shared.clone(), info, ws),
+                // A plain GET asking for the websocket transport.
+                Err(_) => ProtocolError::BadRequest.response(),
+            }
+        }
+    }
+}

@@ -1,0 +1,179 @@
+//! HTTP long-polling: GET collects queued packets, POST delivers packets.
+//!
+//! A GET waits on the session's `Notify` until there is something to say
+//! (at the latest the next ping). The request futures carry drop guards:
+//! hyper drops a handler future when its client goes away, and a poll that
+//! vanishes mid-wait means the client is gone, which must end the session
+//! rather than leave it to time out.
+//!
+//! A small driver task per polling session runs the heartbeat, because a
+//! polling client can simply stop sending requests; it exits as soon as the
+//! session is upgraded (the WebSocket task takes the timers over) or ends.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
+use http::{header, HeaderMap, HeaderValue, StatusCode};
+use tokio::time::Instant;
+
+use crate::error::ProtocolError;
+use crate::handshake::HandshakeInfo;
+use crate::packet::decode_payload;
+use crate::server::Shared;
+use crate::session::{CloseReason, Refusal, Session};
+use crate::transport::TransportKind;
+
+/// Opens a session over polling; the response is the open packet alone.
+pub(crate) fn handshake(shared: &Arc<Shared>, info: HandshakeInfo) -> Response {
+    let session = shared.open(info, TransportKind::Polling);
+    let open = shared.open_packet(session.id(), TransportKind::Polling);
+    tokio::spawn(drive(session));
+    payload_response(open.into())
+}
+
+/// Heartbeat and close timers for a polling session.
+async fn drive(session: Arc<Session>) {
+    loop {
+        let notified = session.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        if session.transport() != TransportKind::Polling {
+            return;
+        }
+        let Some(wake) = session.tick(Instant::now()) else {
+            return;
+        };
+        tokio::select! {
+            _ = &mut notified => {}
+            _ = tokio::time::sleep_until(wake) => {}
+        }
+    }
+}
+
+/// Ends the session if a request future is dropped before it completed.
+struct Guard<'a> {
+    session: &'a Session,
+    get: bool,
+    armed: bool,
+}
+
+impl Drop for Guard<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            if self.get {
+                self.session.end_get();
+                self.session.finish(CloseReason::TransportClose);
+            } else {
+                self.session.end_post();
+                self.session.finish(CloseReason::TransportError);
+            }
+        }
+    }
+}
+
+fn refused(session: &Session, r: Refusal) -> Response {
+    match r {
+        Refusal::Overlap => {
+            tracing::debug!(sid = session.id(), "overlapping polling request");
+            session.finish(CloseReason::TransportError);
+            ProtocolError::BadRequest.response()
+        }
+        Refusal::Upgraded => ProtocolError::BadRequest.response(),
+        Refusal::Gone => ProtocolError::UnknownSid.response(),
+    }
+}
+
+pub(crate) async fn get(session: Arc<Session>) -> Response {
+    if let Err(r) = session.begin_get() {
+        return refused(&session, r);
+    }
+    let mut guard = Guard {
+        session: &session,
+        get: true,
+        armed: true,
+    };
+    loop {
+        let notified = session.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        if let Some(poll) = session.take_poll() {
+            guard.armed = false;
+            if let Some(reason) = poll.finish {
+                session.finish(reason);
+            }
+            return payload_response(poll.body);
+        }
+        notified.await;
+    }
+}
+
+pub(crate) async fn post(session: Arc<Session>, headers: &HeaderMap, body: Body) -> Response {
+    if let Err(r) = session.begin_post() {
+        return refused(&session, r);
+    }
+    let mut guard = Guard {
+        session: &session,
+        get: false,
+        armed: true,
+    };
+    let max = session.config().max_payload;
+    let too_large = || {
+        tracing::debug!(sid = session.id(), max, "POST payload too large");
+        StatusCode::PAYLOAD_TOO_LARGE.into_response()
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max as u64) {
+        // The guard ends the session on the way out.
+        return too_large();
+    }
+    let mut data = Vec::new();
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let Ok(chunk) = chunk else {
+            // The guard ends the session: the client aborted the upload.
+            return ProtocolError::BadRequest.response();
+        };
+        if data.len() + chunk.len() > max {
+            return too_large();
+        }
+        data.extend_from_slice(&chunk);
+    }
+    guard.armed = false;
+    session.end_post();
+    let packets = match decode_payload(&data) {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::debug!(sid = session.id(), error = %e, "undecodable POST payload");
+            session.finish(CloseReason::ParseError);
+            return ProtocolError::BadRequest.response();
+        }
+    };
+    for p in packets {
+        if !session.on_packet(p) {
+            break;
+        }
+    }
+    let mut resp = "ok".into_response();
+    let h = resp.headers_mut();
+    // text/html rather than text/plain, as the reference server does, to
+    // keep old user agents from offering the body as a download.
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+fn payload_response(body: bytes::Bytes) -> Response {
+    let mut resp = body.into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=UTF-8"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}

@@ -1,0 +1,237 @@
+//! HTTP long-polling: payloads, waiting polls, overlap, disconnects, limits.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use rally_engine::{Bytes, CloseReason, EngineConfig, Message, OutMessage, SendError};
+use tokio::io::AsyncWriteExt;
+
+#[tokio::test]
+async fn text_and_binary_round_trip() {
+    let srv = start(EngineConfig::default()).await;
+    let sid = srv.open_polling().await;
+    let r = srv
+        .push(&sid, b"4hello\x1ebAQIDBA==\x1e4\xc3\xa9t\xc3\xa9")
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.text(), "ok");
+    assert_eq!(r.header("content-type"), Some("text/html"));
+    let r = srv.poll(&sid).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("text/plain; charset=UTF-8"));
+    assert_eq!(r.text(), "4hello\x1ebAQIDBA==\x1e4été");
+    let msgs: Vec<Message> = srv
+        .events()
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::Message(_, m) => Some(m),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        msgs,
+        vec![
+            Message::Text("hello".into()),
+            Message::Binary(Bytes::from_static(&[1, 2, 3, 4])),
+            Message::Text("été".into()),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn get_waits_until_something_is_queued() {
+    let srv = start(EngineConfig::default()).await;
+    let sid = srv.open_polling().await;
+    let session = srv.session(&sid);
+    let addr = srv.addr;
+    let path = srv.url(&format!("EIO=4&transport=polling&sid={sid}"));
+    let pending = tokio::spawn(async move { request(addr, "GET", &path, b"", &[]).await });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(!pending.is_finished());
+    session
+        .send_many(&[OutMessage::text("a"), OutMessage::binary(vec![0xffu8])])
+        .unwrap();
+    let r = pending.await.unwrap();
+    assert_eq!(r.text(), "4a\x1eb/w==");
+}
+
+#[tokio::test]
+async fn overlapping_polls_close_the_session() {
+    let srv = start(EngineConfig::default()).await;
+    let sid = srv.open_polling().await;
+    let addr = srv.addr;
+    let path = srv.url(&format!("EIO=4&transport=polling&sid={sid}"));
+    let first = tokio::spawn(async move { request(addr, "GET", &path, b"", &[]).await });
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    srv.poll(&sid).await.assert_error(400, 3);
+    let r = first.await.unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.text(), "1");
+    assert_eq!(srv.wait_close(&sid).await, CloseReason::TransportError);
+    srv.poll(&sid).await.assert_error(400, 1);
+}
+
+#[tokio::test]
+async fn dropped_poll_closes_the_session() {
+    let srv = start(EngineConfig::default()).await;
+    let sid = srv.open_polling().await;
+    let mut stream = tokio::net::TcpStream::connect(srv.addr).await.unwrap();
+    let path = srv.url(&format!("EIO=4&transport=polling&sid={sid}"));
+    stream
+        .write_all(&raw_request(srv.addr, "GET", &path, b"", &[]))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    drop(stream);
+    assert_eq!(srv.wait_close(&sid).await, CloseReason::TransportClose);
+    assert_eq!(srv.engine.session_count(), 0);
+}
+
+#[tokio::test]
+async fn oversize_post_is_refused_and_closes() {
+    let srv = start(EngineConfig {
+        max_payload: 100,
+        ..EngineConfig::default()
+    })
+    .await;
+    let sid = srv.open_polling().await;
+    let body = [b'4'; 101];
+    let r = srv.push(&sid, &body).await;
+    assert_eq!(r.status, 413);
+    assert_eq!(srv.wait_close(&sid).await, CloseReason::TransportError);
+
+    // Exactly at the limit is fine.
+    let sid = srv.open_polling().await;
+    let r = srv.push(&sid, &[b'4'; 100]).await;
+    assert_eq!(r.status, 200);
+}
+
+#[tokio::test]
+async fn oversize_chunked_post_is_refused() {
+    let srv = start(EngineConfig {
+        max_payload: 100,
+        ..EngineConfig::default()
+    })
+    .await;
+    let sid = srv.open_polling().await;
+    let path = srv.url(&format!("EIO=4&transport=polling&sid={sid}"));
+    let mut stream = tokio::net::TcpStream::connect(srv.addr).await.unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    for _ in 0..3 {
+        let _ = stream.write_all(b"3C\r\n").await;
+        let _ = stream.write_all(&[b'4'; 60]).await;
+        let _ = stream.write_all(b"\r\n").await;
+    }
+    let _ = stream.write_all(b"0\r\n\r\n").await;
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(
+        Duration::from_secs(3),
+        tokio::io::AsyncReadExt::read_to_end(&mut stream, &mut buf),
+    )
+    .await;
+    assert_eq!(parse_response(&buf).status, 413);
+    assert_eq!(srv.wait_close(&sid).await, CloseReason::TransportError);
+}
+
+#[tokio::test]
+async fn undecodable_posts_close_with_parse_error() {
+    let srv = start(EngineConfig::default()).await;
+    for body in [&b"abc"[..], b"4\xff", b"bnot base64!", b""] {
+        let sid = srv.open_polling().await;
+        srv.push(&sid, body).await.assert_error(400, 3);
+        assert_eq!(srv.wait_close(&sid).await, CloseReason::ParseError);
+        srv.poll(&sid).await.assert_error(400, 1);
+    }
+}
+
+#[tokio::test]
+async fn client_close_packet() {
+    let srv = start(EngineConfig::default()).await;
+    let sid = srv.open_polling().await;
+    let addr = srv.addr;
+    let path = srv.url(&format!("EIO=4&transport=polling&sid={sid}"));
+    let pending = tokio::spawn(async move { request(addr, "GET", &path, b"", &[]).await });
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    let r = srv.push(&sid, b"1").await;
+    assert_eq!(r.text(), "ok");
+    let r = pending.await.unwrap();
+    assert_eq!(r.text(), "6");
+    assert_eq!(srv.wait_close(&sid).await, CloseReason::TransportClose);
+    srv.poll(&sid).await.assert_error(400, 1);
+}
+
+#[tokio::test]
+async fn client_ping_is_answered() {
+    let srv = start(EngineConfig::default()).await;
+    let sid = srv.open_polling().await;
+    for _ in 0..3 {
+        assert_eq!(srv.push(&sid, b"2probe").await.text(), "ok");
+        assert_eq!(srv.poll(&sid).await.text(), "3probe");
+    }
+}
+
+#[tokio::test]
+async fn server_close_flushes_then_sends_close() {
+    let srv = start(EngineConfig::default()).await;
+    let sid = srv.open_polling().await;
+    let session = srv.session(&sid);
+    session.send(OutMessage::text("bye")).unwrap();
+    session.close(CloseReason::ForcedClose);
+    assert!(session.is_closed());
+    assert!(matches!(
+        session.send(OutMessage::text("late")),
+        Err(SendError::Closed)
+    ));
+    let r = srv.poll(&sid).await;
+    assert_eq!(r.text(), "4bye\x1e1");
+    assert_eq!(srv.wait_close(&sid).await, CloseReason::ForcedClose);
+    assert_eq!(srv.closes(&sid), 1);
+}
+
+#[tokio::test]
+async fn full_queue_closes_the_session() {
+    let srv = start(EngineConfig {
+        max_queue: 3,
+        ..EngineConfig::default()
+    })
+    .await;
+    let sid = srv.open_polling().await;
+    let session = srv.session(&sid);
+    session.send(OutMessage::text("1")).unwrap();
+    // All or nothing: three more do not fit.
+    let three = [
+        OutMessage::text("2"),
+        OutMessage::text("3"),
+        OutMessage::text("4"),
+    ];
+    assert!(matches!(
+        session.send_many(&three),
+        Err(SendError::QueueFull)
+    ));
+    assert!(session.is_closed());
+    assert_eq!(srv.wait_close(&sid).await, CloseReason::TransportError);
+    assert!(matches!(
+        session.send(OutMessage::text("x")),
+        Err(SendError::Closed)
+    ));
+}
+
+#[tokio::test]
+async fn messages_arrive_in_order_across_posts() {
+    let srv = start(EngineConfig::default()).await;
+    let sid = srv.open_polling().await;
+    for i in 0..5 {
+        let body = format!("4m{}\x1e4n{}", i, i);
+        assert_eq!(srv.push(&sid, body.as_bytes()).await.status, 200);
+    }
+    let r = srv.poll(&sid).await;
+    let expected: Vec<String> = (0..5)
+        .flat_map(|i| [format!("4m{i}"), format!("4n{i}")])
+        .collect();
+    assert_eq!(r.text(), expected.join("\x1e"));
+}

@@ -1,0 +1,38 @@
+//! Graceful engine shutdown.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use rally_engine::{CloseReason, EngineConfig, OutMessage};
+
+#[tokio::test]
+async fn close_ends_every_session() {
+    let srv = start(EngineConfig::default()).await;
+    let (mut ws, ws_sid) = srv.open_ws().await;
+    let poll_sid = srv.open_polling().await;
+    let idle_sid = srv.open_polling().await; // never polls again
+    srv.session(&ws_sid).send(OutMessage::text("last")).unwrap();
+
+    let addr = srv.addr;
+    let path = srv.url(&format!("EIO=4&transport=polling&sid={poll_sid}"));
+    let pending = tokio::spawn(async move { request(addr, "GET", &path, b"", &[]).await });
+    tokio::time::sleep(Duration::from_millis(30)).await;
+
+    let started = Instant::now();
+    srv.engine.close().await;
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert_eq!(srv.engine.session_count(), 0);
+
+    assert_eq!(pending.await.unwrap().text(), "1");
+    assert_eq!(next_text(&mut ws).await, "4last");
+    expect_closed(&mut ws).await;
+    for sid in [&ws_sid, &poll_sid, &idle_sid] {
+        assert_eq!(srv.wait_close(sid).await, CloseReason::ServerShutdown);
+    }
+
+    let r = srv.get("EIO=4&transport=polling").await;
+    assert_eq!(r.status, 503);
+    assert_eq!(r.json()["code"], 3);
+}

@@ -1,0 +1,98 @@
+//! WebSocket transport: framing, errors, closes.
+
+mod common;
+
+use common::*;
+use futures::SinkExt;
+use rally_engine::{Bytes, CloseReason, EngineConfig, Message, OutMessage};
+use tokio_tungstenite::tungstenite::Message as Ws;
+
+#[tokio::test]
+async fn echoes_text_and_binary_frames() {
+    let srv = start(EngineConfig::default()).await;
+    let (mut ws, sid) = srv.open_ws().await;
+    send_text(&mut ws, "4hello").await;
+    assert_eq!(next_text(&mut ws).await, "4hello");
+    ws.send(Ws::binary(vec![1u8, 2, 3, 4])).await.unwrap();
+    match next_frame(&mut ws).await {
+        Ws::Binary(b) => assert_eq!(&b[..], &[1, 2, 3, 4]),
+        other => panic!("expected binary, got {other:?}"),
+    }
+    assert!(srv.events().contains(&Event::Message(
+        sid.clone(),
+        Message::Binary(Bytes::from_static(&[1, 2, 3, 4]))
+    )));
+    // A ping from the client (v3 direction) is answered in kind.
+    send_text(&mut ws, "2probe").await;
+    assert_eq!(next_text(&mut ws).await, "3probe");
+}
+
+#[tokio::test]
+async fn invalid_packet_closes_with_parse_error() {
+    let srv = start(EngineConfig::default()).await;
+    let (mut ws, sid) = srv.open_ws().await;
+    send_text(&mut ws, "abc").await;
+    expect_closed(&mut ws).await;
+    assert_eq!(srv.wait_close(&sid).await, CloseReason::ParseError);
+}
+
+#[tokio::test]
+async fn client_close_packet_and_close_frame() {
+    let srv = start(EngineConfig::default()).await;
+    let (mut ws, sid) = srv.open_ws().await;
+    send_text(&mut ws, "1").await;
+    expect_closed(&mut ws).await;
+    assert_eq!(srv.wait_close(&sid).await, CloseReason::TransportClose);
+
+    let (mut ws, sid) = srv.open_ws().await;
+    ws.close(None).await.unwrap();
+    assert_eq!(srv.wait_close(&sid).await, CloseReason::TransportClose);
+
+    let (ws, sid) = srv.open_ws().await;
+    drop(ws);
+    assert_eq!(srv.wait_close(&sid).await, CloseReason::TransportClose);
+    assert_eq!(srv.engine.session_count(), 0);
+}
+
+#[tokio::test]
+async fn oversize_message_closes_the_connection() {
+    let srv = start(EngineConfig {
+        max_payload: 100,
+        ..EngineConfig::default()
+    })
+    .await;
+    let (mut ws, sid) = srv.open_ws().await;
+    send_text(&mut ws, &format!("4{}", "x".repeat(99))).await;
+    assert_eq!(next_text(&mut ws).await.len(), 100);
+    send_text(&mut ws, &format!("4{}", "x".repeat(100))).await;
+    expect_closed(&mut ws).await;
+    assert_eq!(srv.wait_close(&sid).await, CloseReason::TransportError);
+}
+
+#[tokio::test]
+async fn server_close_flushes_then_closes() {
+    let srv = start(EngineConfig::default()).await;
+    let (mut ws, sid) = srv.open_ws().await;
+    let session = srv.session(&sid);
+    session
+        .send_many(&[OutMessage::text("a"), OutMessage::binary(vec![9u8])])
+        .unwrap();
+    session.close(CloseReason::ForcedClose);
+    assert_eq!(next_text(&mut ws).await, "4a");
+    assert!(matches!(next_frame(&mut ws).await, Ws::Binary(b) if b[..] == [9]));
+    expect_closed(&mut ws).await;
+    assert_eq!(srv.wait_close(&sid).await, CloseReason::ForcedClose);
+}
+
+#[tokio::test]
+async fn many_messages_keep_order() {
+    let srv = start(EngineConfig::default()).await;
+    let (mut ws, sid) = srv.open_ws().await;
+    let session = srv.session(&sid);
+    for i in 0..500 {
+        session.send(OutMessage::text(format!("{i}"))).unwrap();
+    }
+    for i in 0..500 {
+        assert_eq!(next_text(&mut ws).await, format!("4{i}"));
+    }
+}
