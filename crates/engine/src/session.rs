@@ -611,6 +611,13 @@ impl Session {
                 let mut body = BytesMut::new();
                 let mut finish = None;
                 while let Some(item) = st.queue.pop_front() {
+                    // The close packet goes alone in the next poll, as Node does: the
+                    // client handles the messages before it (a Socket.IO DISCONNECT
+                    // among them) before it sees the transport close.
+                    if matches!(item, Outgoing::Close) && !body.is_empty() {
+                        st.queue.push_front(item);
+                        break;
+                    }
                     if !body.is_empty() {
                         body.put_u8(SEPARATOR);
                     }

@@ -187,8 +187,10 @@ async fn server_close_flushes_then_sends_close() {
         session.send(OutMessage::text("late")),
         Err(SendError::Closed)
     ));
-    let r = srv.poll(&sid).await;
-    assert_eq!(r.text(), "4bye\x1e1");
+    // The messages first, then the close packet alone, so that the client has
+    // handled every message before it learns the transport closed.
+    assert_eq!(srv.poll(&sid).await.text(), "4bye");
+    assert_eq!(srv.poll(&sid).await.text(), "1");
     assert_eq!(srv.wait_close(&sid).await, CloseReason::ForcedClose);
     assert_eq!(srv.closes(&sid), 1);
 }

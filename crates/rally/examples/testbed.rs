@@ -168,13 +168,15 @@ fn register(io: &Server, socket: &Socket, disconnects: &Log) {
                 .emit_with_ack(&name, spec_args(&spec, &event))
                 .await;
             match answers {
-                Ok(all) => {
-                    let mut firsts: Vec<Value> = all
-                        .iter()
-                        .map(|a| a.values.first().cloned().unwrap_or(Value::Null))
-                        .collect();
-                    firsts.sort_by_key(|v| v.to_string());
-                    reply(event, (json!({ "ok": firsts }),));
+                Ok(mut all) => {
+                    all.sort_by_key(|a| a.values.first().map(Value::to_string));
+                    let mut firsts = Args::default();
+                    for mut answer in all {
+                        answer.values.truncate(1);
+                        firsts.append(answer);
+                    }
+                    let ok = Args { values: vec![json!({ "ok": firsts.values })], attachments: firsts.attachments };
+                    reply(event, ok);
                 }
                 Err(rally::AckError::Timeout { partial }) => reply(
                     event,

@@ -71,6 +71,20 @@ impl Args {
         Ok(())
     }
 
+    /// Appends another `Args`' arguments, renumbering their placeholders after
+    /// this one's attachments: how answers from several clients, each with its
+    /// own attachments, become the arguments of one packet.
+    pub fn append(&mut self, other: Args) {
+        let offset = self.attachments.len() as u64;
+        for mut value in other.values {
+            if offset > 0 {
+                shift_placeholders(&mut value, offset);
+            }
+            self.values.push(value);
+        }
+        self.attachments.extend(other.attachments);
+    }
+
     /// Splits a decoded EVENT packet's data array (`[name, ...args]`) into the
     /// event name and its arguments. A numeric name (which the Node parser
     /// accepts) becomes its decimal text.
@@ -384,6 +398,23 @@ impl Drop for Frame {
                 stack.truncate(depth.saturating_sub(1));
             }
         });
+    }
+}
+
+/// Adds `offset` to the `num` of every placeholder object inside `value`.
+fn shift_placeholders(value: &mut Value, offset: u64) {
+    match value {
+        Value::Array(items) => items.iter_mut().for_each(|v| shift_placeholders(v, offset)),
+        Value::Object(map) => {
+            if map.get("_placeholder") == Some(&Value::Bool(true)) {
+                if let Some(num) = map.get("num").and_then(Value::as_u64) {
+                    map.insert("num".to_owned(), Value::from(num + offset));
+                    return;
+                }
+            }
+            map.values_mut().for_each(|v| shift_placeholders(v, offset));
+        }
+        _ => {}
     }
 }
 
@@ -790,5 +821,15 @@ mod tests {
                 let _ = args.get::<Option<(String, Binary)>>(0);
             }
         }
+    }
+
+    #[test]
+    fn append_renumbers_the_other_placeholders() {
+        let mut all = (bin(b"a"),).into_args().unwrap();
+        let other = ("x", vec![bin(b"b"), bin(b"c")]).into_args().unwrap();
+        all.append(other);
+        assert_eq!(all.values, vec![ph(0), json!("x"), json!([ph(1), ph(2)])]);
+        assert_eq!(all.attachments, vec![Bytes::from_static(b"a"), Bytes::from_static(b"b"), Bytes::from_static(b"c")]);
+        assert_eq!(all.get::<Vec<Binary>>(2).unwrap(), vec![bin(b"b"), bin(b"c")]);
     }
 }

@@ -12,7 +12,7 @@ use crate::socket::Socket;
 use serde::de::DeserializeOwned;
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::Context;
 
 /// One event from a client: its arguments, and the ack callback when the client asked for one.
 pub struct Event {
@@ -67,7 +67,7 @@ pub(crate) fn run_handler(mut fut: BoxFuture) {
     let mut cx = Context::from_waker(futures::task::noop_waker_ref());
     // A pending future registered only the no-op waker; the task polls it again at once
     // with a real waker, so no wake-up is lost.
-    if let Poll::Pending = fut.as_mut().poll(&mut cx) {
+    if fut.as_mut().poll(&mut cx).is_pending() {
         tokio::spawn(fut);
     }
 }
