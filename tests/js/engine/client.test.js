@@ -1,5 +1,5 @@
 // The official Engine.IO client (engine.io-client 6.6) against the echo example
-// (examples/echo: echoes text as text and binary as binary; pingInterval 300 ms,
+// (examples/conformance, path /engine.io/: echoes text as text and binary as binary; pingInterval 300 ms,
 // pingTimeout 200 ms). Each test starts its own server and stops it.
 'use strict';
 
@@ -14,7 +14,7 @@ const PING_TIMEOUT = 200;
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function withEcho(fn) {
-  const srv = await start('examples/echo');
+  const srv = await start('examples/conformance');
   const sockets = [];
   try {
     await fn(srv, sockets);

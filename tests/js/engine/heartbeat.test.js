@@ -14,7 +14,7 @@ const SLACK = 400;
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function withEcho(fn) {
-  const srv = await start('examples/echo');
+  const srv = await start('examples/conformance');
   try {
     await fn(srv);
     assert.equal(srv.proc.exitCode, null, `echo server exited during the test:\n${srv.output()}`);

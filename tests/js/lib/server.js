@@ -13,7 +13,7 @@ const TARGET = process.env.CARGO_TARGET_DIR
   : path.join(ROOT, 'target');
 const BIN_DIR = process.env.RALLY_BIN_DIR || path.join(TARGET, 'debug');
 
-/** Path of a built binary: `examples/conformance`, `examples/testbed`, `examples/echo`, `rally-chat`. */
+/** Path of a built binary: `examples/conformance`, `examples/testbed`, `rally-chat`. */
 function binary(name) {
   const file = path.join(BIN_DIR, name);
   if (!fs.existsSync(file)) {

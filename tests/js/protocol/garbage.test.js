@@ -194,7 +194,7 @@ async function waitFor(pred, ms, what) {
 test('garbage flood: the server survives and good clients keep echoing', { timeout: 60000 }, async (t) => {
   const seed = Number(process.env.GARBAGE_SEED) || (Date.now() % 1e9);
   t.diagnostic(`GARBAGE_SEED=${seed}`);
-  const srv = await start('examples/echo');
+  const srv = await start('examples/conformance');
   const stoppers = [];
   try {
     const base = srv.url;

@@ -1,5 +1,5 @@
 // Engine.IO v4 over HTTP long-polling, spoken by hand (global fetch) to the echo example
-// (examples/echo: echoes every message; pingInterval 300 ms, pingTimeout 200 ms,
+// (examples/conformance, path /engine.io/: echoes every message; pingInterval 300 ms, pingTimeout 200 ms,
 // maxPayload 1000000, CORS any). Each test starts its own server and stops it.
 'use strict';
 
@@ -17,7 +17,7 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Starts the echo server, runs fn(srv), checks the process is still alive, stops it. */
 async function withEcho(fn) {
-  const srv = await start('examples/echo');
+  const srv = await start('examples/conformance');
   try {
     await fn(srv);
     assert.equal(srv.proc.exitCode, null, `echo server exited during the test:\n${srv.output()}`);

@@ -16,7 +16,7 @@ const SLACK = 400;
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function withEcho(fn) {
-  const srv = await start('examples/echo');
+  const srv = await start('examples/conformance');
   const sockets = [];
   try {
     await fn(srv, sockets);
