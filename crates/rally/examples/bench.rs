@@ -1,0 +1,73 @@
+//! The benchmark fixture: the chat contract the load generator (`bench/`) drives, on
+//! the default namespace, over WebSocket and polling. The Node.js peer it is measured
+//! against (`bench/node/server.js`) implements the same table:
+//!
+//! | client emits                         | server does                                              |
+//! |--------------------------------------|----------------------------------------------------------|
+//! | `message`(payload)                   | `io.emit("message", payload)`, sender included           |
+//! | `message`(payload, room)             | `io.to(room).emit("message", payload, room)`             |
+//! | `join`(room) with ack                | join, then `ack()`                                       |
+//! | `private_message`(payload, targetId) | `socket.to(targetId).emit("private_message", payload, socket.id)` |
+//! | `echo`(payload) with ack             | `ack(payload)`                                           |
+//!
+//! `--port N` (default 3000); prints `listening on ADDR` once bound.
+
+use clap::Parser;
+use rally::{Event, Server, ServerConfig};
+use serde_json::Value;
+
+#[derive(Parser)]
+struct Options {
+    #[arg(long, default_value_t = 3000)]
+    port: u16,
+}
+
+#[tokio::main]
+async fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .init();
+    let options = Options::parse();
+    let io = Server::new(ServerConfig::default());
+    let server = io.clone();
+    io.on_connection(move |socket| {
+        let io = server.clone();
+        socket.on("message", move |_, event: Event| {
+            let io = io.clone();
+            async move {
+                let sent = match event.args.values.get(1).and_then(Value::as_str) {
+                    Some(room) => io.to(room.to_owned()).emit("message", event.args),
+                    None => io.emit("message", event.args),
+                };
+                if let Err(e) = sent {
+                    tracing::warn!("not relayed: {e}");
+                }
+            }
+        });
+        socket.on("join", |socket, event: Event| async move {
+            if let Ok(room) = event.arg::<String>(0) {
+                socket.join(room);
+            }
+            if let Some(ack) = event.ack {
+                ack.send(());
+            }
+        });
+        socket.on("private_message", |socket, event: Event| async move {
+            let Ok(target) = event.arg::<String>(1) else { return };
+            let mut args = event.args;
+            args.values.truncate(1);
+            args.values.push(Value::String(socket.id().to_string()));
+            let _ = socket.to(target).emit("private_message", args);
+        });
+        socket.on("echo", |_, event: Event| async move {
+            if let Some(ack) = event.ack {
+                ack.send(event.args);
+            }
+        });
+    });
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", options.port))
+        .await
+        .unwrap_or_else(|e| panic!("cannot listen on port {}: {e}", options.port));
+    println!("listening on {}", listener.local_addr().expect("a bound listener has an address"));
+    axum::serve(listener, io.router()).await.expect("server error");
+}
