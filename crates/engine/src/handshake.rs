@@ -3,6 +3,9 @@
 //!
 //! The handshake request is kept (headers, URI, peer address) because the
 //! layer above authenticates from it long after the HTTP request is gone.
+//! It is copied out of the request: hyper's header values are slices of the
+//! connection's read buffer, and keeping one would keep that whole buffer
+//! (8–16 KiB) alive for the life of every session.
 
 use std::net::SocketAddr;
 use std::time::SystemTime;
@@ -25,9 +28,20 @@ pub struct HandshakeInfo {
 
 impl HandshakeInfo {
     pub(crate) fn from_parts(parts: &http::request::Parts, address: Option<SocketAddr>) -> Self {
+        let mut headers = http::HeaderMap::with_capacity(parts.headers.len());
+        for (name, value) in &parts.headers {
+            let owned = (
+                http::HeaderName::from_bytes(name.as_str().as_bytes()),
+                http::HeaderValue::from_bytes(value.as_bytes()),
+            );
+            if let (Ok(name), Ok(value)) = owned {
+                headers.append(name, value);
+            }
+        }
+        let uri = parts.uri.to_string().parse().unwrap_or_else(|_| parts.uri.clone());
         HandshakeInfo {
-            headers: parts.headers.clone(),
-            uri: parts.uri.clone(),
+            headers,
+            uri,
             address,
             issued: SystemTime::now(),
             secure: parts.uri.scheme() == Some(&http::uri::Scheme::HTTPS),

@@ -170,7 +170,7 @@ struct State {
 /// One client session.
 pub struct Session {
     id: String,
-    handshake: HandshakeInfo,
+    handshake: Arc<HandshakeInfo>,
     shared: Arc<Shared>,
     this: Weak<Session>,
     transport: AtomicU8,
@@ -226,7 +226,7 @@ impl Session {
         let next_ping = Instant::now() + shared.config.ping_interval;
         Arc::new_cyclic(|this| Session {
             id,
-            handshake,
+            handshake: Arc::new(handshake),
             shared,
             this: this.clone(),
             transport: AtomicU8::new(transport as u8),
@@ -259,7 +259,8 @@ impl Session {
         }
     }
 
-    pub fn handshake(&self) -> &HandshakeInfo {
+    /// Shared, so that the layer above can keep it without copying it.
+    pub fn handshake(&self) -> &Arc<HandshakeInfo> {
         &self.handshake
     }
 

@@ -1,39 +1,43 @@
 //! The handshake as socket.io shapes it: `socket.handshake` in Node.js.
 //!
-//! Built once per namespace connection from the engine's request details plus the
-//! CONNECT packet's auth payload, and shared read-only by every handler.
+//! Every socket of a connection shares the engine's record of the handshake
+//! request; only the namespace's auth payload is the socket's own. The socket.io
+//! fields (`headers`, `time`, `query`, …) are derived on demand, so an idle socket
+//! does not carry a JSON copy of its request.
 
 use rally_engine::HandshakeInfo;
-use serde::Serialize;
+use serde::ser::{Serialize, SerializeStruct, Serializer};
 use serde_json::{Map, Value};
+use std::sync::Arc;
 use std::time::UNIX_EPOCH;
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct Handshake {
-    /// Request headers, lower-case names, values joined with ", " where repeated.
-    pub headers: Map<String, Value>,
-    /// When the connection was opened, as an HTTP date.
-    pub time: String,
-    /// The remote IP address, or "" when the server was not given connection info.
-    pub address: String,
-    /// Whether the request came from another origin (it carried an `Origin` header).
-    pub xdomain: bool,
-    /// Whether the connection is over TLS.
-    pub secure: bool,
-    /// When the connection was opened, in milliseconds since the Unix epoch.
-    pub issued: u64,
-    /// The request URL of the handshake (path and query).
-    pub url: String,
-    /// The query string's parameters.
-    pub query: Map<String, Value>,
+    request: Arc<HandshakeInfo>,
     /// The CONNECT packet's payload (`{}` when the client sent none).
     pub auth: Value,
 }
 
 impl Handshake {
-    pub(crate) fn new(info: &HandshakeInfo, auth: Value) -> Self {
+    pub(crate) fn new(request: &Arc<HandshakeInfo>, auth: Value) -> Self {
+        let auth = if auth.is_null() { Value::Object(Map::new()) } else { auth };
+        Handshake { request: request.clone(), auth }
+    }
+
+    /// The request headers.
+    pub fn headers(&self) -> &http::HeaderMap {
+        &self.request.headers
+    }
+
+    /// One header's value, when present and text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.request.headers.get(name)?.to_str().ok()
+    }
+
+    /// Request headers as socket.io shows them: lower-case names, repeated values joined with ", ".
+    pub fn headers_json(&self) -> Map<String, Value> {
         let mut headers = Map::new();
-        for (name, value) in &info.headers {
+        for (name, value) in &self.request.headers {
             let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
             match headers.get_mut(name.as_str()) {
                 Some(Value::String(existing)) => {
@@ -45,7 +49,12 @@ impl Handshake {
                 }
             }
         }
-        let query = info
+        headers
+    }
+
+    /// The query string's parameters, percent-decoded.
+    pub fn query(&self) -> Map<String, Value> {
+        self.request
             .uri
             .query()
             .map(|q| {
@@ -53,26 +62,57 @@ impl Handshake {
                     .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
                     .collect()
             })
-            .unwrap_or_default();
-        let issued = info
+            .unwrap_or_default()
+    }
+
+    /// The remote IP address, or "" when the server was not given connection info.
+    pub fn address(&self) -> String {
+        self.request.address.map(|a| a.ip().to_string()).unwrap_or_default()
+    }
+
+    /// When the connection was opened, in milliseconds since the Unix epoch.
+    pub fn issued(&self) -> u64 {
+        self.request
             .issued
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)
-            .unwrap_or(0);
-        Handshake {
-            headers,
-            time: httpdate::fmt_http_date(info.issued),
-            address: info.address.map(|a| a.ip().to_string()).unwrap_or_default(),
-            xdomain: info.xdomain,
-            secure: info.secure,
-            issued,
-            url: info.uri.to_string(),
-            query,
-            auth: if auth.is_null() {
-                Value::Object(Map::new())
-            } else {
-                auth
-            },
-        }
+            .unwrap_or(0)
+    }
+
+    /// When the connection was opened, as an HTTP date.
+    pub fn time(&self) -> String {
+        httpdate::fmt_http_date(self.request.issued)
+    }
+
+    /// The request URL of the handshake (path and query).
+    pub fn url(&self) -> String {
+        self.request.uri.to_string()
+    }
+
+    /// Whether the connection is over TLS.
+    pub fn secure(&self) -> bool {
+        self.request.secure
+    }
+
+    /// Whether the request came from another origin (it carried an `Origin` header).
+    pub fn xdomain(&self) -> bool {
+        self.request.xdomain
+    }
+}
+
+/// socket.io's shape: `{headers, time, address, xdomain, secure, issued, url, query, auth}`.
+impl Serialize for Handshake {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut out = serializer.serialize_struct("Handshake", 9)?;
+        out.serialize_field("headers", &self.headers_json())?;
+        out.serialize_field("time", &self.time())?;
+        out.serialize_field("address", &self.address())?;
+        out.serialize_field("xdomain", &self.xdomain())?;
+        out.serialize_field("secure", &self.secure())?;
+        out.serialize_field("issued", &self.issued())?;
+        out.serialize_field("url", &self.url())?;
+        out.serialize_field("query", &self.query())?;
+        out.serialize_field("auth", &self.auth)?;
+        out.end()
     }
 }

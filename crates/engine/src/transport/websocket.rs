@@ -28,7 +28,7 @@ use crate::transport::TransportKind;
 /// Socket buffer sizes. Small on purpose: the server must hold very many
 /// idle connections, and tungstenite grows its buffers for large messages
 /// anyway.
-const READ_BUFFER: usize = 4 * 1024;
+const READ_BUFFER: usize = 1024;
 const WRITE_BUFFER: usize = 4 * 1024;
 
 /// Bound on sending a close frame to a peer that may be gone.

@@ -1,0 +1,113 @@
+//! A minimal Socket.IO client over WebSocket, just enough to load a server: the
+//! Engine.IO handshake, joining the default namespace, answering pings, sending raw
+//! packets and handing every EVENT or ACK it receives to the scenario's callback.
+//!
+//! Each client is one task that owns its socket; sends go through an unbounded
+//! channel so that callbacks (which run inside a client's task) can send too.
+
+use futures::{SinkExt, StreamExt};
+use std::sync::Arc;
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// What a client received: the text of a Socket.IO EVENT (`2…`) or ACK (`3…`)
+/// packet, without the Engine.IO `4`.
+pub type OnPacket = Arc<dyn Fn(&Client, &str) + Send + Sync>;
+
+/// A connected client's handle, given to callbacks and scenarios.
+#[derive(Clone)]
+pub struct Client {
+    pub index: usize,
+    pub sid: Arc<str>,
+    tx: mpsc::UnboundedSender<String>,
+}
+
+impl Client {
+    /// Sends one Socket.IO packet (without the Engine.IO `4`, which is added here).
+    pub fn send(&self, packet: &str) {
+        let _ = self.tx.send(format!("4{packet}"));
+    }
+}
+
+fn config() -> WebSocketConfig {
+    // Small buffers: the generator holds up to ~20 000 of these at once.
+    WebSocketConfig::default().read_buffer_size(4096).write_buffer_size(0)
+}
+
+/// Opens a WebSocket session and joins the default namespace; returns the stream and the socket id.
+pub async fn handshake(port: u16) -> Result<(Ws, Arc<str>), String> {
+    let url = format!("ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket");
+    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url, Some(config()), true)
+        .await
+        .map_err(|e| format!("connect: {e}"))?;
+    loop {
+        match ws.next().await {
+            Some(Ok(Message::Text(t))) if t.starts_with('0') => break,
+            Some(Ok(_)) => continue,
+            Some(Err(e)) => return Err(format!("handshake: {e}")),
+            None => return Err("closed during handshake".into()),
+        }
+    }
+    ws.send(Message::text("40")).await.map_err(|e| format!("send 40: {e}"))?;
+    loop {
+        match ws.next().await {
+            Some(Ok(Message::Text(t))) if t.starts_with("40") => {
+                let v: serde_json::Value = serde_json::from_str(&t[2..]).map_err(|e| format!("40: {e}"))?;
+                let sid = v["sid"].as_str().ok_or("40 without sid")?;
+                return Ok((ws, sid.into()));
+            }
+            Some(Ok(Message::Text(t))) if t.as_str() == "2" => {
+                ws.send(Message::text("3")).await.map_err(|e| e.to_string())?;
+            }
+            Some(Ok(_)) => continue,
+            Some(Err(e)) => return Err(format!("namespace connect: {e}")),
+            None => return Err("closed during namespace connect".into()),
+        }
+    }
+}
+
+/// Connects and starts the client's task; `on_packet` sees every EVENT and ACK.
+pub async fn connect(port: u16, index: usize, on_packet: OnPacket) -> Result<Client, String> {
+    let (ws, sid) = handshake(port).await?;
+    let (tx, rx) = mpsc::unbounded_channel();
+    let client = Client { index, sid, tx };
+    tokio::spawn(run(ws, rx, client.clone(), on_packet));
+    Ok(client)
+}
+
+async fn run(ws: Ws, mut rx: mpsc::UnboundedReceiver<String>, client: Client, on_packet: OnPacket) {
+    let (mut sink, mut stream) = ws.split();
+    loop {
+        tokio::select! {
+            frame = stream.next() => match frame {
+                Some(Ok(Message::Text(text))) => {
+                    let text = text.as_str();
+                    if text == "2" {
+                        if sink.send(Message::text("3")).await.is_err() { return; }
+                    } else if let Some(packet) = text.strip_prefix('4') {
+                        on_packet(&client, packet);
+                    }
+                }
+                Some(Ok(_)) => {}
+                _ => return,
+            },
+            out = rx.recv() => match out {
+                Some(text) => {
+                    if sink.feed(Message::text(text)).await.is_err() { return; }
+                    // Batch whatever else is queued into one flush.
+                    while let Ok(more) = rx.try_recv() {
+                        if sink.feed(Message::text(more)).await.is_err() { return; }
+                    }
+                    if sink.flush().await.is_err() { return; }
+                }
+                // Every handle dropped: the scenario is over.
+                None => { let _ = sink.close().await; return; }
+            },
+        }
+    }
+}

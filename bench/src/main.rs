@@ -1,0 +1,239 @@
+//! loadgen: drives Rally's benchmark fixture and the Node.js socket.io peer with the
+//! same load, one after the other, and prints a table per scenario.
+//!
+//! Loopback only, bounded in clients and time. Each run of a scenario gets a fresh
+//! server process; the order of the two servers alternates from one scenario to the
+//! next. Server CPU per operation (read from `/proc`) is the fair figure when the
+//! generator and the server share the machine's cores; the generator's own CPU share
+//! is printed so a reader can tell when it, not the server, was the limit.
+
+mod client;
+mod scenarios;
+mod server;
+mod stats;
+
+use clap::Parser;
+use serde_json::{json, Value};
+use server::{Kind, Server};
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(about = "Measures Rally against Node.js socket.io on this machine")]
+struct Options {
+    /// The repository's root (where target/release/examples/bench and bench/node live).
+    #[arg(long, default_value = ".")]
+    root: String,
+    /// Seconds each measured phase lasts.
+    #[arg(long, default_value_t = 10)]
+    duration: u64,
+    /// Scenarios to run (comma-separated): connections,broadcast,latency,echo,rooms,private,stalled.
+    #[arg(long, default_value = "connections,broadcast,latency,echo,rooms,private,stalled")]
+    only: String,
+    /// Servers to measure (comma-separated): rally,node.
+    #[arg(long, default_value = "rally,node")]
+    servers: String,
+    /// Where to write every figure as JSON.
+    #[arg(long, default_value = "artifacts/bench/results.json")]
+    out: String,
+}
+
+fn kinds(options: &Options, scenario_index: usize) -> Vec<Kind> {
+    let mut kinds: Vec<Kind> = options
+        .servers
+        .split(',')
+        .filter_map(|s| match s.trim() {
+            "rally" => Some(Kind::Rally),
+            "node" => Some(Kind::Node),
+            _ => None,
+        })
+        .collect();
+    if scenario_index % 2 == 1 {
+        kinds.reverse();
+    }
+    kinds
+}
+
+fn kib(bytes: f64) -> String {
+    format!("{:.2} KiB", bytes / 1024.0)
+}
+
+fn pct(share: f64) -> String {
+    format!("{:.0}%", share * 100.0)
+}
+
+fn table(title: &str, header: &[&str], rows: &[Vec<String>]) {
+    println!("\n### {title}\n");
+    println!("| {} |", header.join(" | "));
+    println!("|{}|", header.iter().map(|_| "---").collect::<Vec<_>>().join("|"));
+    for row in rows {
+        println!("| {} |", row.join(" | "));
+    }
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let options = Options::parse();
+    let fd_limit = server::raise_fd_limit();
+    let duration = Duration::from_secs(options.duration);
+    let scenarios: Vec<&str> = options.only.split(',').map(str::trim).collect();
+    // Each connection costs one descriptor here and one in the server; keep a margin for both.
+    let max_connections = (fd_limit as usize).saturating_sub(300).min(60_000);
+    println!(
+        "loadgen: {} cores, open-file limit {fd_limit}, {}s per phase",
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        options.duration
+    );
+    let mut results = serde_json::Map::new();
+
+    for (index, scenario) in scenarios.iter().enumerate() {
+        let mut rows = Vec::new();
+        let mut figures = serde_json::Map::new();
+        for kind in kinds(&options, index) {
+            let server = match Server::start(kind, &options.root) {
+                Ok(server) => server,
+                Err(e) => {
+                    eprintln!("loadgen: {e}");
+                    std::process::exit(1);
+                }
+            };
+            let outcome: Result<(Vec<String>, Value), String> = match *scenario {
+                "connections" => async {
+                    let at_5k = scenarios::connections(&server, 5_000).await?;
+                    drop(server);
+                    let server = Server::start(kind, &options.root)?;
+                    let at_max = scenarios::connections(&server, max_connections).await?;
+                    Ok((
+                        vec![
+                            kind.name().into(),
+                            kib(at_5k.rss_per_connection_bytes),
+                            format!("{} ({})", kib(at_max.rss_per_connection_bytes), at_max.connections),
+                            format!("{:.1}", at_5k.cpu_us_per_connection),
+                            pct(at_5k.spent.loadgen_share()),
+                        ],
+                        json!({ "at_5000": at_5k, "at_max": at_max }),
+                    ))
+                }
+                .await,
+                "broadcast" => scenarios::broadcast_loop(&server, 1000, 4, duration).await.map(|r| {
+                    (
+                        vec![
+                            kind.name().into(),
+                            format!("{:.0}", r.deliveries_per_s),
+                            format!("{:.3}", r.cpu_us_per_delivery),
+                            r.lost.to_string(),
+                            pct(r.spent.server_share()),
+                            pct(r.spent.loadgen_share()),
+                        ],
+                        json!(r),
+                    )
+                }),
+                "latency" => scenarios::broadcast_rate(&server, 1000, 40_000, duration, 0, 0).await.map(|r| {
+                    (
+                        vec![
+                            kind.name().into(),
+                            format!("{:.0}", r.deliveries_per_s),
+                            format!("{:.2}", r.latency_us.p50 as f64 / 1000.0),
+                            format!("{:.2}", r.latency_us.p99 as f64 / 1000.0),
+                            format!("{:.2}", r.latency_us.p999 as f64 / 1000.0),
+                            format!("{:.3}", r.cpu_us_per_delivery),
+                            r.lost.to_string(),
+                            pct(r.spent.loadgen_share()),
+                        ],
+                        json!(r),
+                    )
+                }),
+                "echo" => scenarios::echo(&server, 100, duration).await.map(|r| {
+                    (
+                        vec![
+                            kind.name().into(),
+                            format!("{:.0}", r.acks_per_s),
+                            format!("{:.2}", r.cpu_us_per_ack),
+                            format!("{:.2}", r.latency_us.p50 as f64 / 1000.0),
+                            format!("{:.2}", r.latency_us.p99 as f64 / 1000.0),
+                            pct(r.spent.loadgen_share()),
+                        ],
+                        json!(r),
+                    )
+                }),
+                "rooms" => scenarios::rooms(&server, 1000, 10, duration).await.map(|r| {
+                    (
+                        vec![
+                            kind.name().into(),
+                            format!("{:.0}", r.deliveries_per_s),
+                            format!("{:.3}", r.cpu_us_per_delivery),
+                            r.wrong.to_string(),
+                            r.lost.to_string(),
+                            pct(r.spent.loadgen_share()),
+                        ],
+                        json!(r),
+                    )
+                }),
+                "private" => scenarios::private(&server, 50, duration).await.map(|r| {
+                    (
+                        vec![
+                            kind.name().into(),
+                            format!("{:.0}", r.messages_per_s),
+                            format!("{:.2}", r.cpu_us_per_message),
+                            r.wrong.to_string(),
+                            r.lost.to_string(),
+                            pct(r.spent.loadgen_share()),
+                        ],
+                        json!(r),
+                    )
+                }),
+                "stalled" => async {
+                    let calm = scenarios::broadcast_rate(&server, 1000, 40_000, duration, 0, 1024).await?;
+                    let stalled = scenarios::broadcast_rate(&server, 1000, 40_000, duration * 2, 1000, 1024).await?;
+                    Ok((
+                        vec![
+                            kind.name().into(),
+                            format!("{:.2} / {:.2}", calm.latency_us.p50 as f64 / 1000.0, stalled.latency_us.p50 as f64 / 1000.0),
+                            format!("{:.2} / {:.2}", calm.latency_us.p99 as f64 / 1000.0, stalled.latency_us.p99 as f64 / 1000.0),
+                            format!("{:.1}–{:.1} MiB", stalled.rss_min_bytes as f64 / 1048576.0, stalled.rss_max_bytes as f64 / 1048576.0),
+                            format!("{} / {}", calm.lost, stalled.lost),
+                        ],
+                        json!({ "without_stalled": calm, "with_stalled": stalled }),
+                    ))
+                }
+                .await,
+                other => Err(format!("unknown scenario {other}")),
+            };
+            match outcome {
+                Ok((row, value)) => {
+                    rows.push(row);
+                    figures.insert(kind.name().into(), value);
+                }
+                Err(e) => {
+                    eprintln!("loadgen: {scenario} on {}: {e}", kind.name());
+                    rows.push(vec![kind.name().into(), format!("failed: {e}")]);
+                }
+            }
+        }
+        let (title, header): (&str, &[&str]) = match *scenario {
+            "connections" => ("Idle WebSocket connections", &["server", "RSS / conn at 5 000", "RSS / conn at max (conns)", "CPU µs / new conn", "loadgen CPU"]),
+            "broadcast" => ("Broadcast, 1000 clients, 4 senders, closed loop", &["server", "deliveries/s", "CPU µs / delivery", "lost", "server CPU", "loadgen CPU"]),
+            "latency" => ("Broadcast latency at 40 000 deliveries/s (1000 clients)", &["server", "deliveries/s", "p50 ms", "p99 ms", "p99.9 ms", "CPU µs / delivery", "lost", "loadgen CPU"]),
+            "echo" => ("Echo with ack, 100 clients, closed loop", &["server", "acks/s", "CPU µs / ack", "p50 ms", "p99 ms", "loadgen CPU"]),
+            "rooms" => ("Rooms: 1000 clients in 10 rooms, one sender per room", &["server", "deliveries/s", "CPU µs / delivery", "wrong", "lost", "loadgen CPU"]),
+            "private" => ("Private messages: 50 pairs, ping-pong by socket id", &["server", "messages/s", "CPU µs / message", "wrong", "lost", "loadgen CPU"]),
+            "stalled" => ("1000 stalled clients during a 40 000 deliveries/s broadcast (1 KiB payload): without / with", &["server", "p50 ms", "p99 ms", "server RSS with stalled", "lost"]),
+            _ => (scenario, &["server", "result"]),
+        };
+        table(title, header, &rows);
+        results.insert((*scenario).into(), Value::Object(figures));
+    }
+
+    if let Some(parent) = std::path::Path::new(&options.out).parent() {
+        let _ = std::fs::create_dir_all(parent);
+    }
+    match serde_json::to_string_pretty(&Value::Object(results)) {
+        Ok(text) => {
+            if let Err(e) = std::fs::write(&options.out, text) {
+                eprintln!("loadgen: cannot write {}: {e}", options.out);
+            } else {
+                println!("\nfigures written to {}", options.out);
+            }
+        }
+        Err(e) => eprintln!("loadgen: {e}"),
+    }
+}

@@ -1,0 +1,119 @@
+//! The servers under test: spawning them, and reading their CPU time and memory from
+//! `/proc` — the figures that stay fair when generator and server share the cores.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Rally,
+    Node,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Rally => "rally",
+            Kind::Node => "node socket.io",
+        }
+    }
+}
+
+pub struct Server {
+    pub port: u16,
+    child: Child,
+}
+
+impl Server {
+    pub fn start(kind: Kind, root: &str) -> Result<Server, String> {
+        let mut command = match kind {
+            Kind::Rally => Command::new(format!("{root}/target/release/examples/bench")),
+            Kind::Node => {
+                let mut c = Command::new("node");
+                c.arg(format!("{root}/bench/node/server.js"));
+                c
+            }
+        };
+        let mut child = command
+            .args(["--port", "0"])
+            .env("RUST_LOG", "error")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| format!("cannot start the {} server: {e}", kind.name()))?;
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).map_err(|e| e.to_string())?;
+        let port = line
+            .trim()
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .ok_or_else(|| format!("{} server said {line:?} instead of `listening on ADDR`", kind.name()))?;
+        Ok(Server { port, child })
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// User + system CPU time so far, in seconds.
+    pub fn cpu_seconds(&self) -> f64 {
+        cpu_seconds(&format!("/proc/{}/stat", self.pid()))
+    }
+
+    /// Resident memory in bytes.
+    pub fn rss_bytes(&self) -> u64 {
+        rss_bytes(&format!("/proc/{}/status", self.pid()))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        // Let the kernel release the ports before the next server starts.
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+pub fn cpu_seconds(stat_path: &str) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(stat_path) else { return 0.0 };
+    // Fields after the parenthesised command name; utime and stime are the 14th and 15th.
+    let Some(rest) = stat.rsplit(')').next() else { return 0.0 };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields.get(11).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0)
+        + fields.get(12).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    ticks / hz
+}
+
+pub fn rss_bytes(status_path: &str) -> u64 {
+    let Ok(status) = std::fs::read_to_string(status_path) else { return 0 };
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// The generator's own CPU time, to tell when it rather than the server was the limit.
+pub fn own_cpu_seconds() -> f64 {
+    cpu_seconds("/proc/self/stat")
+}
+
+/// Raises this process's open-file limit as far as the hard limit allows; returns it.
+pub fn raise_fd_limit() -> u64 {
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: plain syscalls on a local struct.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return 1024;
+        }
+        limit.rlim_cur = limit.rlim_max;
+        libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+    }
+    limit.rlim_cur
+}

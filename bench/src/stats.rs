@@ -1,0 +1,73 @@
+//! Percentiles of latency samples and the per-run figures a table row shows.
+
+use std::time::Instant;
+
+use crate::server::{own_cpu_seconds, Server};
+
+/// Latency percentiles in microseconds.
+#[derive(Clone, Copy, Debug, Default, serde::Serialize)]
+pub struct Percentiles {
+    pub p50: u64,
+    pub p99: u64,
+    pub p999: u64,
+    pub max: u64,
+    pub samples: usize,
+}
+
+pub fn percentiles(mut samples: Vec<u64>) -> Percentiles {
+    if samples.is_empty() {
+        return Percentiles::default();
+    }
+    samples.sort_unstable();
+    let at = |q: f64| samples[((samples.len() as f64 * q) as usize).min(samples.len() - 1)];
+    Percentiles { p50: at(0.50), p99: at(0.99), p999: at(0.999), max: at(1.0), samples: samples.len() }
+}
+
+/// CPU and wall time spent between `start` and `stop`.
+pub struct Window {
+    started: Instant,
+    server_cpu: f64,
+    own_cpu: f64,
+}
+
+#[derive(Clone, Copy, Debug, Default, serde::Serialize)]
+pub struct Spent {
+    pub wall_s: f64,
+    pub server_cpu_s: f64,
+    pub loadgen_cpu_s: f64,
+}
+
+impl Window {
+    pub fn start(server: &Server) -> Window {
+        Window { started: Instant::now(), server_cpu: server.cpu_seconds(), own_cpu: own_cpu_seconds() }
+    }
+
+    pub fn stop(self, server: &Server) -> Spent {
+        Spent {
+            wall_s: self.started.elapsed().as_secs_f64(),
+            server_cpu_s: server.cpu_seconds() - self.server_cpu,
+            loadgen_cpu_s: own_cpu_seconds() - self.own_cpu,
+        }
+    }
+}
+
+impl Spent {
+    /// Server CPU microseconds per operation.
+    pub fn cpu_us_per(&self, ops: u64) -> f64 {
+        if ops == 0 {
+            return 0.0;
+        }
+        self.server_cpu_s * 1e6 / ops as f64
+    }
+
+    /// The generator's CPU as a share of the machine's cores over the window.
+    pub fn loadgen_share(&self) -> f64 {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+        self.loadgen_cpu_s / (self.wall_s * cores)
+    }
+
+    pub fn server_share(&self) -> f64 {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+        self.server_cpu_s / (self.wall_s * cores)
+    }
+}
