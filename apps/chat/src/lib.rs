@@ -1,0 +1,13 @@
+//! rally-chat: a real-time chat server built on Rally (Socket.IO for Rust).
+//!
+//! It speaks the Socket.IO chat tutorial's protocol (`message`, `join`, `leave`,
+//! `private_message`), so the tutorial's page and any Socket.IO client work with it, and
+//! adds what a chat one deploys needs: presence, display names, history in SQLite,
+//! typing indicators, limits, graceful shutdown, logs and `/health`. See `chat` for the
+//! events, `history` for storage, `limits` for the rules, `web` for the page.
+
+pub mod chat;
+pub mod history;
+pub mod limits;
+pub mod server;
+pub mod web;

@@ -1,0 +1,187 @@
+//! The command line and the process: options, start-up, graceful shutdown.
+
+use crate::chat::{Chat, ChatConfig};
+use crate::history::{HistoryStore, SqliteStore};
+use crate::web::{self, Health};
+use axum::serve::ListenerExt;
+use clap::Parser;
+use rally::engine::EngineConfig;
+use rally::{Server, ServerConfig};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Parser, Debug, Clone)]
+#[command(
+    name = "rally-chat",
+    version,
+    args_override_self = true,
+    about = "A real-time chat server built on Rally (Socket.IO for Rust)",
+    long_about = "A real-time chat server built on Rally (Socket.IO for Rust).\n\n\
+        Serves the chat page at / and Socket.IO at /socket.io/. On start it prints \
+        `listening on ADDRESS` on stdout; logs go to stderr (filter with RUST_LOG, e.g. \
+        RUST_LOG=rally_chat=debug). SIGINT or SIGTERM stops it gracefully."
+)]
+pub struct Options {
+    /// Port to listen on (0: any free port).
+    #[arg(long, env = "PORT", default_value_t = 3000)]
+    pub port: u16,
+
+    /// Address to listen on.
+    #[arg(long, env = "RALLY_CHAT_HOST", default_value = "0.0.0.0")]
+    pub host: String,
+
+    /// SQLite file for the message history; ":memory:" keeps nothing after exit.
+    #[arg(long, env = "RALLY_CHAT_DB", default_value = "rally-chat.db")]
+    pub db: String,
+
+    /// Messages kept per room (and for the lobby); 0 keeps none.
+    #[arg(long, env = "RALLY_CHAT_HISTORY_LIMIT", default_value_t = 100)]
+    pub history_limit: usize,
+
+    /// Largest message a client may send, in bytes (a bigger one closes its connection).
+    #[arg(long, env = "RALLY_CHAT_MAX_PAYLOAD", default_value_t = 1_000_000)]
+    pub max_payload: usize,
+
+    /// Messages a socket may send in one burst before the rate limit applies.
+    #[arg(long, env = "RALLY_CHAT_RATE_BURST", default_value_t = 1000)]
+    pub rate_burst: u32,
+
+    /// Messages per second a socket may send once its burst is spent.
+    #[arg(long, env = "RALLY_CHAT_RATE_PER_SECOND", default_value_t = 20.0)]
+    pub rate_per_second: f64,
+
+    /// How long a typing indicator lasts without a new typing signal, in milliseconds.
+    #[arg(long, env = "RALLY_CHAT_TYPING_TIMEOUT_MS", default_value_t = 3000)]
+    pub typing_timeout_ms: u64,
+
+    /// Heartbeat interval, in milliseconds.
+    #[arg(long, env = "RALLY_CHAT_PING_INTERVAL_MS", default_value_t = 25_000)]
+    pub ping_interval_ms: u64,
+
+    /// How long a client may miss a heartbeat before it is dropped, in milliseconds.
+    #[arg(long, env = "RALLY_CHAT_PING_TIMEOUT_MS", default_value_t = 20_000)]
+    pub ping_timeout_ms: u64,
+}
+
+/// Runs the chat server until SIGINT or SIGTERM.
+pub async fn run(options: Options) -> Result<(), String> {
+    let (db, limit) = (options.db.clone(), options.history_limit);
+    let store = tokio::task::spawn_blocking(move || SqliteStore::open(&db, limit))
+        .await
+        .map_err(|e| format!("the history database did not open: {e}"))?
+        .map_err(|e| format!("cannot open the history database {:?}: {e}", options.db))?;
+    let store: Arc<dyn HistoryStore> = Arc::new(store);
+
+    let io = Server::new(ServerConfig {
+        engine: EngineConfig {
+            path: "/socket.io/".to_owned(),
+            max_payload: options.max_payload,
+            ping_interval: Duration::from_millis(options.ping_interval_ms),
+            ping_timeout: Duration::from_millis(options.ping_timeout_ms),
+            ..EngineConfig::default()
+        },
+        ..ServerConfig::default()
+    });
+    let chat = Chat::new(
+        io.clone(),
+        store.clone(),
+        ChatConfig {
+            history_limit: options.history_limit,
+            history_bytes: options.max_payload,
+            rate_burst: options.rate_burst,
+            rate_per_second: options.rate_per_second,
+            typing_timeout: Duration::from_millis(options.typing_timeout_ms),
+            ..ChatConfig::default()
+        },
+    );
+    chat.attach();
+
+    let health = Health::new(io.clone());
+    let app = io.router().merge(web::router(health.clone()));
+
+    let listener = tokio::net::TcpListener::bind((options.host.as_str(), options.port))
+        .await
+        .map_err(|e| format!("cannot listen on {}:{}: {e}", options.host, options.port))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| format!("no local address: {e}"))?;
+    tracing::info!(
+        db = %options.db,
+        history_limit = options.history_limit,
+        max_payload = options.max_payload,
+        rate_burst = options.rate_burst,
+        rate_per_second = options.rate_per_second,
+        "chat server on http://{addr}"
+    );
+    println!("listening on {addr}");
+
+    // Small frames (acks, typing signals) must not wait for Nagle's algorithm.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!("TCP_NODELAY not set: {e}");
+        }
+    });
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let serve = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        let _ = stop_rx.changed().await;
+    });
+    let mut serving = tokio::spawn(async move { serve.await });
+
+    tokio::select! {
+        signal = shutdown_signal() => tracing::info!("{signal}: shutting down"),
+        result = &mut serving => {
+            return match result {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(format!("server error: {e}")),
+                Err(e) => Err(format!("server task failed: {e}")),
+            };
+        }
+    }
+    // A second signal ends the process at once.
+    tokio::spawn(async {
+        let signal = shutdown_signal().await;
+        tracing::warn!("{signal} again: exiting now");
+        std::process::exit(1);
+    });
+
+    health.set_shutting_down();
+    // No new Socket.IO connections (HTTP 503), and every open one is closed: clients
+    // reconnect by themselves, to this server once it is back or to another one. HTTP
+    // keeps serving meanwhile, so that polling clients can collect their close packet.
+    io.close().await;
+    // Then no new HTTP connections; open ones finish their request.
+    let _ = stop_tx.send(true);
+    // Every message received is written before the process goes.
+    match store.close().await {
+        Ok(()) => tracing::info!("history flushed"),
+        Err(e) => tracing::error!("history not flushed: {e}"),
+    }
+    if tokio::time::timeout(Duration::from_secs(1), serving)
+        .await
+        .is_err()
+    {
+        tracing::warn!("some HTTP connections were still open at exit");
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() -> &'static str {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(e) => {
+            tracing::warn!("no SIGTERM handler: {e}");
+            let _ = tokio::signal::ctrl_c().await;
+            return "SIGINT";
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = tokio::signal::ctrl_c() => "SIGINT",
+    }
+}
