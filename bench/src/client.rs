@@ -36,7 +36,9 @@ impl Client {
 
 fn config() -> WebSocketConfig {
     // Small buffers: the generator holds up to ~20 000 of these at once.
-    WebSocketConfig::default().read_buffer_size(4096).write_buffer_size(0)
+    WebSocketConfig::default()
+        .read_buffer_size(4096)
+        .write_buffer_size(0)
 }
 
 /// Opens a WebSocket session and joins the default namespace; returns the stream and the socket id.
@@ -53,16 +55,21 @@ pub async fn handshake(port: u16) -> Result<(Ws, Arc<str>), String> {
             None => return Err("closed during handshake".into()),
         }
     }
-    ws.send(Message::text("40")).await.map_err(|e| format!("send 40: {e}"))?;
+    ws.send(Message::text("40"))
+        .await
+        .map_err(|e| format!("send 40: {e}"))?;
     loop {
         match ws.next().await {
             Some(Ok(Message::Text(t))) if t.starts_with("40") => {
-                let v: serde_json::Value = serde_json::from_str(&t[2..]).map_err(|e| format!("40: {e}"))?;
+                let v: serde_json::Value =
+                    serde_json::from_str(&t[2..]).map_err(|e| format!("40: {e}"))?;
                 let sid = v["sid"].as_str().ok_or("40 without sid")?;
                 return Ok((ws, sid.into()));
             }
             Some(Ok(Message::Text(t))) if t.as_str() == "2" => {
-                ws.send(Message::text("3")).await.map_err(|e| e.to_string())?;
+                ws.send(Message::text("3"))
+                    .await
+                    .map_err(|e| e.to_string())?;
             }
             Some(Ok(_)) => continue,
             Some(Err(e)) => return Err(format!("namespace connect: {e}")),

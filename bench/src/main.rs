@@ -27,7 +27,10 @@ struct Options {
     #[arg(long, default_value_t = 10)]
     duration: u64,
     /// Scenarios to run (comma-separated): connections,broadcast,latency,echo,rooms,private,stalled.
-    #[arg(long, default_value = "connections,broadcast,latency,echo,rooms,private,stalled")]
+    #[arg(
+        long,
+        default_value = "connections,broadcast,latency,echo,rooms,private,stalled"
+    )]
     only: String,
     /// Servers to measure (comma-separated): rally,node.
     #[arg(long, default_value = "rally,node")]
@@ -64,7 +67,10 @@ fn pct(share: f64) -> String {
 fn table(title: &str, header: &[&str], rows: &[Vec<String>]) {
     println!("\n### {title}\n");
     println!("| {} |", header.join(" | "));
-    println!("|{}|", header.iter().map(|_| "---").collect::<Vec<_>>().join("|"));
+    println!(
+        "|{}|",
+        header.iter().map(|_| "---").collect::<Vec<_>>().join("|")
+    );
     for row in rows {
         println!("| {} |", row.join(" | "));
     }
@@ -97,51 +103,61 @@ async fn main() {
                 }
             };
             let outcome: Result<(Vec<String>, Value), String> = match *scenario {
-                "connections" => async {
-                    let at_5k = scenarios::connections(&server, 5_000).await?;
-                    drop(server);
-                    let server = Server::start(kind, &options.root)?;
-                    let at_max = scenarios::connections(&server, max_connections).await?;
-                    Ok((
-                        vec![
-                            kind.name().into(),
-                            kib(at_5k.rss_per_connection_bytes),
-                            format!("{} ({})", kib(at_max.rss_per_connection_bytes), at_max.connections),
-                            format!("{:.1}", at_5k.cpu_us_per_connection),
-                            pct(at_5k.spent.loadgen_share()),
-                        ],
-                        json!({ "at_5000": at_5k, "at_max": at_max }),
-                    ))
+                "connections" => {
+                    async {
+                        let at_5k = scenarios::connections(&server, 5_000).await?;
+                        drop(server);
+                        let server = Server::start(kind, &options.root)?;
+                        let at_max = scenarios::connections(&server, max_connections).await?;
+                        Ok((
+                            vec![
+                                kind.name().into(),
+                                kib(at_5k.rss_per_connection_bytes),
+                                format!(
+                                    "{} ({})",
+                                    kib(at_max.rss_per_connection_bytes),
+                                    at_max.connections
+                                ),
+                                format!("{:.1}", at_5k.cpu_us_per_connection),
+                                pct(at_5k.spent.loadgen_share()),
+                            ],
+                            json!({ "at_5000": at_5k, "at_max": at_max }),
+                        ))
+                    }
+                    .await
                 }
-                .await,
-                "broadcast" => scenarios::broadcast_loop(&server, 1000, 4, duration).await.map(|r| {
-                    (
-                        vec![
-                            kind.name().into(),
-                            format!("{:.0}", r.deliveries_per_s),
-                            format!("{:.3}", r.cpu_us_per_delivery),
-                            r.lost.to_string(),
-                            pct(r.spent.server_share()),
-                            pct(r.spent.loadgen_share()),
-                        ],
-                        json!(r),
-                    )
-                }),
-                "latency" => scenarios::broadcast_rate(&server, 1000, 40_000, duration, 0, 0).await.map(|r| {
-                    (
-                        vec![
-                            kind.name().into(),
-                            format!("{:.0}", r.deliveries_per_s),
-                            format!("{:.2}", r.latency_us.p50 as f64 / 1000.0),
-                            format!("{:.2}", r.latency_us.p99 as f64 / 1000.0),
-                            format!("{:.2}", r.latency_us.p999 as f64 / 1000.0),
-                            format!("{:.3}", r.cpu_us_per_delivery),
-                            r.lost.to_string(),
-                            pct(r.spent.loadgen_share()),
-                        ],
-                        json!(r),
-                    )
-                }),
+                "broadcast" => scenarios::broadcast_loop(&server, 1000, 4, duration)
+                    .await
+                    .map(|r| {
+                        (
+                            vec![
+                                kind.name().into(),
+                                format!("{:.0}", r.deliveries_per_s),
+                                format!("{:.3}", r.cpu_us_per_delivery),
+                                r.lost.to_string(),
+                                pct(r.spent.server_share()),
+                                pct(r.spent.loadgen_share()),
+                            ],
+                            json!(r),
+                        )
+                    }),
+                "latency" => scenarios::broadcast_rate(&server, 1000, 40_000, duration, 0, 0)
+                    .await
+                    .map(|r| {
+                        (
+                            vec![
+                                kind.name().into(),
+                                format!("{:.0}", r.deliveries_per_s),
+                                format!("{:.2}", r.latency_us.p50 as f64 / 1000.0),
+                                format!("{:.2}", r.latency_us.p99 as f64 / 1000.0),
+                                format!("{:.2}", r.latency_us.p999 as f64 / 1000.0),
+                                format!("{:.3}", r.cpu_us_per_delivery),
+                                r.lost.to_string(),
+                                pct(r.spent.loadgen_share()),
+                            ],
+                            json!(r),
+                        )
+                    }),
                 "echo" => scenarios::echo(&server, 100, duration).await.map(|r| {
                     (
                         vec![
@@ -155,19 +171,21 @@ async fn main() {
                         json!(r),
                     )
                 }),
-                "rooms" => scenarios::rooms(&server, 1000, 10, duration).await.map(|r| {
-                    (
-                        vec![
-                            kind.name().into(),
-                            format!("{:.0}", r.deliveries_per_s),
-                            format!("{:.3}", r.cpu_us_per_delivery),
-                            r.wrong.to_string(),
-                            r.lost.to_string(),
-                            pct(r.spent.loadgen_share()),
-                        ],
-                        json!(r),
-                    )
-                }),
+                "rooms" => scenarios::rooms(&server, 1000, 10, duration)
+                    .await
+                    .map(|r| {
+                        (
+                            vec![
+                                kind.name().into(),
+                                format!("{:.0}", r.deliveries_per_s),
+                                format!("{:.3}", r.cpu_us_per_delivery),
+                                r.wrong.to_string(),
+                                r.lost.to_string(),
+                                pct(r.spent.loadgen_share()),
+                            ],
+                            json!(r),
+                        )
+                    }),
                 "private" => scenarios::private(&server, 50, duration).await.map(|r| {
                     (
                         vec![
@@ -181,21 +199,45 @@ async fn main() {
                         json!(r),
                     )
                 }),
-                "stalled" => async {
-                    let calm = scenarios::broadcast_rate(&server, 1000, 40_000, duration, 0, 1024).await?;
-                    let stalled = scenarios::broadcast_rate(&server, 1000, 40_000, duration * 2, 1000, 1024).await?;
-                    Ok((
-                        vec![
-                            kind.name().into(),
-                            format!("{:.2} / {:.2}", calm.latency_us.p50 as f64 / 1000.0, stalled.latency_us.p50 as f64 / 1000.0),
-                            format!("{:.2} / {:.2}", calm.latency_us.p99 as f64 / 1000.0, stalled.latency_us.p99 as f64 / 1000.0),
-                            format!("{:.1}–{:.1} MiB", stalled.rss_min_bytes as f64 / 1048576.0, stalled.rss_max_bytes as f64 / 1048576.0),
-                            format!("{} / {}", calm.lost, stalled.lost),
-                        ],
-                        json!({ "without_stalled": calm, "with_stalled": stalled }),
-                    ))
+                "stalled" => {
+                    async {
+                        let calm =
+                            scenarios::broadcast_rate(&server, 1000, 40_000, duration, 0, 1024)
+                                .await?;
+                        let stalled = scenarios::broadcast_rate(
+                            &server,
+                            1000,
+                            40_000,
+                            duration * 2,
+                            1000,
+                            1024,
+                        )
+                        .await?;
+                        Ok((
+                            vec![
+                                kind.name().into(),
+                                format!(
+                                    "{:.2} / {:.2}",
+                                    calm.latency_us.p50 as f64 / 1000.0,
+                                    stalled.latency_us.p50 as f64 / 1000.0
+                                ),
+                                format!(
+                                    "{:.2} / {:.2}",
+                                    calm.latency_us.p99 as f64 / 1000.0,
+                                    stalled.latency_us.p99 as f64 / 1000.0
+                                ),
+                                format!(
+                                    "{:.1}–{:.1} MiB",
+                                    stalled.rss_min_bytes as f64 / 1048576.0,
+                                    stalled.rss_max_bytes as f64 / 1048576.0
+                                ),
+                                format!("{} / {}", calm.lost, stalled.lost),
+                            ],
+                            json!({ "without_stalled": calm, "with_stalled": stalled }),
+                        ))
+                    }
+                    .await
                 }
-                .await,
                 other => Err(format!("unknown scenario {other}")),
             };
             match outcome {

@@ -20,7 +20,9 @@ fn now_us() -> u64 {
 fn field(text: &str, key: &str) -> Option<u64> {
     let at = text.find(key)? + key.len();
     let digits = &text[at..];
-    let end = digits.find(|c: char| !c.is_ascii_digit()).unwrap_or(digits.len());
+    let end = digits
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(digits.len());
     digits[..end].parse().ok()
 }
 
@@ -100,7 +102,12 @@ pub struct BroadcastLoop {
 }
 
 /// `clients` clients; `senders` of them each emit `message`, wait for their own copy, repeat.
-pub async fn broadcast_loop(server: &Server, clients: usize, senders: usize, duration: Duration) -> Result<BroadcastLoop, String> {
+pub async fn broadcast_loop(
+    server: &Server,
+    clients: usize,
+    senders: usize,
+    duration: Duration,
+) -> Result<BroadcastLoop, String> {
     let delivered = Arc::new(AtomicU64::new(0));
     let echoes: Arc<Vec<Notify>> = Arc::new((0..senders).map(|_| Notify::new()).collect());
     let on_packet: OnPacket = {
@@ -108,7 +115,9 @@ pub async fn broadcast_loop(server: &Server, clients: usize, senders: usize, dur
         Arc::new(move |client: &Client, packet: &str| {
             if packet.starts_with("2[\"message\"") {
                 delivered.fetch_add(1, Ordering::Relaxed);
-                if client.index < echoes.len() && field(packet, "\"s\":") == Some(client.index as u64) {
+                if client.index < echoes.len()
+                    && field(packet, "\"s\":") == Some(client.index as u64)
+                {
                     echoes[client.index].notify_one();
                 }
             }
@@ -127,7 +136,10 @@ pub async fn broadcast_loop(server: &Server, clients: usize, senders: usize, dur
                     client.send(&format!("2[\"message\",{{\"s\":{i},\"n\":{n}}}]"));
                     sent.fetch_add(1, Ordering::Relaxed);
                     n += 1;
-                    if tokio::time::timeout(Duration::from_secs(5), echoes[i].notified()).await.is_err() {
+                    if tokio::time::timeout(Duration::from_secs(5), echoes[i].notified())
+                        .await
+                        .is_err()
+                    {
                         break;
                     }
                 }
@@ -138,7 +150,14 @@ pub async fn broadcast_loop(server: &Server, clients: usize, senders: usize, dur
         let _ = l.await;
     }
     let expected = sent.load(Ordering::Relaxed) * clients as u64;
-    settle(|| { let d = delivered.load(Ordering::Relaxed); (d, d >= expected) }, Duration::from_secs(2)).await;
+    settle(
+        || {
+            let d = delivered.load(Ordering::Relaxed);
+            (d, d >= expected)
+        },
+        Duration::from_secs(2),
+    )
+    .await;
     let spent = window.stop(server);
     let deliveries = delivered.load(Ordering::Relaxed);
     drop(all);
@@ -181,13 +200,17 @@ pub async fn broadcast_rate(
     payload_bytes: usize,
 ) -> Result<BroadcastRate, String> {
     const SENDERS: usize = 4;
-    let latencies: Arc<Vec<Mutex<Vec<u64>>>> = Arc::new((0..clients).map(|_| Mutex::new(Vec::new())).collect());
+    let latencies: Arc<Vec<Mutex<Vec<u64>>>> =
+        Arc::new((0..clients).map(|_| Mutex::new(Vec::new())).collect());
     let on_packet: OnPacket = {
         let latencies = latencies.clone();
         Arc::new(move |client: &Client, packet: &str| {
             if packet.starts_with("2[\"message\"") {
                 if let Some(t) = field(packet, "\"t\":") {
-                    latencies[client.index].lock().unwrap().push(now_us().saturating_sub(t));
+                    latencies[client.index]
+                        .lock()
+                        .unwrap()
+                        .push(now_us().saturating_sub(t));
                 }
             }
         })
@@ -209,7 +232,9 @@ pub async fn broadcast_rate(
         let (sampling, rss) = (sampling.clone(), rss.clone());
         tokio::spawn(async move {
             while sampling.load(Ordering::Relaxed) {
-                rss.lock().unwrap().push(crate::server::rss_bytes(&format!("/proc/{pid}/status")));
+                rss.lock()
+                    .unwrap()
+                    .push(crate::server::rss_bytes(&format!("/proc/{pid}/status")));
                 tokio::time::sleep(Duration::from_millis(250)).await;
             }
         })
@@ -226,7 +251,10 @@ pub async fn broadcast_rate(
                 ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
                 while Instant::now() < end {
                     ticks.tick().await;
-                    client.send(&format!("2[\"message\",{{\"t\":{},\"f\":\"{filler}\"}}]", now_us()));
+                    client.send(&format!(
+                        "2[\"message\",{{\"t\":{},\"f\":\"{filler}\"}}]",
+                        now_us()
+                    ));
                     sent.fetch_add(1, Ordering::Relaxed);
                 }
             })
@@ -236,12 +264,27 @@ pub async fn broadcast_rate(
         let _ = l.await;
     }
     let expected = sent.load(Ordering::Relaxed) * clients as u64;
-    let count = || latencies.iter().map(|l| l.lock().unwrap().len() as u64).sum::<u64>();
-    settle(|| { let d = count(); (d, d >= expected) }, Duration::from_secs(2)).await;
+    let count = || {
+        latencies
+            .iter()
+            .map(|l| l.lock().unwrap().len() as u64)
+            .sum::<u64>()
+    };
+    settle(
+        || {
+            let d = count();
+            (d, d >= expected)
+        },
+        Duration::from_secs(2),
+    )
+    .await;
     let spent = window.stop(server);
     sampling.store(false, Ordering::Relaxed);
     let _ = sampler.await;
-    let samples: Vec<u64> = latencies.iter().flat_map(|l| std::mem::take(&mut *l.lock().unwrap())).collect();
+    let samples: Vec<u64> = latencies
+        .iter()
+        .flat_map(|l| std::mem::take(&mut *l.lock().unwrap()))
+        .collect();
     let delivered = samples.len() as u64;
     let rss = rss.lock().unwrap().clone();
     drop(frozen);
@@ -276,15 +319,23 @@ pub struct Echo {
 /// `clients` clients, each in a closed loop of `echo` with an ack.
 pub async fn echo(server: &Server, clients: usize, duration: Duration) -> Result<Echo, String> {
     let end = Arc::new(Mutex::new(Instant::now() + Duration::from_secs(3600)));
-    let latencies: Arc<Vec<Mutex<Vec<u64>>>> = Arc::new((0..clients).map(|_| Mutex::new(Vec::new())).collect());
+    let latencies: Arc<Vec<Mutex<Vec<u64>>>> =
+        Arc::new((0..clients).map(|_| Mutex::new(Vec::new())).collect());
     let on_packet: OnPacket = {
         let (end, latencies) = (end.clone(), latencies.clone());
         Arc::new(move |client: &Client, packet: &str| {
-            let Some(rest) = packet.strip_prefix('3') else { return };
+            let Some(rest) = packet.strip_prefix('3') else {
+                return;
+            };
             let id_len = rest.find('[').unwrap_or(0);
-            let Ok(id) = rest[..id_len].parse::<u64>() else { return };
+            let Ok(id) = rest[..id_len].parse::<u64>() else {
+                return;
+            };
             if let Some(t) = field(rest, "\"t\":") {
-                latencies[client.index].lock().unwrap().push(now_us().saturating_sub(t));
+                latencies[client.index]
+                    .lock()
+                    .unwrap()
+                    .push(now_us().saturating_sub(t));
             }
             if Instant::now() < *end.lock().unwrap() {
                 client.send(&format!("2{}[\"echo\",{{\"t\":{}}}]", id + 1, now_us()));
@@ -298,10 +349,18 @@ pub async fn echo(server: &Server, clients: usize, duration: Duration) -> Result
         client.send(&format!("20[\"echo\",{{\"t\":{}}}]", now_us()));
     }
     tokio::time::sleep(duration).await;
-    let count = || latencies.iter().map(|l| l.lock().unwrap().len() as u64).sum::<u64>();
+    let count = || {
+        latencies
+            .iter()
+            .map(|l| l.lock().unwrap().len() as u64)
+            .sum::<u64>()
+    };
     settle(|| (count(), false), Duration::from_millis(300)).await;
     let spent = window.stop(server);
-    let samples: Vec<u64> = latencies.iter().flat_map(|l| std::mem::take(&mut *l.lock().unwrap())).collect();
+    let samples: Vec<u64> = latencies
+        .iter()
+        .flat_map(|l| std::mem::take(&mut *l.lock().unwrap()))
+        .collect();
     let acks = samples.len() as u64;
     drop(all);
     Ok(Echo {
@@ -330,20 +389,36 @@ pub struct Rooms {
 }
 
 /// `clients` clients spread over `rooms` rooms; one sender per room emits to its room in a closed loop.
-pub async fn rooms(server: &Server, clients: usize, rooms: usize, duration: Duration) -> Result<Rooms, String> {
+pub async fn rooms(
+    server: &Server,
+    clients: usize,
+    rooms: usize,
+    duration: Duration,
+) -> Result<Rooms, String> {
     let joined = Arc::new(AtomicU64::new(0));
     let delivered = Arc::new(AtomicU64::new(0));
     let wrong = Arc::new(AtomicU64::new(0));
     let echoes: Arc<Vec<Notify>> = Arc::new((0..rooms).map(|_| Notify::new()).collect());
     let on_packet: OnPacket = {
-        let (joined, delivered, wrong, echoes) = (joined.clone(), delivered.clone(), wrong.clone(), echoes.clone());
+        let (joined, delivered, wrong, echoes) = (
+            joined.clone(),
+            delivered.clone(),
+            wrong.clone(),
+            echoes.clone(),
+        );
         Arc::new(move |client: &Client, packet: &str| {
             if packet.starts_with('3') {
                 joined.fetch_add(1, Ordering::Relaxed);
                 return;
             }
-            let Some(body) = packet.strip_prefix('2') else { return };
-            let Ok(serde_json::Value::Array(args)) = serde_json::from_str::<serde_json::Value>(body) else { return };
+            let Some(body) = packet.strip_prefix('2') else {
+                return;
+            };
+            let Ok(serde_json::Value::Array(args)) =
+                serde_json::from_str::<serde_json::Value>(body)
+            else {
+                return;
+            };
             let my_room = format!("room-{}", client.index % rooms);
             if args.get(2).and_then(|r| r.as_str()) == Some(my_room.as_str()) {
                 delivered.fetch_add(1, Ordering::Relaxed);
@@ -359,9 +434,19 @@ pub async fn rooms(server: &Server, clients: usize, rooms: usize, duration: Dura
     for client in &all {
         client.send(&format!("20[\"join\",\"room-{}\"]", client.index % rooms));
     }
-    settle(|| { let j = joined.load(Ordering::Relaxed); (j, j >= clients as u64) }, Duration::from_secs(5)).await;
+    settle(
+        || {
+            let j = joined.load(Ordering::Relaxed);
+            (j, j >= clients as u64)
+        },
+        Duration::from_secs(5),
+    )
+    .await;
     if joined.load(Ordering::Relaxed) < clients as u64 {
-        return Err(format!("only {} of {clients} joins were acknowledged", joined.load(Ordering::Relaxed)));
+        return Err(format!(
+            "only {} of {clients} joins were acknowledged",
+            joined.load(Ordering::Relaxed)
+        ));
     }
     let sent = Arc::new(AtomicU64::new(0));
     let window = Window::start(server);
@@ -372,10 +457,15 @@ pub async fn rooms(server: &Server, clients: usize, rooms: usize, duration: Dura
             tokio::spawn(async move {
                 let mut n = 0u64;
                 while Instant::now() < end {
-                    client.send(&format!("2[\"message\",{{\"s\":{i},\"n\":{n}}},\"room-{i}\"]"));
+                    client.send(&format!(
+                        "2[\"message\",{{\"s\":{i},\"n\":{n}}},\"room-{i}\"]"
+                    ));
                     sent.fetch_add(1, Ordering::Relaxed);
                     n += 1;
-                    if tokio::time::timeout(Duration::from_secs(5), echoes[i].notified()).await.is_err() {
+                    if tokio::time::timeout(Duration::from_secs(5), echoes[i].notified())
+                        .await
+                        .is_err()
+                    {
                         break;
                     }
                 }
@@ -387,7 +477,14 @@ pub async fn rooms(server: &Server, clients: usize, rooms: usize, duration: Dura
     }
     let members = clients / rooms;
     let expected = sent.load(Ordering::Relaxed) * members as u64;
-    settle(|| { let d = delivered.load(Ordering::Relaxed); (d, d >= expected) }, Duration::from_secs(2)).await;
+    settle(
+        || {
+            let d = delivered.load(Ordering::Relaxed);
+            (d, d >= expected)
+        },
+        Duration::from_secs(2),
+    )
+    .await;
     let spent = window.stop(server);
     let deliveries = delivered.load(Ordering::Relaxed);
     drop(all);
@@ -422,12 +519,28 @@ pub struct Private {
 pub async fn private(server: &Server, pairs: usize, duration: Duration) -> Result<Private, String> {
     let sids: Arc<OnceLock<Vec<Arc<str>>>> = Arc::new(OnceLock::new());
     let end = Arc::new(Mutex::new(Instant::now() + Duration::from_secs(3600)));
-    let (sent, received, wrong) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let (sent, received, wrong) = (
+        Arc::new(AtomicU64::new(0)),
+        Arc::new(AtomicU64::new(0)),
+        Arc::new(AtomicU64::new(0)),
+    );
     let on_packet: OnPacket = {
-        let (sids, end, sent, received, wrong) = (sids.clone(), end.clone(), sent.clone(), received.clone(), wrong.clone());
+        let (sids, end, sent, received, wrong) = (
+            sids.clone(),
+            end.clone(),
+            sent.clone(),
+            received.clone(),
+            wrong.clone(),
+        );
         Arc::new(move |client: &Client, packet: &str| {
-            let Some(body) = packet.strip_prefix('2') else { return };
-            let Ok(serde_json::Value::Array(args)) = serde_json::from_str::<serde_json::Value>(body) else { return };
+            let Some(body) = packet.strip_prefix('2') else {
+                return;
+            };
+            let Ok(serde_json::Value::Array(args)) =
+                serde_json::from_str::<serde_json::Value>(body)
+            else {
+                return;
+            };
             if args.first().and_then(|e| e.as_str()) != Some("private_message") {
                 return;
             }
@@ -442,7 +555,10 @@ pub async fn private(server: &Server, pairs: usize, duration: Duration) -> Resul
             received.fetch_add(1, Ordering::Relaxed);
             if Instant::now() < *end.lock().unwrap() {
                 let n = args[1]["n"].as_u64().unwrap_or(0) + 1;
-                client.send(&format!("2[\"private_message\",{{\"f\":{},\"n\":{n}}},\"{}\"]", client.index, sids[partner]));
+                client.send(&format!(
+                    "2[\"private_message\",{{\"f\":{},\"n\":{n}}},\"{}\"]",
+                    client.index, sids[partner]
+                ));
                 sent.fetch_add(1, Ordering::Relaxed);
             }
         })
@@ -452,13 +568,27 @@ pub async fn private(server: &Server, pairs: usize, duration: Duration) -> Resul
     *end.lock().unwrap() = Instant::now() + duration;
     let window = Window::start(server);
     for client in all.iter().filter(|c| c.index % 2 == 0) {
-        client.send(&format!("2[\"private_message\",{{\"f\":{},\"n\":0}},\"{}\"]", client.index, all[client.index + 1].sid));
+        client.send(&format!(
+            "2[\"private_message\",{{\"f\":{},\"n\":0}},\"{}\"]",
+            client.index,
+            all[client.index + 1].sid
+        ));
         sent.fetch_add(1, Ordering::Relaxed);
     }
     tokio::time::sleep(duration).await;
-    settle(|| { let r = received.load(Ordering::Relaxed); (r, r >= sent.load(Ordering::Relaxed)) }, Duration::from_secs(2)).await;
+    settle(
+        || {
+            let r = received.load(Ordering::Relaxed);
+            (r, r >= sent.load(Ordering::Relaxed))
+        },
+        Duration::from_secs(2),
+    )
+    .await;
     let spent = window.stop(server);
-    let (s, r) = (sent.load(Ordering::Relaxed), received.load(Ordering::Relaxed));
+    let (s, r) = (
+        sent.load(Ordering::Relaxed),
+        received.load(Ordering::Relaxed),
+    );
     drop(all);
     Ok(Private {
         pairs,

@@ -44,13 +44,20 @@ impl Server {
             .map_err(|e| format!("cannot start the {} server: {e}", kind.name()))?;
         let stdout = child.stdout.take().ok_or("no stdout")?;
         let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).map_err(|e| e.to_string())?;
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .map_err(|e| e.to_string())?;
         let port = line
             .trim()
             .rsplit(':')
             .next()
             .and_then(|p| p.parse().ok())
-            .ok_or_else(|| format!("{} server said {line:?} instead of `listening on ADDR`", kind.name()))?;
+            .ok_or_else(|| {
+                format!(
+                    "{} server said {line:?} instead of `listening on ADDR`",
+                    kind.name()
+                )
+            })?;
         Ok(Server { port, child })
     }
 
@@ -79,19 +86,31 @@ impl Drop for Server {
 }
 
 pub fn cpu_seconds(stat_path: &str) -> f64 {
-    let Ok(stat) = std::fs::read_to_string(stat_path) else { return 0.0 };
+    let Ok(stat) = std::fs::read_to_string(stat_path) else {
+        return 0.0;
+    };
     // Fields after the parenthesised command name; utime and stime are the 14th and 15th.
-    let Some(rest) = stat.rsplit(')').next() else { return 0.0 };
+    let Some(rest) = stat.rsplit(')').next() else {
+        return 0.0;
+    };
     let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 = fields.get(11).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0)
-        + fields.get(12).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    let ticks: f64 = fields
+        .get(11)
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(0.0)
+        + fields
+            .get(12)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0);
     // SAFETY: sysconf has no preconditions.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
     ticks / hz
 }
 
 pub fn rss_bytes(status_path: &str) -> u64 {
-    let Ok(status) = std::fs::read_to_string(status_path) else { return 0 };
+    let Ok(status) = std::fs::read_to_string(status_path) else {
+        return 0;
+    };
     status
         .lines()
         .find_map(|l| l.strip_prefix("VmRSS:"))
@@ -106,7 +125,10 @@ pub fn own_cpu_seconds() -> f64 {
 
 /// Raises this process's open-file limit as far as the hard limit allows; returns it.
 pub fn raise_fd_limit() -> u64 {
-    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
     // SAFETY: plain syscalls on a local struct.
     unsafe {
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {

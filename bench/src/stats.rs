@@ -20,7 +20,13 @@ pub fn percentiles(mut samples: Vec<u64>) -> Percentiles {
     }
     samples.sort_unstable();
     let at = |q: f64| samples[((samples.len() as f64 * q) as usize).min(samples.len() - 1)];
-    Percentiles { p50: at(0.50), p99: at(0.99), p999: at(0.999), max: at(1.0), samples: samples.len() }
+    Percentiles {
+        p50: at(0.50),
+        p99: at(0.99),
+        p999: at(0.999),
+        max: at(1.0),
+        samples: samples.len(),
+    }
 }
 
 /// CPU and wall time spent between `start` and `stop`.
@@ -39,7 +45,11 @@ pub struct Spent {
 
 impl Window {
     pub fn start(server: &Server) -> Window {
-        Window { started: Instant::now(), server_cpu: server.cpu_seconds(), own_cpu: own_cpu_seconds() }
+        Window {
+            started: Instant::now(),
+            server_cpu: server.cpu_seconds(),
+            own_cpu: own_cpu_seconds(),
+        }
     }
 
     pub fn stop(self, server: &Server) -> Spent {

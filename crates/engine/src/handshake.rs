@@ -38,7 +38,11 @@ impl HandshakeInfo {
                 headers.append(name, value);
             }
         }
-        let uri = parts.uri.to_string().parse().unwrap_or_else(|_| parts.uri.clone());
+        let uri = parts
+            .uri
+            .to_string()
+            .parse()
+            .unwrap_or_else(|_| parts.uri.clone());
         HandshakeInfo {
             headers,
             uri,

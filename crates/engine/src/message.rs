@@ -8,8 +8,8 @@
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
-use axum::extract::ws::{Message as WsMessage, Utf8Bytes};
 use bytes::{BufMut, Bytes, BytesMut};
+use tokio_tungstenite::tungstenite::{Message as WsMessage, Utf8Bytes};
 
 /// An incoming data message (engine packet type 4).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -13,8 +13,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{ConnectInfo, FromRequestParts, Request};
+use axum::extract::{ConnectInfo, Request};
 use axum::response::Response;
 use axum::routing::any;
 use axum::Router;
@@ -217,9 +216,9 @@ async fn route(shared: &Arc<Shared>, mut parts: http::request::Parts, body: Body
                 if !shared.config.allow_upgrades {
                     return ProtocolError::BadRequest.response();
                 }
-                match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
-                    Ok(ws) => websocket::upgrade(session, ws),
-                    Err(_) => ProtocolError::BadRequest.response(),
+                match websocket::WsRequest::from_parts(&mut parts) {
+                    Some(request) => websocket::upgrade(session, request),
+                    None => websocket::not_an_upgrade(),
                 }
             }
         };
@@ -250,10 +249,10 @@ async fn route(shared: &Arc<Shared>, mut parts: http::request::Parts, body: Body
     match kind {
         TransportKind::Polling => polling::handshake(shared, info),
         TransportKind::WebSocket => {
-            match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
-                Ok(ws) => websocket::handshake(shared.clone(), info, ws),
+            match websocket::WsRequest::from_parts(&mut parts) {
+                Some(request) => websocket::handshake(shared.clone(), info, request),
                 // A plain GET asking for the websocket transport.
-                Err(_) => ProtocolError::BadRequest.response(),
+                None => websocket::not_an_upgrade(),
             }
         }
     }

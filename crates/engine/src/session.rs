@@ -19,12 +19,15 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+use std::task::Waker;
 
-use axum::extract::ws::{Message as WsMessage, Utf8Bytes};
+use futures::task::AtomicWaker;
+
 use bytes::{BufMut, Bytes, BytesMut};
 use tokio::sync::futures::Notified;
 use tokio::sync::Notify;
 use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::{Message as WsMessage, Utf8Bytes};
 
 use crate::config::EngineConfig;
 use crate::handshake::HandshakeInfo;
@@ -178,6 +181,8 @@ pub struct Session {
     closed: AtomicBool,
     state: Mutex<State>,
     notify: Notify,
+    /// The WebSocket driver's waker: a plain future, not a `Notified` per wait.
+    writer: AtomicWaker,
     extensions: OnceLock<Arc<dyn Any + Send + Sync>>,
 }
 
@@ -242,6 +247,7 @@ impl Session {
                 noop_pending: false,
             }),
             notify: Notify::new(),
+            writer: AtomicWaker::new(),
             extensions: OnceLock::new(),
         })
     }
@@ -315,7 +321,7 @@ impl Session {
         // A non-empty queue already had its wake-up: the writer drains until
         // it observes the queue empty, so it will see this message too.
         if was_empty {
-            self.notify.notify_waiters();
+            self.wake();
         }
         Ok(())
     }
@@ -335,7 +341,7 @@ impl Session {
             st.queue.push_back(Outgoing::Close);
         }
         self.closed.store(true, Ordering::Release);
-        self.notify.notify_waiters();
+        self.wake();
     }
 
     /// True once the session is closing or closed.
@@ -361,6 +367,23 @@ impl Session {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Wakes whichever transport waits on this session: a pending poll or the WebSocket driver.
+    fn wake(&self) {
+        self.notify.notify_waiters();
+        self.writer.wake();
+    }
+
+    /// Registers the WebSocket driver to be woken on any change.
+    pub(crate) fn register_writer(&self, waker: &Waker) {
+        self.writer.register(waker);
+    }
+
+    /// Forgets the driver's waker while the driver itself runs, so that what
+    /// its own reading queues (an ack, say) does not wake it a second time.
+    pub(crate) fn unregister_writer(&self) {
+        drop(self.writer.take());
+    }
+
     /// A wake-up future, to be `enable()`d before checking state so that no
     /// notification between the check and the wait is lost.
     pub(crate) fn notified(&self) -> Notified<'_> {
@@ -383,7 +406,7 @@ impl Session {
         }
         self.closed.store(true, Ordering::Release);
         self.shared.remove(&self.id);
-        self.notify.notify_waiters();
+        self.wake();
         tracing::debug!(sid = %self.id, reason = reason.as_str(), "session closed");
         if let Some(this) = self.this.upgrade() {
             self.shared.handler.on_close(&this, reason);
@@ -414,7 +437,7 @@ impl Session {
             }
             st.queue.push_back(item);
         }
-        self.notify.notify_waiters();
+        self.wake();
     }
 
     /// Runs the heartbeat and close timers: queues a ping when due, ends the
@@ -449,7 +472,7 @@ impl Session {
                 st.pong_deadline = Some(deadline);
                 st.queue.push_back(Outgoing::Ping);
                 drop(st);
-                self.notify.notify_waiters();
+                self.wake();
                 Some(deadline)
             }
         }
@@ -527,7 +550,7 @@ impl Session {
     /// The probe ping was answered: release the pending poll with a noop.
     pub(crate) fn probe_answered(&self) {
         self.lock().noop_pending = true;
-        self.notify.notify_waiters();
+        self.wake();
     }
 
     pub(crate) fn abort_probe(&self) {
@@ -554,7 +577,7 @@ impl Session {
             self.transport
                 .store(TransportKind::WebSocket as u8, Ordering::Release);
         }
-        self.notify.notify_waiters();
+        self.wake();
         Some(noop)
     }
 

@@ -22,7 +22,7 @@ struct Options {
     port: u16,
 }
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
@@ -53,7 +53,9 @@ async fn main() {
             }
         });
         socket.on("private_message", |socket, event: Event| async move {
-            let Ok(target) = event.arg::<String>(1) else { return };
+            let Ok(target) = event.arg::<String>(1) else {
+                return;
+            };
             let mut args = event.args;
             args.values.truncate(1);
             args.values.push(Value::String(socket.id().to_string()));
@@ -68,6 +70,13 @@ async fn main() {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", options.port))
         .await
         .unwrap_or_else(|e| panic!("cannot listen on port {}: {e}", options.port));
-    println!("listening on {}", listener.local_addr().expect("a bound listener has an address"));
-    axum::serve(listener, io.router()).await.expect("server error");
+    println!(
+        "listening on {}",
+        listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    );
+    axum::serve(listener, io.router())
+        .await
+        .expect("server error");
 }

@@ -175,7 +175,10 @@ fn register(io: &Server, socket: &Socket, disconnects: &Log) {
                         answer.values.truncate(1);
                         firsts.append(answer);
                     }
-                    let ok = Args { values: vec![json!({ "ok": firsts.values })], attachments: firsts.attachments };
+                    let ok = Args {
+                        values: vec![json!({ "ok": firsts.values })],
+                        attachments: firsts.attachments,
+                    };
                     reply(event, ok);
                 }
                 Err(rally::AckError::Timeout { partial }) => reply(

@@ -829,7 +829,17 @@ mod tests {
         let other = ("x", vec![bin(b"b"), bin(b"c")]).into_args().unwrap();
         all.append(other);
         assert_eq!(all.values, vec![ph(0), json!("x"), json!([ph(1), ph(2)])]);
-        assert_eq!(all.attachments, vec![Bytes::from_static(b"a"), Bytes::from_static(b"b"), Bytes::from_static(b"c")]);
-        assert_eq!(all.get::<Vec<Binary>>(2).unwrap(), vec![bin(b"b"), bin(b"c")]);
+        assert_eq!(
+            all.attachments,
+            vec![
+                Bytes::from_static(b"a"),
+                Bytes::from_static(b"b"),
+                Bytes::from_static(b"c")
+            ]
+        );
+        assert_eq!(
+            all.get::<Vec<Binary>>(2).unwrap(),
+            vec![bin(b"b"), bin(b"c")]
+        );
     }
 }

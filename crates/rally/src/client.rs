@@ -45,24 +45,13 @@ impl Client {
             decoder: Mutex::new(Decoder::new(max_attachments)),
             sockets: Mutex::default(),
         });
-        client.start_connect_timeout();
+        client.server.connect_deadlines.watch(&client);
         client
     }
 
-    /// A connection that joins no namespace in time is closed, as socket.io's `connectTimeout` does.
-    fn start_connect_timeout(self: &Arc<Self>) {
-        let client = Arc::downgrade(self);
-        let timeout = self.server.config.connect_timeout;
-        tokio::spawn(async move {
-            tokio::time::sleep(timeout).await;
-            let Some(client) = client.upgrade() else {
-                return;
-            };
-            if lock(&client.sockets).by_nsp.is_empty() {
-                tracing::debug!("no namespace joined within {timeout:?}: closing the connection");
-                client.close(CloseReason::ForcedClose);
-            }
-        });
+    /// Whether the connection has joined a namespace.
+    pub(crate) fn joined_any(&self) -> bool {
+        !lock(&self.sockets).by_nsp.is_empty()
     }
 
     pub(crate) fn transport(&self) -> Option<TransportKind> {

@@ -20,8 +20,15 @@ pub struct Handshake {
 
 impl Handshake {
     pub(crate) fn new(request: &Arc<HandshakeInfo>, auth: Value) -> Self {
-        let auth = if auth.is_null() { Value::Object(Map::new()) } else { auth };
-        Handshake { request: request.clone(), auth }
+        let auth = if auth.is_null() {
+            Value::Object(Map::new())
+        } else {
+            auth
+        };
+        Handshake {
+            request: request.clone(),
+            auth,
+        }
     }
 
     /// The request headers.
@@ -67,7 +74,10 @@ impl Handshake {
 
     /// The remote IP address, or "" when the server was not given connection info.
     pub fn address(&self) -> String {
-        self.request.address.map(|a| a.ip().to_string()).unwrap_or_default()
+        self.request
+            .address
+            .map(|a| a.ip().to_string())
+            .unwrap_or_default()
     }
 
     /// When the connection was opened, in milliseconds since the Unix epoch.

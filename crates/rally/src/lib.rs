@@ -33,6 +33,7 @@ pub mod args;
 pub mod broadcast;
 mod client;
 pub mod config;
+mod connect_timeout;
 pub mod handler;
 pub mod handshake;
 pub mod namespace;

@@ -10,6 +10,7 @@ use crate::args::{Args, IntoArgs};
 use crate::broadcast::{BroadcastOperator, EmitError, IntoRooms};
 use crate::client::Client;
 use crate::config::ServerConfig;
+use crate::connect_timeout::ConnectDeadlines;
 use crate::namespace::{ConnectError, Namespace};
 use crate::serve_client;
 use crate::socket::{read, write, Socket};
@@ -26,6 +27,7 @@ pub struct Server(Arc<ServerInner>);
 pub(crate) struct ServerInner {
     pub(crate) config: ServerConfig,
     pub(crate) adapter_factory: Arc<dyn AdapterFactory>,
+    pub(crate) connect_deadlines: Arc<ConnectDeadlines>,
     engine: OnceLock<Arc<Engine>>,
     namespaces: RwLock<HashMap<String, Namespace>>,
 }
@@ -80,6 +82,7 @@ impl Server {
         let inner = Arc::new(ServerInner {
             config: config.clone(),
             adapter_factory: Arc::new(adapter_factory),
+            connect_deadlines: ConnectDeadlines::new(config.connect_timeout),
             engine: OnceLock::new(),
             namespaces: RwLock::default(),
         });

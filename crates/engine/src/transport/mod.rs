@@ -7,6 +7,7 @@
 
 pub(crate) mod polling;
 pub(crate) mod websocket;
+pub(crate) mod ws_driver;
 
 /// Which transport a session currently uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -1,99 +1,179 @@
-//! WebSocket transport: one task per connection does everything.
+//! WebSocket transport: the HTTP upgrade, the polling→WebSocket probe, and
+//! the hand-off to the connection's driver (`ws_driver.rs`).
 //!
-//! The connection task selects over the socket's next frame, the session's
-//! queue notification and the heartbeat timer, so an idle WebSocket session
-//! costs one parked task, one small socket buffer pair and the session
-//! itself: no separate reader/writer tasks, no channel, no timer task.
+//! The upgrade is answered here rather than through axum's `WebSocketUpgrade`
+//! so that the task living as long as the connection is exactly the driver,
+//! with nothing of the HTTP request or the handshake kept in it: that task is
+//! most of what an idle connection costs.
 //!
-//! A WebSocket opened with a `sid` is an upgrade probe: it answers
-//! `2probe` with `3probe`, releases the pending poll with a noop, and
-//! becomes the session's transport on `5`. Until then the polling side
-//! stays in charge, and a probe that stalls past `upgrade_timeout` is
-//! simply dropped.
+//! A WebSocket opened with a `sid` is an upgrade probe: it answers `2probe`
+//! with `3probe`, releases the pending poll with a noop, and becomes the
+//! session's transport on `5`. Until then the polling side stays in charge,
+//! and a probe that stalls past `upgrade_timeout` is simply dropped.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::body::Body;
 use axum::response::Response;
 use futures::{SinkExt, StreamExt};
+use http::{header, HeaderValue, StatusCode};
+use hyper::upgrade::OnUpgrade;
+use hyper_util::rt::TokioIo;
 use tokio::time::{sleep_until, timeout, Instant};
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{Message as WsMessage, Utf8Bytes};
+use tokio_tungstenite::WebSocketStream;
 
+use crate::error::ProtocolError;
 use crate::handshake::HandshakeInfo;
-use crate::packet::{decode_binary, decode_text, Packet};
+use crate::packet::{decode_text, Packet};
 use crate::server::Shared;
-use crate::session::{CloseReason, Session, WsNext};
+use crate::session::Session;
+use crate::transport::ws_driver::{Driver, WsStream};
 use crate::transport::TransportKind;
 
-/// Socket buffer sizes. Small on purpose: the server must hold very many
-/// idle connections, and tungstenite grows its buffers for large messages
-/// anyway.
-const READ_BUFFER: usize = 1024;
+/// Bytes read from the socket at a time. Small on purpose: the buffer lives as
+/// long as the connection and the server must hold very many idle ones; a
+/// large message is read in several steps.
+const READ_BUFFER: usize = 512;
+/// Frames are gathered up to this size before a write to the socket.
 const WRITE_BUFFER: usize = 4 * 1024;
 
-/// Bound on sending a close frame to a peer that may be gone.
-const CLOSE_WRITE_TIMEOUT: Duration = Duration::from_secs(1);
+/// Bound on a single write during the upgrade dance.
+const PROBE_WRITE_TIMEOUT: Duration = Duration::from_secs(1);
 
-fn configure(ws: WebSocketUpgrade, max_payload: usize) -> WebSocketUpgrade {
-    ws.read_buffer_size(READ_BUFFER)
+fn config(max_payload: usize) -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(READ_BUFFER)
         .write_buffer_size(WRITE_BUFFER)
-        .max_message_size(max_payload)
-        .max_frame_size(max_payload)
+        .max_message_size(Some(max_payload))
+        .max_frame_size(Some(max_payload))
+}
+
+/// A request asking to become a WebSocket, checked as RFC 6455 asks.
+pub(crate) struct WsRequest {
+    accept: String,
+    on_upgrade: OnUpgrade,
+}
+
+impl WsRequest {
+    /// `None` when the request is not a valid WebSocket upgrade.
+    pub(crate) fn from_parts(parts: &mut http::request::Parts) -> Option<WsRequest> {
+        let has_token = |name: header::HeaderName, token: &str| {
+            parts.headers.get_all(name).iter().any(|v| {
+                v.to_str()
+                    .is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+            })
+        };
+        if parts.method != http::Method::GET
+            || !has_token(header::CONNECTION, "upgrade")
+            || !has_token(header::UPGRADE, "websocket")
+            || parts
+                .headers
+                .get(header::SEC_WEBSOCKET_VERSION)
+                .map(|v| v.as_bytes())
+                != Some(b"13")
+        {
+            return None;
+        }
+        let key = parts.headers.get(header::SEC_WEBSOCKET_KEY)?;
+        let accept = derive_accept_key(key.as_bytes());
+        let on_upgrade = parts.extensions.remove::<OnUpgrade>()?;
+        Some(WsRequest { accept, on_upgrade })
+    }
+
+    /// Answers 101 and runs `then` on the upgraded connection.
+    fn accept<F, Fut>(self, max_payload: usize, then: F) -> Response
+    where
+        F: FnOnce(WsStream) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let on_upgrade = self.on_upgrade;
+        tokio::spawn(async move {
+            match on_upgrade.await {
+                Ok(upgraded) => {
+                    let io = TokioIo::new(upgraded);
+                    let ws = WebSocketStream::from_raw_socket(
+                        io,
+                        Role::Server,
+                        Some(config(max_payload)),
+                    )
+                    .await;
+                    then(ws).await;
+                }
+                Err(e) => tracing::debug!(error = %e, "websocket upgrade failed"),
+            }
+        });
+        let mut response = Response::new(Body::empty());
+        *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+        let headers = response.headers_mut();
+        headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+        headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+        if let Ok(accept) = HeaderValue::from_str(&self.accept) {
+            headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
+        }
+        response
+    }
 }
 
 /// Opens a session directly over WebSocket.
-pub(crate) fn handshake(
-    shared: Arc<Shared>,
-    info: HandshakeInfo,
-    ws: WebSocketUpgrade,
-) -> Response {
-    configure(ws, shared.config.max_payload).on_upgrade(move |mut socket| async move {
+pub(crate) fn handshake(shared: Arc<Shared>, info: HandshakeInfo, request: WsRequest) -> Response {
+    let max_payload = shared.config.max_payload;
+    request.accept(max_payload, move |ws| async move {
         let session = shared.open(info, TransportKind::WebSocket);
         let open = shared.open_packet(session.id(), TransportKind::WebSocket);
-        if socket.send(WsMessage::Text(open.into())).await.is_err() {
-            session.finish(CloseReason::TransportClose);
-            return;
-        }
-        drive(session, socket).await;
+        // The connection's own task: nothing of the upgrade stays in it.
+        tokio::spawn(Driver::new(session, ws, Some(WsMessage::text(open))));
     })
 }
 
 /// Accepts a WebSocket for an existing session: an upgrade probe.
-pub(crate) fn upgrade(session: Arc<Session>, ws: WebSocketUpgrade) -> Response {
-    configure(ws, session.config().max_payload).on_upgrade(move |socket| probe(session, socket))
+pub(crate) fn upgrade(session: Arc<Session>, request: WsRequest) -> Response {
+    let max_payload = session.config().max_payload;
+    request.accept(max_payload, move |ws| probe(session, ws))
 }
 
-async fn probe(session: Arc<Session>, mut socket: WebSocket) {
+/// A request that asked for the websocket transport without being an upgrade.
+pub(crate) fn not_an_upgrade() -> Response {
+    ProtocolError::BadRequest.response()
+}
+
+async fn probe(session: Arc<Session>, mut ws: WsStream) {
     if !session.try_begin_probe() {
         // Already upgraded or upgrading: this socket is surplus.
-        close_socket(&mut socket).await;
+        close(&mut ws).await;
         return;
     }
-    match upgrade_dance(&session, &mut socket).await {
-        Ok(true) => drive(session, socket).await,
-        Ok(false) => {}
+    match upgrade_dance(&session, &mut ws).await {
+        Ok(Some(noop)) => {
+            let first = noop.then(|| WsMessage::Text(Utf8Bytes::from_static("6")));
+            tokio::spawn(Driver::new(session, ws, first));
+        }
+        Ok(None) => close(&mut ws).await,
         Err(()) => {
             session.abort_probe();
-            close_socket(&mut socket).await;
+            close(&mut ws).await;
         }
     }
 }
 
-/// Runs the probe until the client sends `5`. `Ok(true)`: the session now
-/// runs on this socket; `Ok(false)`: the session ended meanwhile; `Err`: the
-/// probe failed and the session stays on polling.
-async fn upgrade_dance(session: &Session, socket: &mut WebSocket) -> Result<bool, ()> {
+/// Runs the probe until the client sends `5`. `Ok(Some(noop))`: the session
+/// now runs on this socket (and still owes the client a noop when `noop`);
+/// `Ok(None)`: the session ended meanwhile; `Err`: the probe failed and the
+/// session stays on polling.
+async fn upgrade_dance(session: &Session, ws: &mut WsStream) -> Result<Option<bool>, ()> {
     let deadline = Instant::now() + session.config().upgrade_timeout;
     loop {
         let notified = session.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
         if session.is_finished() {
-            close_socket(socket).await;
-            return Ok(false);
+            return Ok(None);
         }
         tokio::select! {
-            frame = socket.next() => {
+            frame = ws.next() => {
                 let text = match frame {
                     Some(Ok(WsMessage::Text(t))) => t,
                     Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => continue,
@@ -102,23 +182,17 @@ async fn upgrade_dance(session: &Session, socket: &mut WebSocket) -> Result<bool
                 match decode_text(&text) {
                     Ok(Packet::Ping(d)) if d == "probe" => {
                         let pong = WsMessage::Text(Utf8Bytes::from_static("3probe"));
-                        if !matches!(timeout(CLOSE_WRITE_TIMEOUT, socket.send(pong)).await, Ok(Ok(()))) {
+                        if !matches!(timeout(PROBE_WRITE_TIMEOUT, ws.send(pong)).await, Ok(Ok(()))) {
                             return Err(());
                         }
                         session.probe_answered();
                     }
                     Ok(Packet::Upgrade) => {
                         let Some(noop) = session.complete_upgrade() else {
-                            close_socket(socket).await;
-                            return Ok(false);
+                            return Ok(None);
                         };
                         tracing::debug!(sid = session.id(), "upgraded to websocket");
-                        if noop {
-                            let frame = WsMessage::Text(Utf8Bytes::from_static("6"));
-                            // A failed send surfaces in drive() at once.
-                            let _ = timeout(CLOSE_WRITE_TIMEOUT, socket.send(frame)).await;
-                        }
-                        return Ok(true);
+                        return Ok(Some(noop));
                     }
                     // Anything else is not the upgrade dance: drop the probe,
                     // the session carries on over polling.
@@ -134,108 +208,7 @@ async fn upgrade_dance(session: &Session, socket: &mut WebSocket) -> Result<bool
     }
 }
 
-/// Runs a WebSocket that is the session's transport, until the session ends.
-async fn drive(session: Arc<Session>, mut socket: WebSocket) {
-    let cfg = session.config();
-    // A client that cannot absorb our writes for a whole heartbeat cycle is
-    // as good as gone.
-    let write_budget = cfg.ping_interval + cfg.ping_timeout;
-    loop {
-        let notified = session.notified();
-        tokio::pin!(notified);
-        notified.as_mut().enable();
-
-        let mut wrote = false;
-        loop {
-            match session.pop_ws() {
-                WsNext::Send(item) => {
-                    if !matches!(
-                        timeout(write_budget, socket.feed(item.ws_frame())).await,
-                        Ok(Ok(()))
-                    ) {
-                        session.finish(CloseReason::TransportError);
-                        return;
-                    }
-                    wrote = true;
-                }
-                WsNext::Close(reason) => {
-                    let _ = timeout(write_budget, socket.flush()).await;
-                    close_socket(&mut socket).await;
-                    session.finish(reason);
-                    return;
-                }
-                WsNext::Finished => {
-                    close_socket(&mut socket).await;
-                    return;
-                }
-                WsNext::Empty => break,
-            }
-        }
-        if wrote && !matches!(timeout(write_budget, socket.flush()).await, Ok(Ok(()))) {
-            session.finish(CloseReason::TransportError);
-            return;
-        }
-
-        let Some(wake) = session.tick(Instant::now()) else {
-            close_socket(&mut socket).await;
-            return;
-        };
-
-        tokio::select! {
-            frame = socket.next() => {
-                let packet = match frame {
-                    Some(Ok(WsMessage::Text(t))) => match decode_text(&t) {
-                        Ok(p) => p,
-                        Err(e) => {
-                            tracing::debug!(sid = session.id(), error = %e, "invalid websocket packet");
-                            session.finish(CloseReason::ParseError);
-                            close_socket(&mut socket).await;
-                            return;
-                        }
-                    },
-                    Some(Ok(WsMessage::Binary(b))) => decode_binary(b),
-                    Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => continue,
-                    Some(Ok(WsMessage::Close(_))) | None => {
-                        session.finish(CloseReason::TransportClose);
-                        return;
-                    }
-                    Some(Err(e)) => {
-                        tracing::debug!(sid = session.id(), error = %e, "websocket error");
-                        session.finish(classify(e));
-                        close_socket(&mut socket).await;
-                        return;
-                    }
-                };
-                if !session.on_packet(packet) {
-                    close_socket(&mut socket).await;
-                    return;
-                }
-            }
-            _ = &mut notified => {}
-            _ = sleep_until(wake) => {}
-        }
-    }
-}
-
-/// A peer that vanished (no close frame, reset, EOF) closed the transport;
-/// anything else, such as a message over `max_payload` or a protocol
-/// violation, is a transport error.
-fn classify(e: axum::Error) -> CloseReason {
-    use tokio_tungstenite::tungstenite::error::{Error as WsError, ProtocolError};
-    match e.into_inner().downcast::<WsError>().map(|b| *b) {
-        Ok(WsError::ConnectionClosed | WsError::AlreadyClosed | WsError::Io(_))
-        | Ok(WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake)) => {
-            CloseReason::TransportClose
-        }
-        _ => CloseReason::TransportError,
-    }
-}
-
-/// Best-effort close handshake; the peer may already be gone.
-async fn close_socket(socket: &mut WebSocket) {
-    let frame = WsMessage::Close(Some(CloseFrame {
-        code: 1000,
-        reason: Utf8Bytes::from_static(""),
-    }));
-    let _ = timeout(CLOSE_WRITE_TIMEOUT, socket.send(frame)).await;
+/// Best-effort close handshake on a socket that never became a session's transport.
+async fn close(ws: &mut WsStream) {
+    let _ = timeout(PROBE_WRITE_TIMEOUT, ws.close(None)).await;
 }

@@ -273,7 +273,11 @@ mod tests {
             let sid: SocketId = (*sid).into();
             for room in rooms.iter().copied().chain([&*sid]) {
                 let room: Room = room.into();
-                index.sids.entry(sid.clone()).or_default().insert(room.clone());
+                index
+                    .sids
+                    .entry(sid.clone())
+                    .or_default()
+                    .insert(room.clone());
                 index.rooms.entry(room).or_default().insert(sid.clone());
             }
         }
@@ -322,7 +326,15 @@ mod tests {
         let adapter = MemoryAdapter::new(NamespaceRef::dangling());
         let a: SocketId = "a".into();
         adapter.add_all(&a, &["a".into(), "r1".into()]);
-        assert_eq!(adapter.local_sockets(&BroadcastOptions { rooms: vec!["r1".into()], ..Default::default() }).len(), 1);
+        assert_eq!(
+            adapter
+                .local_sockets(&BroadcastOptions {
+                    rooms: vec!["r1".into()],
+                    ..Default::default()
+                })
+                .len(),
+            1
+        );
         adapter.del(&a, "r1");
         assert!(!adapter.rooms_local().iter().any(|r| &**r == "r1"));
         adapter.del_all(&a);
