@@ -264,7 +264,7 @@ impl Chat {
     }
 
     /// `socket.on(event, handler)` with the chat and the socket's limits at hand.
-    fn on<F, Fut>(&self, socket: &Socket, peer: &Arc<Peer>, event: &str, handler: F)
+    fn on<F, Fut>(&self, socket: &Socket, peer: &Arc<Peer>, event: &'static str, handler: F)
     where
         F: Fn(Chat, Arc<Peer>, Socket, Event) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,

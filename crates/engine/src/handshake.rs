@@ -11,16 +11,22 @@ use std::net::SocketAddr;
 use std::time::SystemTime;
 
 /// The handshake request of a session.
+///
+/// Headers and URL are kept as text in one allocation each rather than as an
+/// `http::HeaderMap` (a table, a bucket list and a buffer per value): every
+/// session holds one of these for its whole life, and it is read rarely.
 #[derive(Debug, Clone)]
 pub struct HandshakeInfo {
-    pub headers: http::HeaderMap,
-    pub uri: http::Uri,
+    /// `name: value` lines, names lower-case, in request order.
+    headers: Box<str>,
+    /// Path and query of the request.
+    url: Box<str>,
     /// Peer address, when the app is served with
     /// `into_make_service_with_connect_info::<SocketAddr>()`.
     pub address: Option<SocketAddr>,
     pub issued: SystemTime,
     /// Whether the request URI says https. Behind a TLS-terminating proxy
-    /// this is false; look at forwarding headers in `headers` instead.
+    /// this is false; look at forwarding headers instead.
     pub secure: bool,
     /// Whether the request carried an Origin header (a cross-domain client).
     pub xdomain: bool,
@@ -28,29 +34,59 @@ pub struct HandshakeInfo {
 
 impl HandshakeInfo {
     pub(crate) fn from_parts(parts: &http::request::Parts, address: Option<SocketAddr>) -> Self {
-        let mut headers = http::HeaderMap::with_capacity(parts.headers.len());
+        let mut headers = String::new();
         for (name, value) in &parts.headers {
-            let owned = (
-                http::HeaderName::from_bytes(name.as_str().as_bytes()),
-                http::HeaderValue::from_bytes(value.as_bytes()),
-            );
-            if let (Ok(name), Ok(value)) = owned {
-                headers.append(name, value);
-            }
+            // HTTP forbids CR and LF in values, so a line break separates safely.
+            headers.push_str(name.as_str());
+            headers.push_str(": ");
+            headers.push_str(&String::from_utf8_lossy(value.as_bytes()));
+            headers.push('\n');
         }
-        let uri = parts
-            .uri
-            .to_string()
-            .parse()
-            .unwrap_or_else(|_| parts.uri.clone());
+        let url = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
         HandshakeInfo {
-            headers,
-            uri,
+            headers: headers.into_boxed_str(),
+            url: url.into(),
             address,
             issued: SystemTime::now(),
             secure: parts.uri.scheme() == Some(&http::uri::Scheme::HTTPS),
             xdomain: parts.headers.contains_key(http::header::ORIGIN),
         }
+    }
+
+    /// Every header as (lower-case name, value), in request order; a repeated header appears once per value.
+    pub fn headers(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.headers
+            .lines()
+            .filter_map(|line| line.split_once(": "))
+    }
+
+    /// The first value of a header (`name` in lower case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers().find(|(n, _)| *n == name).map(|(_, v)| v)
+    }
+
+    /// The headers as an `http::HeaderMap`, built on each call.
+    pub fn header_map(&self) -> http::HeaderMap {
+        let mut map = http::HeaderMap::new();
+        for (name, value) in self.headers() {
+            if let (Ok(name), Ok(value)) = (
+                http::HeaderName::from_bytes(name.as_bytes()),
+                http::HeaderValue::from_str(value),
+            ) {
+                map.append(name, value);
+            }
+        }
+        map
+    }
+
+    /// Path and query of the handshake request.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The raw query string, without the `?`.
+    pub fn query(&self) -> Option<&str> {
+        self.url.split_once('?').map(|(_, q)| q)
     }
 }
 
@@ -87,7 +123,27 @@ impl<'a> Query<'a> {
 
 #[cfg(test)]
 mod tests {
-    use super::Query;
+    use super::{HandshakeInfo, Query};
+
+    #[test]
+    fn keeps_headers_and_url_as_text() {
+        let (parts, ()) = http::Request::builder()
+            .uri("/socket.io/?EIO=4&transport=polling&x=1")
+            .header("Host", "example.com")
+            .header("X-Multi", "a")
+            .header("X-Multi", "b")
+            .header("Origin", "http://other")
+            .body(())
+            .unwrap()
+            .into_parts();
+        let info = HandshakeInfo::from_parts(&parts, None);
+        assert_eq!(info.header("host"), Some("example.com"));
+        assert_eq!(info.headers().filter(|(n, _)| *n == "x-multi").count(), 2);
+        assert_eq!(info.header_map().get_all("x-multi").iter().count(), 2);
+        assert_eq!(info.url(), "/socket.io/?EIO=4&transport=polling&x=1");
+        assert_eq!(info.query(), Some("EIO=4&transport=polling&x=1"));
+        assert!(info.xdomain);
+    }
 
     #[test]
     fn parses_query() {

@@ -10,8 +10,11 @@
 //! | `private_message`(payload, targetId) | `socket.to(targetId).emit("private_message", payload, socket.id)` |
 //! | `echo`(payload) with ack             | `ack(payload)`                                           |
 //!
-//! `--port N` (default 3000); prints `listening on ADDR` once bound.
+//! `--port N` (default 3000); prints `listening on ADDR` once bound. `--threads N`
+//! sets the runtime's worker threads (default 1: one core, as Node.js uses; the
+//! load generator needs the other one on a two-core machine).
 
+use axum::serve::ListenerExt;
 use clap::Parser;
 use rally::{Event, Server, ServerConfig};
 use serde_json::Value;
@@ -20,14 +23,29 @@ use serde_json::Value;
 struct Options {
     #[arg(long, default_value_t = 3000)]
     port: u16,
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
 }
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() {
+fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .init();
     let options = Options::parse();
+    let runtime = if options.threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(options.threads)
+            .enable_all()
+            .build()
+    };
+    runtime.expect("a tokio runtime").block_on(serve(options));
+}
+
+async fn serve(options: Options) {
     let io = Server::new(ServerConfig::default());
     let server = io.clone();
     io.on_connection(move |socket| {
@@ -76,6 +94,10 @@ async fn main() {
             .local_addr()
             .expect("a bound listener has an address")
     );
+    // Polling responses are small writes too: no Nagle delay for them either.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, io.router())
         .await
         .expect("server error");

@@ -10,7 +10,6 @@ use crate::server::ServerInner;
 use crate::socket::{lock, Socket};
 use rally_engine::{CloseReason, Message, OutMessage, SendError, Session, TransportKind};
 use serde_json::{json, Value};
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 
 pub(crate) struct Client {
@@ -21,11 +20,18 @@ pub(crate) struct Client {
     sockets: Mutex<Sockets>,
 }
 
+/// A connection's sockets, one per namespace: nearly always one or two, so a list.
 #[derive(Default)]
 struct Sockets {
     /// Set once the connection is gone: a namespace connect that finishes later must not add a socket.
     closed: bool,
-    by_nsp: HashMap<String, Socket>,
+    by_nsp: Vec<Socket>,
+}
+
+impl Sockets {
+    fn get(&self, nsp: &str) -> Option<&Socket> {
+        self.by_nsp.iter().find(|s| *s.ns().name() == *nsp)
+    }
 }
 
 /// The messages one packet becomes: its text, then each binary attachment.
@@ -127,7 +133,7 @@ impl Client {
     }
 
     fn socket(&self, nsp: &str) -> Option<Socket> {
-        let socket = lock(&self.sockets).by_nsp.get(nsp).cloned();
+        let socket = lock(&self.sockets).get(nsp).cloned();
         if socket.is_none() {
             tracing::debug!(nsp, "packet for a namespace this client has not joined");
         }
@@ -145,7 +151,7 @@ impl Client {
             );
             return;
         };
-        if lock(&self.sockets).by_nsp.contains_key(&packet.nsp) {
+        if lock(&self.sockets).get(&packet.nsp).is_some() {
             tracing::debug!(nsp = %packet.nsp, "namespace already joined: CONNECT ignored");
             return;
         }
@@ -162,17 +168,14 @@ impl Client {
         if sockets.closed {
             return false;
         }
-        sockets
-            .by_nsp
-            .insert(socket.ns().name().to_string(), socket.clone());
+        sockets.by_nsp.push(socket.clone());
         true
     }
 
     pub(crate) fn remove_socket(&self, nsp: &str, id: &str) {
-        let mut sockets = lock(&self.sockets);
-        if sockets.by_nsp.get(nsp).is_some_and(|s| &**s.id() == id) {
-            sockets.by_nsp.remove(nsp);
-        }
+        lock(&self.sockets)
+            .by_nsp
+            .retain(|s| !(*s.ns().name() == *nsp && **s.id() == *id));
     }
 
     pub(crate) fn send_connect_error(&self, nsp: &str, message: &str, data: Option<Value>) {
@@ -185,7 +188,7 @@ impl Client {
 
     /// `socket.disconnect(true)`: every socket of this connection leaves, then the connection closes.
     pub(crate) fn disconnect_all(&self) {
-        let sockets: Vec<Socket> = lock(&self.sockets).by_nsp.values().cloned().collect();
+        let sockets: Vec<Socket> = lock(&self.sockets).by_nsp.clone();
         for socket in sockets {
             socket.disconnect(false);
         }
@@ -197,7 +200,7 @@ impl Client {
         let sockets: Vec<Socket> = {
             let mut sockets = lock(&self.sockets);
             sockets.closed = true;
-            sockets.by_nsp.drain().map(|(_, s)| s).collect()
+            std::mem::take(&mut sockets.by_nsp)
         };
         let reason = DisconnectReason::from(reason);
         for socket in sockets {

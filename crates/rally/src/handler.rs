@@ -54,13 +54,12 @@ impl Ack {
 
 pub(crate) type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 
-/// `socket.on(event, handler)`.
-pub(crate) type EventHandler = Box<dyn Fn(Socket, Event) -> BoxFuture + Send + Sync>;
+/// `socket.on(event, handler)`. Kept as `Arc<dyn …>`: one allocation per handler.
+pub(crate) type EventHandler = dyn Fn(Socket, Event) -> BoxFuture + Send + Sync;
 /// `socket.on_any(handler)`: the event's name and arguments, before the named handler.
-pub(crate) type AnyHandler = Box<dyn Fn(Socket, &str, &Args) + Send + Sync>;
+pub(crate) type AnyHandler = dyn Fn(Socket, &str, &Args) + Send + Sync;
 /// `socket.on_disconnect` / `socket.on_disconnecting`.
-pub(crate) type DisconnectHandler =
-    Box<dyn Fn(Socket, DisconnectReason) -> BoxFuture + Send + Sync>;
+pub(crate) type DisconnectHandler = dyn Fn(Socket, DisconnectReason) -> BoxFuture + Send + Sync;
 
 /// Runs a handler's future: in place when it completes at once, as a task otherwise.
 pub(crate) fn run_handler(mut fut: BoxFuture) {

@@ -31,28 +31,27 @@ impl Handshake {
         }
     }
 
-    /// The request headers.
-    pub fn headers(&self) -> &http::HeaderMap {
-        &self.request.headers
+    /// The request headers, built on each call.
+    pub fn headers(&self) -> http::HeaderMap {
+        self.request.header_map()
     }
 
-    /// One header's value, when present and text.
+    /// One header's first value (`name` in lower case).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.request.headers.get(name)?.to_str().ok()
+        self.request.header(name)
     }
 
     /// Request headers as socket.io shows them: lower-case names, repeated values joined with ", ".
     pub fn headers_json(&self) -> Map<String, Value> {
         let mut headers = Map::new();
-        for (name, value) in &self.request.headers {
-            let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
-            match headers.get_mut(name.as_str()) {
+        for (name, value) in self.request.headers() {
+            match headers.get_mut(name) {
                 Some(Value::String(existing)) => {
                     existing.push_str(", ");
-                    existing.push_str(&value);
+                    existing.push_str(value);
                 }
                 _ => {
-                    headers.insert(name.as_str().to_owned(), Value::String(value));
+                    headers.insert(name.to_owned(), Value::String(value.to_owned()));
                 }
             }
         }
@@ -62,7 +61,6 @@ impl Handshake {
     /// The query string's parameters, percent-decoded.
     pub fn query(&self) -> Map<String, Value> {
         self.request
-            .uri
             .query()
             .map(|q| {
                 form_urlencoded::parse(q.as_bytes())
@@ -96,7 +94,7 @@ impl Handshake {
 
     /// The request URL of the handshake (path and query).
     pub fn url(&self) -> String {
-        self.request.uri.to_string()
+        self.request.url().to_owned()
     }
 
     /// Whether the connection is over TLS.

@@ -121,8 +121,8 @@ impl Namespace {
         ns
     }
 
-    pub fn name(&self) -> Arc<str> {
-        self.0.name.clone()
+    pub fn name(&self) -> &str {
+        &self.0.name
     }
 
     pub fn adapter(&self) -> &Arc<dyn Adapter> {

@@ -279,7 +279,8 @@ impl std::error::Error for ParseError {}
 #[derive(Debug, Clone)]
 pub struct Decoder {
     max_attachments: usize,
-    pending: Option<Pending>,
+    /// Boxed: a connection holds a decoder for life and is rarely mid-packet.
+    pending: Option<Box<Pending>>,
 }
 
 #[derive(Debug, Clone)]
@@ -308,7 +309,7 @@ impl Decoder {
         if expected == 0 {
             return Ok(Some(packet));
         }
-        self.pending = Some(Pending { packet, expected });
+        self.pending = Some(Box::new(Pending { packet, expected }));
         Ok(None)
     }
 

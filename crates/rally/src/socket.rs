@@ -11,13 +11,16 @@ use crate::adapter::{BroadcastOptions, Room, SocketId};
 use crate::args::{Args, IntoArgs};
 use crate::broadcast::{BroadcastOperator, EmitError, IntoRooms};
 use crate::client::{to_messages, Client};
-use crate::handler::{run_handler, Ack, AnyHandler, DisconnectHandler, Event, EventHandler};
+use crate::handler::{
+    run_handler, Ack, AnyHandler, BoxFuture, DisconnectHandler, Event, EventHandler,
+};
 use crate::handshake::Handshake;
 use crate::namespace::Namespace;
 use crate::packet::{Packet, RESERVED_EVENTS};
 use crate::reason::DisconnectReason;
 use rally_engine::{OutMessage, TransportKind};
 use serde_json::Value;
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -49,7 +52,8 @@ pub(crate) struct SocketInner {
 /// A few handlers per socket, looked up by name: a list is smaller than a map and as fast.
 #[derive(Default)]
 struct Handlers {
-    events: Vec<(Box<str>, Arc<EventHandler>)>,
+    /// Names are usually literals: borrowed, not copied.
+    events: Vec<(Cow<'static, str>, Arc<EventHandler>)>,
     any: Vec<Arc<AnyHandler>>,
     disconnecting: Vec<Arc<DisconnectHandler>>,
     disconnect: Vec<Arc<DisconnectHandler>>,
@@ -102,16 +106,13 @@ impl Socket {
     }
 
     /// `socket.on(event, handler)`: the handler gets this socket and the event.
-    pub fn on<F, Fut>(&self, event: impl Into<String>, handler: F)
+    pub fn on<F, Fut>(&self, event: impl Into<Cow<'static, str>>, handler: F)
     where
         F: Fn(Socket, Event) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        let handler: EventHandler = Box::new(move |s, e| Box::pin(handler(s, e)));
-        let name: String = event.into();
-        write(&self.0.handlers)
-            .events
-            .push((name.into_boxed_str(), Arc::new(handler)));
+        let handler: Arc<EventHandler> = Arc::new(move |s, e| Box::pin(handler(s, e)) as BoxFuture);
+        write(&self.0.handlers).events.push((event.into(), handler));
     }
 
     /// Removes every handler of `event`.
@@ -123,9 +124,7 @@ impl Socket {
 
     /// `socket.onAny(listener)`: sees every event's name and arguments before its handlers run.
     pub fn on_any(&self, handler: impl Fn(Socket, &str, &Args) + Send + Sync + 'static) {
-        write(&self.0.handlers)
-            .any
-            .push(Arc::new(Box::new(handler)));
+        write(&self.0.handlers).any.push(Arc::new(handler));
     }
 
     /// Runs when the socket is about to leave, while `rooms()` still answers.
@@ -134,10 +133,9 @@ impl Socket {
         F: Fn(Socket, DisconnectReason) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        let handler: DisconnectHandler = Box::new(move |s, r| Box::pin(handler(s, r)));
-        write(&self.0.handlers)
-            .disconnecting
-            .push(Arc::new(handler));
+        let handler: Arc<DisconnectHandler> =
+            Arc::new(move |s, r| Box::pin(handler(s, r)) as BoxFuture);
+        write(&self.0.handlers).disconnecting.push(handler);
     }
 
     /// Runs once the socket has left.
@@ -146,8 +144,9 @@ impl Socket {
         F: Fn(Socket, DisconnectReason) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        let handler: DisconnectHandler = Box::new(move |s, r| Box::pin(handler(s, r)));
-        write(&self.0.handlers).disconnect.push(Arc::new(handler));
+        let handler: Arc<DisconnectHandler> =
+            Arc::new(move |s, r| Box::pin(handler(s, r)) as BoxFuture);
+        write(&self.0.handlers).disconnect.push(handler);
     }
 
     /// `socket.emit(event, ...args)`: to this client only.
@@ -233,7 +232,7 @@ impl Socket {
             return;
         }
         if self.connected() {
-            self.send_packet(&Packet::disconnect(&self.0.ns.name()));
+            self.send_packet(&Packet::disconnect(self.0.ns.name()));
         }
         self.on_close(DisconnectReason::ServerNamespaceDisconnect);
     }
@@ -266,7 +265,7 @@ impl Socket {
     pub(crate) fn finish_connect(&self) {
         let mut pending = lock(&self.0.pre_connect);
         let mut connect = to_messages(&Packet::connect(
-            &self.0.ns.name(),
+            self.0.ns.name(),
             Some(serde_json::json!({ "sid": &*self.0.id })),
         ));
         connect.append(&mut pending);
@@ -286,7 +285,7 @@ impl Socket {
 
     pub(crate) fn send_ack(&self, id: u64, args: &Args) {
         let packet = Packet::ack(
-            &self.0.ns.name(),
+            self.0.ns.name(),
             args.to_ack_data(),
             args.attachments.clone(),
             id,
@@ -372,7 +371,7 @@ impl Socket {
             run_handler(handler(self.clone(), reason));
         }
         self.0.ns.remove_socket(&self.0.id);
-        self.0.client.remove_socket(&self.0.ns.name(), &self.0.id);
+        self.0.client.remove_socket(self.0.ns.name(), &self.0.id);
         // Waiting emits learn the socket is gone; dropping their senders tells them.
         lock(&self.0.acks).clear();
         lock(&self.0.pre_connect).clear();
@@ -424,7 +423,7 @@ pub(crate) fn event_packet(
     }
     let args = args.into_args().map_err(EmitError::Args)?;
     Ok(Packet::event(
-        &ns.name(),
+        ns.name(),
         args.to_event_data(event),
         args.attachments,
         id,

@@ -8,6 +8,7 @@
 pub(crate) mod polling;
 pub(crate) mod websocket;
 pub(crate) mod ws_driver;
+pub(crate) mod ws_io;
 
 /// Which transport a session currently uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

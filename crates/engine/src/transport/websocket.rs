@@ -19,7 +19,6 @@ use axum::response::Response;
 use futures::{SinkExt, StreamExt};
 use http::{header, HeaderValue, StatusCode};
 use hyper::upgrade::OnUpgrade;
-use hyper_util::rt::TokioIo;
 use tokio::time::{sleep_until, timeout, Instant};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
@@ -32,12 +31,13 @@ use crate::packet::{decode_text, Packet};
 use crate::server::Shared;
 use crate::session::Session;
 use crate::transport::ws_driver::{Driver, WsStream};
+use crate::transport::ws_io::WsIo;
 use crate::transport::TransportKind;
 
 /// Bytes read from the socket at a time. Small on purpose: the buffer lives as
 /// long as the connection and the server must hold very many idle ones; a
 /// large message is read in several steps.
-const READ_BUFFER: usize = 512;
+const READ_BUFFER: usize = 256;
 /// Frames are gathered up to this size before a write to the socket.
 const WRITE_BUFFER: usize = 4 * 1024;
 
@@ -94,13 +94,19 @@ impl WsRequest {
         tokio::spawn(async move {
             match on_upgrade.await {
                 Ok(upgraded) => {
-                    let io = TokioIo::new(upgraded);
-                    let ws = WebSocketStream::from_raw_socket(
-                        io,
-                        Role::Server,
-                        Some(config(max_payload)),
-                    )
-                    .await;
+                    let (io, read) = WsIo::from_upgraded(upgraded);
+                    let config = Some(config(max_payload));
+                    let ws = if read.is_empty() {
+                        WebSocketStream::from_raw_socket(io, Role::Server, config).await
+                    } else {
+                        WebSocketStream::from_partially_read(
+                            io,
+                            read.to_vec(),
+                            Role::Server,
+                            config,
+                        )
+                        .await
+                    };
                     then(ws).await;
                 }
                 Err(e) => tracing::debug!(error = %e, "websocket upgrade failed"),

@@ -15,8 +15,6 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures::{Sink, Stream};
-use hyper::upgrade::Upgraded;
-use hyper_util::rt::TokioIo;
 use tokio::time::{Instant, Sleep};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
@@ -25,8 +23,9 @@ use tokio_tungstenite::WebSocketStream;
 
 use crate::packet::{decode_binary, decode_text};
 use crate::session::{CloseReason, Session, WsNext};
+use crate::transport::ws_io::WsIo;
 
-pub(crate) type WsStream = WebSocketStream<TokioIo<Upgraded>>;
+pub(crate) type WsStream = WebSocketStream<WsIo>;
 
 /// Frames read in one poll before yielding to other tasks.
 const READ_BUDGET: usize = 64;

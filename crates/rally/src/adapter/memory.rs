@@ -30,20 +30,30 @@ pub struct MemoryAdapter {
     index: RwLock<RoomIndex>,
 }
 
+/// Every socket is in the room named by its id; that room is implied by the
+/// socket's entry in `sids` rather than stored, which saves an idle socket a
+/// set and a map entry.
 #[derive(Default)]
 struct RoomIndex {
+    /// Rooms that sockets joined, with their members.
     rooms: HashMap<Room, HashSet<SocketId>>,
+    /// Every socket, with the rooms it joined (its own id's room not included).
     sids: HashMap<SocketId, HashSet<Room>>,
 }
 
 impl RoomIndex {
+    /// The members of one room: those who joined it, or the socket it is named after.
+    fn members<'a>(&'a self, room: &'a Room) -> impl Iterator<Item = &'a SocketId> {
+        let own = self.sids.get_key_value(room).map(|(sid, _)| sid);
+        self.rooms.get(room).into_iter().flatten().chain(own)
+    }
+
     /// Calls `f` once for each socket the options target.
     fn for_each_target(&self, opts: &BroadcastOptions, mut f: impl FnMut(&SocketId)) {
         let excluded: HashSet<&SocketId> = opts
             .except
             .iter()
-            .filter_map(|room| self.rooms.get(room))
-            .flatten()
+            .flat_map(|room| self.members(room))
             .collect();
         match opts.rooms.as_slice() {
             [] => self
@@ -51,18 +61,15 @@ impl RoomIndex {
                 .keys()
                 .filter(|s| !excluded.contains(s))
                 .for_each(f),
-            [room] => {
-                if let Some(members) = self.rooms.get(room) {
-                    members.iter().filter(|s| !excluded.contains(s)).for_each(f)
-                }
-            }
+            [room] => self
+                .members(room)
+                .filter(|s| !excluded.contains(s))
+                .for_each(f),
             rooms => {
                 let mut seen = HashSet::new();
-                for members in rooms.iter().filter_map(|room| self.rooms.get(room)) {
-                    for sid in members {
-                        if !excluded.contains(sid) && seen.insert(sid) {
-                            f(sid);
-                        }
+                for sid in rooms.iter().flat_map(|room| self.members(room)) {
+                    if !excluded.contains(sid) && seen.insert(sid) {
+                        f(sid);
                     }
                 }
             }
@@ -159,19 +166,23 @@ impl MemoryAdapter {
     }
 
     pub fn rooms_local(&self) -> Vec<Room> {
-        read(&self.index).rooms.keys().cloned().collect()
+        let index = read(&self.index);
+        index
+            .rooms
+            .keys()
+            .chain(index.sids.keys())
+            .cloned()
+            .collect()
     }
 }
 
 impl Adapter for MemoryAdapter {
     fn add_all(&self, sid: &SocketId, rooms: &[Room]) {
         let mut index = write(&self.index);
-        for room in rooms {
-            index
-                .sids
-                .entry(sid.clone())
-                .or_default()
-                .insert(room.clone());
+        let index = &mut *index;
+        let joined = index.sids.entry(sid.clone()).or_default();
+        for room in rooms.iter().filter(|room| **room != *sid) {
+            joined.insert(room.clone());
             index
                 .rooms
                 .entry(room.clone())
@@ -209,11 +220,13 @@ impl Adapter for MemoryAdapter {
     }
 
     fn socket_rooms(&self, sid: &str) -> Vec<Room> {
-        read(&self.index)
-            .sids
-            .get(sid)
-            .map(|rooms| rooms.iter().cloned().collect())
-            .unwrap_or_default()
+        let index = read(&self.index);
+        match index.sids.get_key_value(sid) {
+            Some((own, joined)) => std::iter::once(own.clone())
+                .chain(joined.iter().cloned())
+                .collect(),
+            None => Vec::new(),
+        }
     }
 
     fn local_sockets(&self, opts: &BroadcastOptions) -> Vec<SocketId> {
@@ -271,13 +284,10 @@ mod tests {
         let mut index = RoomIndex::default();
         for (sid, rooms) in members {
             let sid: SocketId = (*sid).into();
-            for room in rooms.iter().copied().chain([&*sid]) {
+            let joined = index.sids.entry(sid.clone()).or_default();
+            for room in rooms.iter().copied() {
                 let room: Room = room.into();
-                index
-                    .sids
-                    .entry(sid.clone())
-                    .or_default()
-                    .insert(room.clone());
+                joined.insert(room.clone());
                 index.rooms.entry(room).or_default().insert(sid.clone());
             }
         }
@@ -340,5 +350,18 @@ mod tests {
         adapter.del_all(&a);
         assert!(adapter.rooms_local().is_empty());
         assert!(adapter.socket_rooms("a").is_empty());
+    }
+
+    #[test]
+    fn every_socket_is_in_the_room_named_by_its_id() {
+        let idx = index(&[("a", &["r1"]), ("b", &[])]);
+        assert_eq!(targets(&idx, &["b"], &[]), ["b"]);
+        assert_eq!(targets(&idx, &["a", "r1"], &[]), ["a"]);
+        assert_eq!(targets(&idx, &["r1"], &["a"]), Vec::<String>::new());
+        let adapter = MemoryAdapter::new(NamespaceRef::dangling());
+        let b: SocketId = "b".into();
+        adapter.add_all(&b, std::slice::from_ref(&b));
+        assert_eq!(adapter.socket_rooms("b"), vec![b.clone()]);
+        assert_eq!(adapter.rooms_local(), vec![b]);
     }
 }
