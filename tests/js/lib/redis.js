@@ -174,19 +174,30 @@ function spawnServer(cmd, args, { env = {}, timeoutMs = 20000, label = cmd } = {
 }
 
 /** A Rally cluster member (crates/redis/examples/cluster_node) on `redis` with `prefix`. */
-function startRallyNode(redis, prefix, { requestTimeout = 2000, name, env } = {}) {
+function startRallyNode(redis, prefix, { requestTimeout = 2000, name, env, specificResponseChannel } = {}) {
   const { binary } = require('./server');
   const args = ['--port', '0', '--redis-url', redis.url, '--prefix', prefix, '--request-timeout', String(requestTimeout)];
   if (name) args.push('--name', name);
+  if (specificResponseChannel) args.push('--specific-response-channel');
   return spawnServer(binary('examples/cluster_node'), args, { env, label: 'cluster_node' });
 }
 
 /** A Node.js socket.io 4.8 + @socket.io/redis-adapter 8.3 member (tests/js/redis/node-node.js). */
-function startNodeNode(redis, prefix, { requestTimeout = 2000, name } = {}) {
+function startNodeNode(redis, prefix, { requestTimeout = 2000, name, specificResponseChannel } = {}) {
   const path = require('node:path');
   const args = [path.join(__dirname, '..', 'redis', 'node-node.js'), '--port', '0', '--redis-url', redis.url, '--prefix', prefix, '--request-timeout', String(requestTimeout)];
   if (name) args.push('--name', name);
+  if (specificResponseChannel) args.push('--specific-response-channel');
   return spawnServer(process.execPath, args, { label: 'node-node.js' });
+}
+
+/** Fails when a node's output shows a Rust panic (the adapter must never panic). */
+function assertNoPanic(nodes) {
+  for (const n of nodes) {
+    if (/panicked at|RUST_BACKTRACE/.test(n.output())) {
+      throw new Error(`a node panicked:\n${n.output()}`);
+    }
+  }
 }
 
 /** A fresh channel prefix per test, so tests never hear each other. */
@@ -194,4 +205,4 @@ function uniquePrefix(tag = 't') {
   return `rally-${tag}-${crypto.randomBytes(4).toString('hex')}`;
 }
 
-module.exports = { startRedis, freePort, uniquePrefix, requireRedisServer, sleep, spawnServer, startRallyNode, startNodeNode };
+module.exports = { startRedis, freePort, uniquePrefix, requireRedisServer, sleep, spawnServer, startRallyNode, startNodeNode, assertNoPanic };

@@ -6,7 +6,7 @@
 const { describe, it, before, after, beforeEach, afterEach } = require('node:test');
 const assert = require('node:assert/strict');
 const sio = require('../lib/sio');
-const { startRedis, startRallyNode, uniquePrefix } = require('../lib/redis');
+const { startRedis, startRallyNode, uniquePrefix, assertNoPanic } = require('../lib/redis');
 
 const SILENCE_MS = 300;
 
@@ -31,6 +31,7 @@ describe('redis cluster: two Rally nodes', () => {
   afterEach(async () => {
     await sio.closeAll();
     await Promise.all(nodes.map((n) => n.stop()));
+    assertNoPanic(nodes);
     nodes = [];
   });
 

@@ -8,7 +8,7 @@ const assert = require('node:assert/strict');
 const { createClient } = require('redis');
 const { Emitter } = require('@socket.io/redis-emitter');
 const sio = require('../lib/sio');
-const { startRedis, startRallyNode, startNodeNode, uniquePrefix } = require('../lib/redis');
+const { startRedis, startRallyNode, startNodeNode, uniquePrefix, assertNoPanic } = require('../lib/redis');
 
 const SILENCE_MS = 300;
 
@@ -51,6 +51,7 @@ describe('redis cluster: @socket.io/redis-emitter into Rally nodes', () => {
   afterEach(async () => {
     await sio.closeAll();
     await Promise.all(nodes.map((n) => n.stop()));
+    assertNoPanic(nodes);
     nodes = [];
   });
 

@@ -6,7 +6,7 @@
 const { describe, it, before, after, beforeEach, afterEach } = require('node:test');
 const assert = require('node:assert/strict');
 const sio = require('../lib/sio');
-const { startRedis, startRallyNode, startNodeNode, uniquePrefix } = require('../lib/redis');
+const { startRedis, startRallyNode, startNodeNode, uniquePrefix, assertNoPanic } = require('../lib/redis');
 
 const SILENCE_MS = 300;
 
@@ -30,6 +30,7 @@ describe('redis cluster: a Rally node and a Node.js node', () => {
   afterEach(async () => {
     await sio.closeAll();
     await Promise.all(nodes.map((n) => n.stop()));
+    assertNoPanic(nodes);
     nodes = [];
   });
 
@@ -111,8 +112,18 @@ describe('redis cluster: a Rally node and a Node.js node', () => {
     }
   });
 
-  it('fetchSockets in both directions, with rooms and data', async () => {
+  it('fetchSockets in both directions, with rooms, data and handshake', async () => {
     const c = await clients({ r1: R, n1: N, n2: N }, { r1: ['g'], n1: ['g'] });
+    const authed = { r: sio.client(R.url, { auth: { user: 'ann' } }), n: sio.client(N.url, { auth: { user: 'bo' } }) };
+    await Promise.all([sio.waitConnect(authed.r), sio.waitConnect(authed.n)]);
+    for (const asker of [c.r1, c.n1]) {
+      const everyone = await sio.ack(asker, 'fetch-sockets', []);
+      assert.deepEqual(everyone.find((s) => s.id === authed.r.id).auth, { user: 'ann' });
+      assert.deepEqual(everyone.find((s) => s.id === authed.n.id).auth, { user: 'bo' });
+    }
+    authed.r.disconnect();
+    authed.n.disconnect();
+    await sio.eventually(async () => assert.equal((await sio.ack(c.r1, 'fetch-sockets', [])).length, 3));
     await sio.ack(c.r1, 'set-data', { who: 'rally user' });
     await sio.ack(c.n1, 'set-data', { who: 'node user' });
     for (const asker of [c.r1, c.n2]) {

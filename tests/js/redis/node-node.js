@@ -3,6 +3,7 @@
 // same cluster as Rally nodes and drive both the same way.
 //
 //   node node-node.js --port 0 --redis-url redis://127.0.0.1:PORT [--prefix P] [--request-timeout MS] [--name N]
+//     [--specific-response-channel]
 //
 // Prints `listening on 127.0.0.1:PORT` once it listens and its Redis clients are connected.
 'use strict';
@@ -35,7 +36,11 @@ async function main() {
 
   const httpServer = http.createServer();
   const io = new Server(httpServer, {
-    adapter: createAdapter(pub, sub, { key: prefix, requestsTimeout }),
+    adapter: createAdapter(pub, sub, {
+      key: prefix,
+      requestsTimeout,
+      publishOnSpecificResponseChannel: process.argv.includes('--specific-response-channel'),
+    }),
   });
   await new Promise((resolve) => httpServer.listen(port, '127.0.0.1', resolve));
   const actual = httpServer.address().port;
@@ -82,7 +87,7 @@ async function main() {
     socket.on('fetch-sockets', async (rooms, ack) => {
       try {
         const sockets = await io.in(strings(rooms)).fetchSockets();
-        ack(sockets.map((s) => ({ id: s.id, rooms: [...s.rooms].sort(), data: s.data }))
+        ack(sockets.map((s) => ({ id: s.id, rooms: [...s.rooms].sort(), data: s.data, auth: s.handshake.auth }))
           .sort((a, b) => (a.id < b.id ? -1 : 1)));
       } catch (err) {
         ack({ err: err.message });

@@ -7,7 +7,7 @@ const { describe, it, before, after, afterEach } = require('node:test');
 const assert = require('node:assert/strict');
 const { createClient } = require('redis');
 const sio = require('../lib/sio');
-const { startRedis, startRallyNode, uniquePrefix } = require('../lib/redis');
+const { startRedis, startRallyNode, uniquePrefix, assertNoPanic } = require('../lib/redis');
 
 describe('redis cluster: resilience', () => {
   let redis;
@@ -18,6 +18,7 @@ describe('redis cluster: resilience', () => {
   afterEach(async () => {
     await sio.closeAll();
     await Promise.all(nodes.map((n) => n.stop()));
+    assertNoPanic(nodes);
     nodes = [];
     if (redis.proc.exitCode !== null || redis.proc.signalCode !== null) await redis.restart();
   });
