@@ -48,6 +48,11 @@ enum AckEvent {
 }
 
 /// Where answers to one broadcast go; cheap to clone, one clone per recipient.
+///
+/// The protocol an adapter follows: each server that received the request calls
+/// `expect(n)` once with the number of clients it sent to (for a server-side emit,
+/// each answering server calls `expect(1)`), then `answer` once per answer; a server
+/// that could not take part calls `fail`.
 #[derive(Clone)]
 pub struct AckCollector {
     tx: mpsc::UnboundedSender<AckEvent>,
@@ -105,6 +110,17 @@ impl AckWait {
                 _ = &mut deadline => return Err(AckError::Timeout { partial: answers }),
             }
         }
+        // Events already queued count even when nothing was awaited (no server expected).
+        while let Ok(event) = self.rx.try_recv() {
+            match event {
+                AckEvent::Expect(n) => {
+                    reported += 1;
+                    expected += n;
+                }
+                AckEvent::Answer(args) => answers.push(args),
+                AckEvent::Failed(why) => failure = Some(why),
+            }
+        }
         if let Some(why) = failure {
             return Err(AckError::NotSent(why));
         }
@@ -119,4 +135,41 @@ impl AckWait {
 pub(crate) enum PendingAck {
     One(oneshot::Sender<Args>),
     Many(AckCollector),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn collects_one_answer_per_expected_client_from_every_server() {
+        let (acks, wait) = ack_collector();
+        acks.expect(2);
+        acks.answer(Args::default());
+        acks.expect(0);
+        acks.answer(Args::default());
+        let answers = wait.collect(2, Duration::from_secs(1)).await.unwrap();
+        assert_eq!(answers.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn times_out_with_the_answers_that_came() {
+        let (acks, wait) = ack_collector();
+        acks.expect(3);
+        acks.answer(Args::default());
+        match wait.collect(1, Duration::from_millis(50)).await {
+            Err(AckError::Timeout { partial }) => assert_eq!(partial.len(), 1),
+            other => panic!("expected a timeout, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failure_is_reported_even_when_no_server_was_awaited() {
+        let (acks, wait) = ack_collector();
+        acks.fail("cluster away");
+        assert!(matches!(
+            wait.collect(0, Duration::from_secs(1)).await,
+            Err(AckError::NotSent(_))
+        ));
+    }
 }

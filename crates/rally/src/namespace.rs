@@ -276,7 +276,8 @@ impl Namespace {
         }
     }
 
-    pub(crate) fn next_ack_id(&self) -> u64 {
+    /// A fresh ack id, unique in this namespace: adapters use it for broadcasts with acks.
+    pub fn next_ack_id(&self) -> u64 {
         self.0.ack_ids.fetch_add(1, Ordering::Relaxed)
     }
 
