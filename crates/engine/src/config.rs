@@ -34,6 +34,10 @@ pub struct EngineConfig {
     /// Outgoing messages queued per session before the session is closed:
     /// a client that does not read must not make the server buffer forever.
     pub max_queue: usize,
+    /// Bytes of outgoing messages queued per session before the session is
+    /// closed. Shared broadcast messages count in full: a stalled client
+    /// keeps them alive however many others were sent the same bytes.
+    pub max_queued_bytes: usize,
     /// Enabled transports.
     pub transports: Vec<TransportKind>,
     pub allow_upgrades: bool,
@@ -51,6 +55,7 @@ impl Default for EngineConfig {
             upgrade_timeout: Duration::from_secs(10),
             max_payload: 1_000_000,
             max_queue: 16_384,
+            max_queued_bytes: 8 << 20,
             transports: vec![TransportKind::Polling, TransportKind::WebSocket],
             allow_upgrades: true,
             cors: None,
@@ -86,6 +91,7 @@ impl fmt::Debug for EngineConfig {
             .field("upgrade_timeout", &self.upgrade_timeout)
             .field("max_payload", &self.max_payload)
             .field("max_queue", &self.max_queue)
+            .field("max_queued_bytes", &self.max_queued_bytes)
             .field("transports", &self.transports)
             .field("allow_upgrades", &self.allow_upgrades)
             .field("cors", &self.cors)

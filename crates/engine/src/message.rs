@@ -60,6 +60,18 @@ impl OutMessage {
         }))
     }
 
+    /// Size on the wire (WebSocket form), in bytes.
+    pub fn len(&self) -> usize {
+        match &self.0.frame {
+            Frame::Text(t) => t.len(),
+            Frame::Binary(b) => b.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     pub fn is_binary(&self) -> bool {
         matches!(self.0.frame, Frame::Binary(_))
     }

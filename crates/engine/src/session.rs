@@ -64,6 +64,9 @@ pub enum CloseReason {
     ForcedClose,
     /// Closed by [`Engine::close`](crate::Engine::close).
     ServerShutdown,
+    /// The client stopped reading and its outgoing queue reached
+    /// `max_queue` messages or `max_queued_bytes`.
+    BufferFull,
 }
 
 impl CloseReason {
@@ -75,6 +78,7 @@ impl CloseReason {
             CloseReason::ParseError => "parse error",
             CloseReason::ForcedClose => "forced close",
             CloseReason::ServerShutdown => "server shutting down",
+            CloseReason::BufferFull => "transport buffer full",
         }
     }
 }
@@ -90,7 +94,7 @@ impl fmt::Display for CloseReason {
 pub enum SendError {
     /// The session is closing or closed.
     Closed,
-    /// The outgoing queue hit `max_queue`; the session is being closed.
+    /// The outgoing queue hit its bound; the session is being closed.
     QueueFull,
 }
 
@@ -116,6 +120,14 @@ pub(crate) enum Outgoing {
 }
 
 impl Outgoing {
+    /// Bytes this entry counts against `max_queued_bytes`.
+    fn queued_bytes(&self) -> usize {
+        match self {
+            Outgoing::Message(m) => m.len(),
+            _ => 0,
+        }
+    }
+
     pub(crate) fn ws_frame(&self) -> WsMessage {
         match self {
             Outgoing::Message(m) => m.ws_frame(),
@@ -158,6 +170,8 @@ enum Upgrade {
 struct State {
     phase: Phase,
     queue: VecDeque<Outgoing>,
+    /// Sum of `queued_bytes` over `queue`.
+    queued_bytes: usize,
     /// When the next ping is due (meaningful while no ping is outstanding).
     next_ping: Instant,
     /// Set while a ping is outstanding.
@@ -239,6 +253,7 @@ impl Session {
             state: Mutex::new(State {
                 phase: Phase::Open,
                 queue: VecDeque::new(),
+                queued_bytes: 0,
                 next_ping,
                 pong_deadline: None,
                 get_active: false,
@@ -272,29 +287,23 @@ impl Session {
 
     /// Queues one message.
     pub fn send(&self, msg: OutMessage) -> Result<(), SendError> {
-        self.enqueue(1, |q| q.push_back(Outgoing::Message(msg)))
+        self.send_many(std::slice::from_ref(&msg))
     }
 
     /// Queues several messages atomically: no other sender's message can
     /// land between them.
     pub fn send_many(&self, msgs: &[OutMessage]) -> Result<(), SendError> {
-        if msgs.is_empty() {
-            return if self.is_closed() {
-                Err(SendError::Closed)
-            } else {
-                Ok(())
-            };
-        }
-        self.enqueue(msgs.len(), |q| {
-            q.extend(msgs.iter().cloned().map(Outgoing::Message));
-        })
+        self.enqueue(msgs, false).map(|_| ())
     }
 
-    fn enqueue(
-        &self,
-        count: usize,
-        push: impl FnOnce(&mut VecDeque<Outgoing>),
-    ) -> Result<(), SendError> {
+    /// Like `send_many`, but drops the messages (returning `Ok(false)`) when
+    /// the client is behind, that is when earlier messages still wait in the
+    /// queue: socket.io's `volatile`, for data that is worthless when late.
+    pub fn send_volatile(&self, msgs: &[OutMessage]) -> Result<bool, SendError> {
+        self.enqueue(msgs, true)
+    }
+
+    fn enqueue(&self, msgs: &[OutMessage], volatile: bool) -> Result<bool, SendError> {
         if self.is_closed() {
             return Err(SendError::Closed);
         }
@@ -304,26 +313,39 @@ impl Session {
             if st.phase != Phase::Open {
                 return Err(SendError::Closed);
             }
-            if st.queue.len() + count > self.shared.config.max_queue {
+            if msgs.is_empty() {
+                return Ok(true);
+            }
+            was_empty = st.queue.is_empty();
+            if volatile && !was_empty {
+                return Ok(false);
+            }
+            let bytes: usize = msgs.iter().map(OutMessage::len).sum();
+            let config = &self.shared.config;
+            if st.queue.len() + msgs.len() > config.max_queue
+                || st.queued_bytes + bytes > config.max_queued_bytes
+            {
+                let (queued, queued_bytes) = (st.queue.len(), st.queued_bytes);
                 drop(st);
                 tracing::warn!(
                     sid = %self.id,
-                    max_queue = self.shared.config.max_queue,
+                    queued,
+                    queued_bytes,
                     "outgoing queue full, the client does not keep up; closing the session"
                 );
                 self.closed.store(true, Ordering::Release);
-                self.finish_deferred(CloseReason::TransportError);
+                self.finish_deferred(CloseReason::BufferFull);
                 return Err(SendError::QueueFull);
             }
-            was_empty = st.queue.is_empty();
-            push(&mut st.queue);
+            st.queued_bytes += bytes;
+            st.queue.extend(msgs.iter().cloned().map(Outgoing::Message));
         }
         // A non-empty queue already had its wake-up: the writer drains until
         // it observes the queue empty, so it will see this message too.
         if was_empty {
             self.wake();
         }
-        Ok(())
+        Ok(true)
     }
 
     /// Server-initiated close: queued messages are flushed first (best
@@ -403,6 +425,7 @@ impl Session {
             }
             st.phase = Phase::Finished(reason);
             st.queue = VecDeque::new();
+            st.queued_bytes = 0;
         }
         self.closed.store(true, Ordering::Release);
         self.shared.remove(&self.id);
@@ -521,7 +544,10 @@ impl Session {
                     Phase::Closing { reason, .. } => WsNext::Close(reason),
                     _ => WsNext::Close(CloseReason::ForcedClose),
                 },
-                Some(item) => WsNext::Send(item),
+                Some(item) => {
+                    st.queued_bytes -= item.queued_bytes();
+                    WsNext::Send(item)
+                }
                 None => {
                     // Give back the memory of a past burst: idle sessions
                     // must stay small.
@@ -635,6 +661,7 @@ impl Session {
                 let mut body = BytesMut::new();
                 let mut finish = None;
                 while let Some(item) = st.queue.pop_front() {
+                    st.queued_bytes -= item.queued_bytes();
                     // The close packet goes alone in the next poll, as Node does: the
                     // client handles the messages before it (a Socket.IO DISCONNECT
                     // among them) before it sees the transport close.

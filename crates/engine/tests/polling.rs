@@ -216,11 +216,42 @@ async fn full_queue_closes_the_session() {
         Err(SendError::QueueFull)
     ));
     assert!(session.is_closed());
-    assert_eq!(srv.wait_close(&sid).await, CloseReason::TransportError);
+    assert_eq!(srv.wait_close(&sid).await, CloseReason::BufferFull);
     assert!(matches!(
         session.send(OutMessage::text("x")),
         Err(SendError::Closed)
     ));
+}
+
+#[tokio::test]
+async fn queued_bytes_are_bounded_too() {
+    let srv = start(EngineConfig {
+        max_queued_bytes: 1000,
+        ..EngineConfig::default()
+    })
+    .await;
+    let sid = srv.open_polling().await;
+    let session = srv.session(&sid);
+    // One shared message sent again and again still counts each time.
+    let big = OutMessage::text("x".repeat(400));
+    session.send(big.clone()).unwrap();
+    session.send(big.clone()).unwrap();
+    assert!(matches!(session.send(big), Err(SendError::QueueFull)));
+    assert_eq!(srv.wait_close(&sid).await, CloseReason::BufferFull);
+}
+
+#[tokio::test]
+async fn volatile_messages_are_dropped_while_the_client_is_behind() {
+    let srv = start(EngineConfig::default()).await;
+    let sid = srv.open_polling().await;
+    let session = srv.session(&sid);
+    assert_eq!(session.send_volatile(&[OutMessage::text("a")]), Ok(true));
+    // "a" has not been collected yet: the client is behind.
+    assert_eq!(session.send_volatile(&[OutMessage::text("b")]), Ok(false));
+    session.send(OutMessage::text("c")).unwrap();
+    assert_eq!(srv.poll(&sid).await.text(), "4a\x1e4c");
+    assert_eq!(session.send_volatile(&[OutMessage::text("d")]), Ok(true));
+    assert_eq!(srv.poll(&sid).await.text(), "4d");
 }
 
 #[tokio::test]

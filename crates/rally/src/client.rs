@@ -68,10 +68,12 @@ impl Client {
         let Some(session) = self.session.upgrade() else {
             return;
         };
-        if volatile && session.is_closed() {
-            return;
-        }
-        match session.send_many(messages) {
+        let sent = if volatile {
+            session.send_volatile(messages).map(|_| ())
+        } else {
+            session.send_many(messages)
+        };
+        match sent {
             Ok(()) | Err(SendError::Closed) => {}
             Err(SendError::QueueFull) => {
                 tracing::warn!(

@@ -17,6 +17,8 @@ pub enum DisconnectReason {
     PingTimeout,
     /// The client sent something that is not a valid packet.
     ParseError,
+    /// The client stopped reading, and what waited for it reached the outgoing queue's bound.
+    TransportBufferFull,
     /// The server closed the connection.
     ForcedClose,
     /// `socket.disconnect(true)` closed the whole connection.
@@ -36,6 +38,7 @@ impl DisconnectReason {
             Self::TransportError => "transport error",
             Self::PingTimeout => "ping timeout",
             Self::ParseError => "parse error",
+            Self::TransportBufferFull => "transport buffer full",
             Self::ForcedClose => "forced close",
             Self::ForcedServerClose => "forced server close",
             Self::ServerShuttingDown => "server shutting down",
@@ -54,6 +57,7 @@ impl From<CloseReason> for DisconnectReason {
             CloseReason::ParseError => Self::ParseError,
             CloseReason::ForcedClose => Self::ForcedServerClose,
             CloseReason::ServerShutdown => Self::ServerShuttingDown,
+            CloseReason::BufferFull => Self::TransportBufferFull,
         }
     }
 }
