@@ -391,7 +391,11 @@ impl Session {
 
     /// Wakes whichever transport waits on this session: a pending poll or the WebSocket driver.
     fn wake(&self) {
-        self.notify.notify_waiters();
+        // Only polling requests and an upgrade probe wait on `notify`; a
+        // WebSocket session (the many) skips its lock.
+        if self.transport() == TransportKind::Polling {
+            self.notify.notify_waiters();
+        }
         self.writer.wake();
     }
 
@@ -603,7 +607,9 @@ impl Session {
             self.transport
                 .store(TransportKind::WebSocket as u8, Ordering::Release);
         }
-        self.wake();
+        // The poll still pending on the old transport must learn it is over.
+        self.notify.notify_waiters();
+        self.writer.wake();
         Some(noop)
     }
 

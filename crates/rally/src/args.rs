@@ -119,19 +119,18 @@ impl Args {
         }
     }
 
-    /// Builds an EVENT packet's data array `[event, ...values]`; send it with
-    /// `self.attachments.clone()` as the packet's attachments.
-    pub fn to_event_data(&self, event: &str) -> Value {
+    /// An EVENT packet's data array `[event, ...values]` and its attachments.
+    /// Consumes the arguments: relaying a payload moves it, never copies it.
+    pub fn into_event_data(self, event: &str) -> (Value, Vec<Bytes>) {
         let mut items = Vec::with_capacity(self.values.len() + 1);
         items.push(Value::String(event.to_owned()));
-        items.extend(self.values.iter().cloned());
-        Value::Array(items)
+        items.extend(self.values);
+        (Value::Array(items), self.attachments)
     }
 
-    /// Builds an ACK packet's data array; attachments as for
-    /// [`Args::to_event_data`].
-    pub fn to_ack_data(&self) -> Value {
-        Value::Array(self.values.clone())
+    /// An ACK packet's data array and its attachments.
+    pub fn into_ack_data(self) -> (Value, Vec<Bytes>) {
+        (Value::Array(self.values), self.attachments)
     }
 }
 
@@ -518,12 +517,8 @@ mod tests {
     #[test]
     fn full_wire_round_trip_through_packet_codec() {
         let args = ("hi", upload()).into_args().unwrap();
-        let packet = Packet::event(
-            "/up",
-            args.to_event_data("upload"),
-            args.attachments.clone(),
-            Some(9),
-        );
+        let (data, attachments) = args.clone().into_event_data("upload");
+        let packet = Packet::event("/up", data, attachments, Some(9));
         let text = encode(&packet);
         assert!(
             text.starts_with("55-/up,9[\"upload\",\"hi\",{\"name\""),
@@ -542,13 +537,12 @@ mod tests {
         assert_eq!(received.get::<String>(0).unwrap(), "hi");
         assert_eq!(received.get::<Upload>(1).unwrap(), upload());
         // Relaying as-is re-encodes the identical text.
-        let relayed = received.clone().into_args().unwrap();
-        let again = Packet::event(
-            "/up",
-            relayed.to_event_data("upload"),
-            relayed.attachments.clone(),
-            Some(9),
-        );
+        let (data, attachments) = received
+            .clone()
+            .into_args()
+            .unwrap()
+            .into_event_data("upload");
+        let again = Packet::event("/up", data, attachments, Some(9));
         assert_eq!(encode(&again), text);
     }
 
@@ -568,7 +562,7 @@ mod tests {
             .into_args()
             .unwrap();
         assert_eq!(
-            args.to_ack_data().to_string(),
+            args.into_ack_data().0.to_string(),
             r#"[{"zulu":1,"alpha":2,"mike":{"_placeholder":true,"num":0}}]"#
         );
         let v: Value = serde_json::from_str(r#"{"b":1,"a":2,"c":3}"#).unwrap();
@@ -591,7 +585,7 @@ mod tests {
         .unwrap();
         assert_eq!(name, "ev");
         assert_eq!(args.values, vec![json!(1), json!({"k": ph(0)})]);
-        assert_eq!(args.to_event_data("ev"), json!(["ev", 1, {"k": ph(0)}]));
+        assert_eq!(args.into_event_data("ev").0, json!(["ev", 1, {"k": ph(0)}]));
         let (name, args) = Args::from_event(json!([12]), vec![]).unwrap();
         assert_eq!((name.as_str(), args.is_empty()), ("12", true));
         for bad in [
@@ -607,7 +601,7 @@ mod tests {
             ));
         }
         let args = Args::from_ack(json!([1, "two"]), vec![]).unwrap();
-        assert_eq!(args.to_ack_data(), json!([1, "two"]));
+        assert_eq!(args.into_ack_data().0, json!([1, "two"]));
         assert!(matches!(
             Args::from_ack(json!({}), vec![]),
             Err(ArgsError::NotAnAck)

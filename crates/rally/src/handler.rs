@@ -44,7 +44,7 @@ pub struct Ack {
 impl Ack {
     pub fn send(self, args: impl IntoArgs) {
         match args.into_args() {
-            Ok(args) => self.socket.send_ack(self.id, &args),
+            Ok(args) => self.socket.send_ack(self.id, args),
             Err(e) => {
                 tracing::warn!(socket = %self.socket.id(), "ack arguments not serializable: {e}")
             }

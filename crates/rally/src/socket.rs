@@ -283,14 +283,9 @@ impl Socket {
         lock(&self.0.acks).insert(id, pending);
     }
 
-    pub(crate) fn send_ack(&self, id: u64, args: &Args) {
-        let packet = Packet::ack(
-            self.0.ns.name(),
-            args.to_ack_data(),
-            args.attachments.clone(),
-            id,
-        );
-        self.send_packet(&packet);
+    pub(crate) fn send_ack(&self, id: u64, args: Args) {
+        let (data, attachments) = args.into_ack_data();
+        self.send_packet(&Packet::ack(self.0.ns.name(), data, attachments, id));
     }
 
     /// One EVENT from the client, dispatched in arrival order.
@@ -421,13 +416,11 @@ pub(crate) fn event_packet(
     if RESERVED_EVENTS.contains(&event) {
         return Err(EmitError::Reserved(event.to_owned()));
     }
-    let args = args.into_args().map_err(EmitError::Args)?;
-    Ok(Packet::event(
-        ns.name(),
-        args.to_event_data(event),
-        args.attachments,
-        id,
-    ))
+    let (data, attachments) = args
+        .into_args()
+        .map_err(EmitError::Args)?
+        .into_event_data(event);
+    Ok(Packet::event(ns.name(), data, attachments, id))
 }
 
 impl std::fmt::Debug for Socket {
