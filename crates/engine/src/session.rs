@@ -212,7 +212,9 @@ impl fmt::Debug for Session {
 
 /// What a WebSocket writer should do next.
 pub(crate) enum WsNext {
-    Send(Outgoing),
+    /// The next item, and whether more were queued behind it (so the writer
+    /// need not take the lock again just to find the queue empty).
+    Send(Outgoing, bool),
     /// The graceful close marker was reached: close the socket, then finish.
     Close(CloseReason),
     Empty,
@@ -550,7 +552,7 @@ impl Session {
                 },
                 Some(item) => {
                     st.queued_bytes -= item.queued_bytes();
-                    WsNext::Send(item)
+                    WsNext::Send(item, !st.queue.is_empty())
                 }
                 None => {
                     // Give back the memory of a past burst: idle sessions

@@ -36,6 +36,7 @@ pub mod config;
 mod connect_timeout;
 pub mod handler;
 pub mod handshake;
+mod id_hash;
 pub mod namespace;
 pub mod packet;
 pub mod reason;

@@ -9,6 +9,7 @@ use crate::broadcast::{BroadcastOperator, EmitError, IntoRooms, RemoteSocket};
 use crate::client::Client;
 use crate::handler::run_handler;
 use crate::handshake::Handshake;
+pub use crate::id_hash::IdHash;
 use crate::server::ServerInner;
 use crate::socket::{read, write, Socket};
 use futures::future::BoxFuture;
@@ -42,7 +43,7 @@ impl NamespaceRef {
 
 pub(crate) struct NamespaceInner {
     name: Arc<str>,
-    sockets: RwLock<HashMap<SocketId, Socket>>,
+    sockets: RwLock<HashMap<SocketId, Socket, IdHash>>,
     adapter: OnceLock<Arc<dyn Adapter>>,
     middlewares: RwLock<Vec<Arc<Middleware>>>,
     connection_handlers: RwLock<Vec<Arc<ConnectionHandler>>>,
@@ -172,7 +173,7 @@ impl Namespace {
     }
 
     /// Visits local sockets under one lock: the broadcast hot path.
-    pub fn with_sockets<R>(&self, f: impl FnOnce(&HashMap<SocketId, Socket>) -> R) -> R {
+    pub fn with_sockets<R>(&self, f: impl FnOnce(&HashMap<SocketId, Socket, IdHash>) -> R) -> R {
         f(&read(&self.0.sockets))
     }
 

@@ -158,15 +158,17 @@ impl Driver {
     }
 
     /// Sets the timer to `at` (if it is not set there already) and waits.
+    /// A timer left at the same deadline keeps the waker it registered, so it
+    /// is polled only when it moves.
     fn arm(&mut self, cx: &mut Context<'_>, at: Instant) -> Poll<()> {
         if self.armed != Some(at) {
             self.timer.as_mut().reset(at);
             self.armed = Some(at);
-        }
-        if self.timer.as_mut().poll(cx).is_ready() {
-            // Already due: come round again at once rather than sleep.
-            self.armed = None;
-            cx.waker().wake_by_ref();
+            if self.timer.as_mut().poll(cx).is_ready() {
+                // Already due: come round again at once rather than sleep.
+                self.armed = None;
+                cx.waker().wake_by_ref();
+            }
         }
         Poll::Pending
     }
@@ -194,7 +196,8 @@ impl Driver {
 
     /// Writes the session's queue. Returns `Some` when the connection is over.
     fn poll_write(&mut self, cx: &mut Context<'_>) -> Option<Poll<()>> {
-        loop {
+        let mut more = true;
+        while more {
             match Pin::new(&mut self.ws).poll_ready(cx) {
                 Poll::Ready(Ok(())) => {}
                 Poll::Ready(Err(_)) => return Some(self.finish(Some(CloseReason::TransportError))),
@@ -203,7 +206,10 @@ impl Driver {
             let frame = match self.first.take() {
                 Some(frame) => frame,
                 None => match self.session.pop_ws() {
-                    WsNext::Send(item) => item.ws_frame(),
+                    WsNext::Send(item, queued_behind) => {
+                        more = queued_behind;
+                        item.ws_frame()
+                    }
                     WsNext::Close(reason) => {
                         self.start_closing(Some(reason));
                         return Some(self.poll_closing(cx));
@@ -254,7 +260,9 @@ impl Future for Driver {
             return done;
         }
         // The heartbeat only needs a look when its deadline came (or was never set).
-        let timer_due = this.armed.is_none() || this.timer.as_mut().poll(cx).is_ready();
+        // `is_elapsed` looks without registering: the waker registered when the
+        // timer was armed still stands.
+        let timer_due = this.armed.is_none() || this.timer.is_elapsed();
         let now = Instant::now();
         let mut wake = match (timer_due, this.armed) {
             (false, Some(armed)) => armed,

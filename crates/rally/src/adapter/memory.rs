@@ -8,7 +8,7 @@ use super::{Adapter, AdapterError, AdapterFactory, BroadcastOptions, Room, Socke
 use crate::ack::{AckCollector, PendingAck};
 use crate::args::Args;
 use crate::client::to_messages;
-use crate::namespace::{Namespace, NamespaceRef};
+use crate::namespace::{IdHash, Namespace, NamespaceRef};
 use crate::packet::Packet;
 use crate::socket::{read, write, Socket};
 use futures::future::{self, BoxFuture, FutureExt};
@@ -38,7 +38,7 @@ struct RoomIndex {
     /// Rooms that sockets joined, with their members.
     rooms: HashMap<Room, HashSet<SocketId>>,
     /// Every socket, with the rooms it joined (its own id's room not included).
-    sids: HashMap<SocketId, HashSet<Room>>,
+    sids: HashMap<SocketId, HashSet<Room>, IdHash>,
 }
 
 impl RoomIndex {
