@@ -56,6 +56,55 @@ async fn settle(mut progress: impl FnMut() -> (u64, bool), quiet: Duration) {
     }
 }
 
+/// Senders `0..echoes.len()` each send `packet(i, n)`, wait until they receive their own
+/// copy back, and repeat until `duration` is over. Returns how many were sent.
+async fn closed_loop(
+    all: &[Client],
+    echoes: &Arc<Vec<Notify>>,
+    duration: Duration,
+    packet: fn(usize, u64) -> String,
+) -> u64 {
+    let sent = Arc::new(AtomicU64::new(0));
+    let end = Instant::now() + duration;
+    let loops: Vec<_> = (0..echoes.len())
+        .map(|i| {
+            let (client, echoes, sent) = (all[i].clone(), echoes.clone(), sent.clone());
+            tokio::spawn(async move {
+                let mut n = 0u64;
+                while Instant::now() < end {
+                    client.send(&packet(i, n));
+                    sent.fetch_add(1, Ordering::Relaxed);
+                    n += 1;
+                    let echo = echoes[i].notified();
+                    if tokio::time::timeout(Duration::from_secs(5), echo)
+                        .await
+                        .is_err()
+                    {
+                        break;
+                    }
+                }
+            })
+        })
+        .collect();
+    for l in loops {
+        let _ = l.await;
+    }
+    sent.load(Ordering::Relaxed)
+}
+
+/// Waits until `counter` reaches `expected` or stops moving; returns its value.
+async fn drained(counter: &AtomicU64, expected: u64) -> u64 {
+    settle(
+        || {
+            let d = counter.load(Ordering::Relaxed);
+            (d, d >= expected)
+        },
+        Duration::from_secs(2),
+    )
+    .await;
+    counter.load(Ordering::Relaxed)
+}
+
 // ---------------------------------------------------------------- connections
 
 #[derive(Debug, Serialize)]
@@ -124,47 +173,19 @@ pub async fn broadcast_loop(
         })
     };
     let all = connect_all(server.port, clients, &on_packet).await?;
-    let sent = Arc::new(AtomicU64::new(0));
     let window = Window::start(server);
-    let end = Instant::now() + duration;
-    let loops: Vec<_> = (0..senders)
-        .map(|i| {
-            let (client, echoes, sent) = (all[i].clone(), echoes.clone(), sent.clone());
-            tokio::spawn(async move {
-                let mut n = 0u64;
-                while Instant::now() < end {
-                    client.send(&format!("2[\"message\",{{\"s\":{i},\"n\":{n}}}]"));
-                    sent.fetch_add(1, Ordering::Relaxed);
-                    n += 1;
-                    if tokio::time::timeout(Duration::from_secs(5), echoes[i].notified())
-                        .await
-                        .is_err()
-                    {
-                        break;
-                    }
-                }
-            })
-        })
-        .collect();
-    for l in loops {
-        let _ = l.await;
-    }
-    let expected = sent.load(Ordering::Relaxed) * clients as u64;
-    settle(
-        || {
-            let d = delivered.load(Ordering::Relaxed);
-            (d, d >= expected)
-        },
-        Duration::from_secs(2),
-    )
+    let sent = closed_loop(&all, &echoes, duration, |i, n| {
+        format!("2[\"message\",{{\"s\":{i},\"n\":{n}}}]")
+    })
     .await;
+    let expected = sent * clients as u64;
+    let deliveries = drained(&delivered, expected).await;
     let spent = window.stop(server);
-    let deliveries = delivered.load(Ordering::Relaxed);
     drop(all);
     Ok(BroadcastLoop {
         clients,
         senders,
-        messages: sent.load(Ordering::Relaxed),
+        messages: sent,
         deliveries,
         lost: expected.saturating_sub(deliveries),
         deliveries_per_s: deliveries as f64 / spent.wall_s,
@@ -448,50 +469,19 @@ pub async fn rooms(
             joined.load(Ordering::Relaxed)
         ));
     }
-    let sent = Arc::new(AtomicU64::new(0));
     let window = Window::start(server);
-    let end = Instant::now() + duration;
-    let loops: Vec<_> = (0..rooms)
-        .map(|i| {
-            let (client, echoes, sent) = (all[i].clone(), echoes.clone(), sent.clone());
-            tokio::spawn(async move {
-                let mut n = 0u64;
-                while Instant::now() < end {
-                    client.send(&format!(
-                        "2[\"message\",{{\"s\":{i},\"n\":{n}}},\"room-{i}\"]"
-                    ));
-                    sent.fetch_add(1, Ordering::Relaxed);
-                    n += 1;
-                    if tokio::time::timeout(Duration::from_secs(5), echoes[i].notified())
-                        .await
-                        .is_err()
-                    {
-                        break;
-                    }
-                }
-            })
-        })
-        .collect();
-    for l in loops {
-        let _ = l.await;
-    }
-    let members = clients / rooms;
-    let expected = sent.load(Ordering::Relaxed) * members as u64;
-    settle(
-        || {
-            let d = delivered.load(Ordering::Relaxed);
-            (d, d >= expected)
-        },
-        Duration::from_secs(2),
-    )
+    let sent = closed_loop(&all, &echoes, duration, |i, n| {
+        format!("2[\"message\",{{\"s\":{i},\"n\":{n}}},\"room-{i}\"]")
+    })
     .await;
+    let expected = sent * (clients / rooms) as u64;
+    let deliveries = drained(&delivered, expected).await;
     let spent = window.stop(server);
-    let deliveries = delivered.load(Ordering::Relaxed);
     drop(all);
     Ok(Rooms {
         clients,
         rooms,
-        messages: sent.load(Ordering::Relaxed),
+        messages: sent,
         deliveries,
         wrong: wrong.load(Ordering::Relaxed),
         lost: expected.saturating_sub(deliveries),
