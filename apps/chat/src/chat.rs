@@ -13,7 +13,9 @@
 //! | `set_name` | name, ack | changes the display name; `ack()` |
 //! | `typing` | room or null, active? | others see `typing`; it expires by itself |
 //!
-//! `message` acks once the message is stored in the history. A refused request is
+//! `message` acks once the message is stored in the history; when it cannot be (on a
+//! cluster, while Redis is away) it is relayed all the same and the ack is
+//! `{error, code: "not_stored"}`. A refused request is
 //! answered `ack({error, code})` when it has an ack, with an `error` event otherwise; the
 //! rate limit also sends an `error` event (at most one a second). Successful acks carry
 //! no arguments.
@@ -27,11 +29,19 @@
 //! `error`({code, message, event}).
 //!
 //! Presence is read from the adapter (`fetch_sockets`, names in `socket.data`), so it
-//! spans every server of a cluster; it is published in coalesced snapshots.
+//! spans every server of a cluster; it is published in coalesced snapshots, by the server
+//! where something changed (and by every server when the cluster's Redis comes back,
+//! `resync_presence`). While the cluster cannot be asked, a snapshot lists this server's
+//! sockets only.
+//!
+//! On a cluster, the checks that a name is (or is not) a socket id ask every server, but
+//! only for names shaped like one (20 base64url characters): other room names need no
+//! round trip. `message` and `private_message` of one socket are relayed in the order they
+//! were sent even when a check has to wait for the other servers.
 
 use crate::history::{HistoryStore, StoredMessage};
 use crate::limits::{validate_name, validate_room, DropReporter, TokenBucket};
-use rally::{Ack, Args, Event, Server, Socket};
+use rally::{Ack, AdapterError, Args, Event, Server, Socket};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
@@ -112,6 +122,10 @@ struct Peer {
     messages: Mutex<TokenBucket>,
     actions: Mutex<TokenBucket>,
     drops: Mutex<DropReporter>,
+    /// Held by `message` and `private_message` from their start until they are relayed:
+    /// taken in the order the events came (handlers run in place until their first pending
+    /// await, and the lock is fair), so a check waiting for the cluster keeps the order.
+    order: tokio::sync::Mutex<()>,
 }
 
 impl Peer {
@@ -120,6 +134,7 @@ impl Peer {
             messages: Mutex::new(TokenBucket::new(config.rate_burst, config.rate_per_second)),
             actions: Mutex::new(TokenBucket::new(ACTION_BURST, ACTION_PER_SECOND)),
             drops: Mutex::default(),
+            order: tokio::sync::Mutex::new(()),
         }
     }
 }
@@ -155,6 +170,15 @@ fn name_of(data: &Value) -> String {
 
 fn default_name(id: &str) -> String {
     format!("guest-{}", id.chars().take(4).collect::<String>())
+}
+
+/// Whether a name has the shape of a socket id: Rally's and socket.io's are 15 random
+/// bytes in base64 (20 characters; URL-safe for both, `+` and `/` let in to be safe).
+fn could_be_socket_id(name: &str) -> bool {
+    name.len() == 20
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'+' | b'/'))
 }
 
 /// The room named by argument `i`: absent or null is the lobby, a string a room.
@@ -341,11 +365,14 @@ impl Chat {
         if self.0.io.sockets().socket(name).is_some() {
             return Ok(true);
         }
+        if !could_be_socket_id(name) {
+            return Ok(false);
+        }
         match self.0.io.in_(name).fetch_sockets().await {
             Ok(sockets) => Ok(sockets.iter().any(|s| s.id == name)),
             Err(e) => Err(refusal(
                 "unavailable",
-                format!("cannot check the room name now: {e}"),
+                format!("cannot check the other servers for this socket id now: {e}"),
             )),
         }
     }
@@ -415,6 +442,16 @@ impl Chat {
 
     // ---- presence: coalesced snapshots ----
 
+    /// Publishes a whole snapshot: the users, the rooms, and the member list of every room
+    /// this server's sockets are in (after the cluster's Redis came back).
+    pub fn resync_presence(&self) {
+        let mut rooms = BTreeSet::new();
+        for socket in self.0.io.sockets().local_sockets() {
+            rooms.extend(self.chat_rooms(&socket));
+        }
+        self.presence_changed(true, rooms);
+    }
+
     /// Notes a change; one snapshot follows after `presence_delay`.
     fn presence_changed(&self, users: bool, rooms: impl IntoIterator<Item = String>) {
         let mut pending = lock(&self.0.presence);
@@ -445,6 +482,18 @@ impl Chat {
         let io = &self.0.io;
         let sockets = match io.sockets().fetch_sockets().await {
             Ok(sockets) => sockets,
+            // The cluster's Redis is away: this server's own sockets, for its own clients
+            // (the broadcasts do not leave this server meanwhile).
+            Err(AdapterError::Unavailable(why)) => {
+                tracing::debug!("presence from this server only: {why}");
+                match io.local().fetch_sockets().await {
+                    Ok(sockets) => sockets,
+                    Err(e) => {
+                        tracing::warn!("presence not published: {e}");
+                        return;
+                    }
+                }
+            }
             Err(e) => {
                 tracing::warn!("presence not published: {e}");
                 return;
@@ -550,6 +599,8 @@ impl Chat {
 // ---- the handlers: each runs in place until its first pending await ----
 
 async fn on_message(chat: Chat, peer: Arc<Peer>, socket: Socket, mut event: Event) {
+    // Ready at once unless an earlier message of this socket is still being checked.
+    let order = peer.order.lock().await;
     let ack = event.ack.take();
     let Some(ack) = chat.allow_message(&socket, &peer, ack, "message") else {
         return;
@@ -606,6 +657,7 @@ async fn on_message(chat: Chat, peer: Arc<Peer>, socket: Socket, mut event: Even
     if let Err(e) = sent {
         tracing::warn!("message not relayed: {e}");
     }
+    drop(order);
     chat.stop_typing(&socket, room);
     let result = stored.await;
     if let Some(ack) = ack {
@@ -703,6 +755,7 @@ async fn on_leave(chat: Chat, peer: Arc<Peer>, socket: Socket, mut event: Event)
 }
 
 async fn on_private_message(chat: Chat, peer: Arc<Peer>, socket: Socket, mut event: Event) {
+    let order = peer.order.lock().await;
     let ack = event.ack.take();
     let Some(ack) = chat.allow_message(&socket, &peer, ack, "private_message") else {
         return;
@@ -741,6 +794,7 @@ async fn on_private_message(chat: Chat, peer: Arc<Peer>, socket: Socket, mut eve
     {
         tracing::warn!("private message not relayed: {e}");
     }
+    drop(order);
     if let Some(ack) = ack {
         ack.send(());
     }

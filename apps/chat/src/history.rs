@@ -348,7 +348,7 @@ fn trim(conn: &Connection, room: &str, limit: usize) -> Result<(), StoreError> {
 }
 
 /// Attachments in one blob: each is a 4-byte big-endian length, then its bytes.
-fn pack(attachments: &[Bytes]) -> Vec<u8> {
+pub(crate) fn pack(attachments: &[Bytes]) -> Vec<u8> {
     let mut out = Vec::with_capacity(attachments.iter().map(|a| a.len() + 4).sum());
     for a in attachments {
         out.extend_from_slice(&(a.len() as u32).to_be_bytes());
@@ -357,7 +357,7 @@ fn pack(attachments: &[Bytes]) -> Vec<u8> {
     out
 }
 
-fn unpack(mut blob: &[u8]) -> Vec<Bytes> {
+pub(crate) fn unpack(mut blob: &[u8]) -> Vec<Bytes> {
     let mut out = Vec::new();
     while blob.len() >= 4 {
         let len = u32::from_be_bytes([blob[0], blob[1], blob[2], blob[3]]) as usize;

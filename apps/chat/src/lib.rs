@@ -4,10 +4,13 @@
 //! `private_message`), so the tutorial's page and any Socket.IO client work with it, and
 //! adds what a chat one deploys needs: presence, display names, history in SQLite,
 //! typing indicators, limits, graceful shutdown, logs and `/health`. See `chat` for the
-//! events, `history` for storage, `limits` for the rules, `web` for the page.
+//! events, `history` for storage, `limits` for the rules, `web` for the page. With
+//! `--redis-url` it is a cluster member: the `rally-redis` adapter carries events between
+//! servers and history lives in Redis (`redis_history`).
 
 pub mod chat;
 pub mod history;
 pub mod limits;
+pub mod redis_history;
 pub mod server;
 pub mod web;

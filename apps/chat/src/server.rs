@@ -2,11 +2,13 @@
 
 use crate::chat::{Chat, ChatConfig};
 use crate::history::{HistoryStore, SqliteStore};
+use crate::redis_history::{RedisStore, RedisStoreConfig};
 use crate::web::{self, Health};
 use axum::serve::ListenerExt;
 use clap::Parser;
 use rally::engine::EngineConfig;
 use rally::{Server, ServerConfig};
+use rally_redis::{RedisAdapterConfig, RedisAdapterFactory};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -62,18 +64,44 @@ pub struct Options {
     /// How long a client may miss a heartbeat before it is dropped, in milliseconds.
     #[arg(long, env = "RALLY_CHAT_PING_TIMEOUT_MS", default_value_t = 20_000)]
     pub ping_timeout_ms: u64,
+
+    /// Redis to share with the other chat servers of a cluster (`redis://host:port[/db]`):
+    /// events, presence and history then span every server, and history is kept in Redis
+    /// (--db is not used). Unset or empty: a standalone server.
+    #[arg(long, env = "REDIS_URL")]
+    pub redis_url: Option<String>,
+
+    /// Prefix of the cluster's Redis channels and history keys; servers of one chat share
+    /// it, and different deployments on one Redis must not.
+    #[arg(long, env = "RALLY_CHAT_REDIS_PREFIX", default_value = "socket.io")]
+    pub redis_prefix: String,
+
+    /// How long a cross-server request (presence, the socket-id checks) waits for the other
+    /// servers, in milliseconds.
+    #[arg(
+        long,
+        env = "RALLY_CHAT_REDIS_REQUEST_TIMEOUT_MS",
+        default_value_t = 2000
+    )]
+    pub redis_request_timeout_ms: u64,
 }
+
+impl Options {
+    /// The Redis URL when clustering is asked for.
+    pub fn redis_url(&self) -> Option<&str> {
+        self.redis_url
+            .as_deref()
+            .map(str::trim)
+            .filter(|url| !url.is_empty())
+    }
+}
+
+/// How long start-up waits for Redis before it goes on without it (it keeps trying).
+const REDIS_STARTUP_WAIT: Duration = Duration::from_secs(5);
 
 /// Runs the chat server until SIGINT or SIGTERM.
 pub async fn run(options: Options) -> Result<(), String> {
-    let (db, limit) = (options.db.clone(), options.history_limit);
-    let store = tokio::task::spawn_blocking(move || SqliteStore::open(&db, limit))
-        .await
-        .map_err(|e| format!("the history database did not open: {e}"))?
-        .map_err(|e| format!("cannot open the history database {:?}: {e}", options.db))?;
-    let store: Arc<dyn HistoryStore> = Arc::new(store);
-
-    let io = Server::new(ServerConfig {
+    let config = ServerConfig {
         engine: EngineConfig {
             path: "/socket.io/".to_owned(),
             max_payload: options.max_payload,
@@ -82,7 +110,45 @@ pub async fn run(options: Options) -> Result<(), String> {
             ..EngineConfig::default()
         },
         ..ServerConfig::default()
-    });
+    };
+    let (io, store, redis): (Server, Arc<dyn HistoryStore>, Option<RedisAdapterFactory>) =
+        match options.redis_url() {
+            None => {
+                let (db, limit) = (options.db.clone(), options.history_limit);
+                let store = tokio::task::spawn_blocking(move || SqliteStore::open(&db, limit))
+                    .await
+                    .map_err(|e| format!("the history database did not open: {e}"))?
+                    .map_err(|e| {
+                        format!("cannot open the history database {:?}: {e}", options.db)
+                    })?;
+                (Server::new(config), Arc::new(store), None)
+            }
+            Some(url) => {
+                let factory = RedisAdapterFactory::new(
+                    RedisAdapterConfig::new(url)
+                        .prefix(options.redis_prefix.clone())
+                        .request_timeout(Duration::from_millis(options.redis_request_timeout_ms)),
+                )
+                .map_err(|e| format!("--redis-url: {e}"))?;
+                let store = RedisStore::open(RedisStoreConfig::new(
+                    url,
+                    options.redis_prefix.clone(),
+                    options.history_limit,
+                ))
+                .map_err(|e| format!("--redis-url: {e}"))?;
+                // The main namespace exists before the connections come up, so its
+                // channels are subscribed by the time Redis counts as connected.
+                let io = Server::with_adapter(config, factory.clone());
+                if !factory.wait_connected(REDIS_STARTUP_WAIT).await {
+                    tracing::warn!(
+                        "Redis at {} is not reachable yet: serving this server's clients alone \
+                         until it is (history is not stored meanwhile)",
+                        redact(url)
+                    );
+                }
+                (io, Arc::new(store), Some(factory))
+            }
+        };
     let chat = Chat::new(
         io.clone(),
         store.clone(),
@@ -96,8 +162,11 @@ pub async fn run(options: Options) -> Result<(), String> {
         },
     );
     chat.attach();
+    if let Some(redis) = &redis {
+        tokio::spawn(watch_redis(redis.clone(), chat.clone()));
+    }
 
-    let health = Health::new(io.clone());
+    let health = Health::new(io.clone(), redis.clone());
     let app = io.router().merge(web::router(health.clone()));
 
     let listener = tokio::net::TcpListener::bind((options.host.as_str(), options.port))
@@ -106,8 +175,12 @@ pub async fn run(options: Options) -> Result<(), String> {
     let addr = listener
         .local_addr()
         .map_err(|e| format!("no local address: {e}"))?;
+    let history = match options.redis_url() {
+        Some(url) => format!("redis {} (prefix {:?})", redact(url), options.redis_prefix),
+        None => format!("sqlite {}", options.db),
+    };
     tracing::info!(
-        db = %options.db,
+        history = %history,
         history_limit = options.history_limit,
         max_payload = options.max_payload,
         rate_burst = options.rate_burst,
@@ -169,6 +242,33 @@ pub async fn run(options: Options) -> Result<(), String> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Presence snapshots are published by the server where something changed; when Redis
+/// comes back after an outage, each server publishes one, so every list is whole again.
+async fn watch_redis(redis: RedisAdapterFactory, chat: Chat) {
+    let mut up = redis.is_connected();
+    loop {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let now = redis.is_connected();
+        if now && !up {
+            tracing::info!("Redis is back: publishing presence");
+            chat.resync_presence();
+        } else if !now && up {
+            tracing::warn!("Redis is away: chat goes on for this server's clients");
+        }
+        up = now;
+    }
+}
+
+/// A Redis URL without its password, for logs.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}***{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
 }
 
 async fn shutdown_signal() -> &'static str {

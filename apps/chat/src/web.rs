@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use rally::Server;
+use rally_redis::RedisAdapterFactory;
 use serde_json::json;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -27,14 +28,17 @@ pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; 
 /// What `/health` reports.
 pub struct Health {
     pub io: Server,
+    /// The cluster's adapter, when clustered: `/health` shows its connection state and counters.
+    pub redis: Option<RedisAdapterFactory>,
     pub started: Instant,
     pub shutting_down: AtomicBool,
 }
 
 impl Health {
-    pub fn new(io: Server) -> Arc<Health> {
+    pub fn new(io: Server, redis: Option<RedisAdapterFactory>) -> Arc<Health> {
         Arc::new(Health {
             io,
+            redis,
             started: Instant::now(),
             shutting_down: AtomicBool::new(false),
         })
@@ -97,13 +101,17 @@ fn page(body: &'static str, content_type: &'static str) -> Response {
 
 async fn health_report(health: Arc<Health>) -> Response {
     let shutting_down = health.shutting_down.load(Ordering::Acquire);
-    let body = json!({
+    let mut body = json!({
         "status": if shutting_down { "shutting_down" } else { "ok" },
         "connections": health.io.engine().session_count(),
         "sockets": health.io.sockets().local_sockets().len(),
         "uptime_seconds": health.started.elapsed().as_secs(),
         "version": env!("CARGO_PKG_VERSION"),
     });
+    if let Some(redis) = &health.redis {
+        // Still 200 while Redis is away: this server serves its own clients meanwhile.
+        body["redis"] = json!(redis.stats());
+    }
     let status = if shutting_down {
         StatusCode::SERVICE_UNAVAILABLE
     } else {
