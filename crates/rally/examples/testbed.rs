@@ -22,11 +22,14 @@
 
 use clap::Parser;
 use rally::engine::EngineConfig;
-use rally::{Args, BroadcastOperator, ConnectError, Event, Server, ServerConfig, Socket};
+use rally::{Args, ConnectError, Server, ServerConfig, Socket};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
+
+mod fixture;
+use fixture::{operator, reply, sorted_rooms, spec_args, strings, Log};
 
 #[derive(Parser)]
 struct Options {
@@ -40,57 +43,6 @@ struct Options {
     max_payload: usize,
     #[arg(long, default_value_t = 45_000)]
     connect_timeout: u64,
-}
-
-type Log = Arc<Mutex<Vec<Value>>>;
-
-fn strings(value: &Value) -> Vec<String> {
-    match value {
-        Value::String(s) => vec![s.clone()],
-        Value::Array(items) => items
-            .iter()
-            .filter_map(|v| v.as_str().map(str::to_owned))
-            .collect(),
-        _ => vec![],
-    }
-}
-
-fn sorted_rooms(socket: &Socket) -> Vec<String> {
-    let mut rooms: Vec<String> = socket.rooms().iter().map(|r| r.to_string()).collect();
-    rooms.sort();
-    rooms
-}
-
-fn reply(event: Event, args: impl rally::IntoArgs) {
-    if let Some(ack) = event.ack {
-        ack.send(args);
-    }
-}
-
-/// The arguments named inside a spec, with the attachments of the event that carried it.
-fn spec_args(spec: &Value, event: &Event) -> Args {
-    let values = spec["args"].as_array().cloned().unwrap_or_default();
-    Args {
-        values,
-        attachments: event.args.attachments.clone(),
-    }
-}
-
-fn operator(io: &Server, socket: &Socket, spec: &Value) -> BroadcastOperator {
-    let rooms = strings(&spec["rooms"]);
-    let mut op = match spec["from"].as_str() {
-        Some("socket") => socket.to(rooms),
-        Some("broadcast") => socket.broadcast(),
-        _ => io.to(rooms),
-    };
-    op = op.except(strings(&spec["except"]));
-    if spec["volatile"] == json!(true) {
-        op = op.volatile();
-    }
-    if spec["local"] == json!(true) {
-        op = op.local();
-    }
-    op
 }
 
 fn register(io: &Server, socket: &Socket, disconnects: &Log) {

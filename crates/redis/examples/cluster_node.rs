@@ -31,12 +31,16 @@
 //!   when given), then ack({sent, ms}).
 
 use clap::Parser;
-use rally::{AckError, Args, BroadcastOperator, Event, Server, ServerConfig, Socket};
+use rally::{AckError, Args, Event, Server, ServerConfig, Socket};
 use rally_redis::{RedisAdapterConfig, RedisAdapterFactory};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+#[path = "../../rally/examples/fixture/mod.rs"]
+mod fixture;
+use fixture::{operator, reply, sorted_rooms, spec_args, strings, Log};
 
 #[derive(Parser)]
 struct Options {
@@ -57,62 +61,12 @@ struct Options {
     specific_response_channel: bool,
 }
 
-type Log = Arc<Mutex<Vec<Value>>>;
-
-fn strings(value: &Value) -> Vec<String> {
-    match value {
-        Value::String(s) => vec![s.clone()],
-        Value::Array(items) => items
-            .iter()
-            .filter_map(|v| v.as_str().map(str::to_owned))
-            .collect(),
-        _ => vec![],
-    }
-}
-
-fn sorted_rooms(socket: &Socket) -> Vec<String> {
-    let mut rooms: Vec<String> = socket.rooms().iter().map(|r| r.to_string()).collect();
-    rooms.sort();
-    rooms
-}
-
-fn reply(event: Event, args: impl rally::IntoArgs) {
-    if let Some(ack) = event.ack {
-        ack.send(args);
-    }
-}
-
 fn spec_of(event: &Event) -> Value {
     event.arg(0).unwrap_or_default()
 }
 
-/// The arguments named inside a spec, with the attachments of the event that carried it.
-fn spec_args(spec: &Value, event: &Event) -> Args {
-    Args {
-        values: spec["args"].as_array().cloned().unwrap_or_default(),
-        attachments: event.args.attachments.clone(),
-    }
-}
-
 fn timeout_of(spec: &Value) -> Duration {
     Duration::from_millis(spec["timeout"].as_u64().unwrap_or(1000))
-}
-
-fn operator(io: &Server, socket: &Socket, spec: &Value) -> BroadcastOperator {
-    let rooms = strings(&spec["rooms"]);
-    let mut op = match spec["from"].as_str() {
-        Some("socket") => socket.to(rooms),
-        Some("broadcast") => socket.broadcast().to(rooms),
-        _ => io.to(rooms),
-    };
-    op = op.except(strings(&spec["except"]));
-    if spec["volatile"] == json!(true) {
-        op = op.volatile();
-    }
-    if spec["local"] == json!(true) {
-        op = op.local();
-    }
-    op
 }
 
 /// Each answer's first argument, sorted by its JSON text (answers are unordered).
