@@ -516,7 +516,16 @@ impl Session {
         match packet {
             Packet::Message(m) => {
                 if let Some(this) = self.this.upgrade() {
-                    self.shared.handler.on_message(&this, m);
+                    // A bug above must not kill the transport's task and leave the
+                    // session to leak: the session ends instead, and the process goes on.
+                    let handled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        self.shared.handler.on_message(&this, m)
+                    }));
+                    if handled.is_err() {
+                        tracing::error!(sid = %self.id, "message handler panicked: closing the session");
+                        self.finish(CloseReason::TransportError);
+                        return false;
+                    }
                 }
             }
             // v4 has the server ping, but answering a client ping costs

@@ -96,3 +96,14 @@ async fn many_messages_keep_order() {
         assert_eq!(next_text(&mut ws).await, format!("4{i}"));
     }
 }
+
+#[tokio::test]
+async fn a_panicking_handler_closes_only_its_session() {
+    let srv = start(EngineConfig::default()).await;
+    let (mut bad, bad_sid) = srv.open_ws().await;
+    let (mut good, _) = srv.open_ws().await;
+    bad.send(Ws::text("4panic")).await.unwrap();
+    assert_eq!(srv.wait_close(&bad_sid).await, CloseReason::TransportError);
+    good.send(Ws::text("4still here")).await.unwrap();
+    assert_eq!(next_text(&mut good).await, "4still here");
+}

@@ -12,7 +12,7 @@ use crate::socket::Socket;
 use serde::de::DeserializeOwned;
 use std::future::Future;
 use std::pin::Pin;
-use std::task::Context;
+use std::task::{Context, Poll};
 
 /// One event from a client: its arguments, and the ack callback when the client asked for one.
 pub struct Event {
@@ -62,11 +62,53 @@ pub(crate) type AnyHandler = dyn Fn(Socket, &str, &Args) + Send + Sync;
 pub(crate) type DisconnectHandler = dyn Fn(Socket, DisconnectReason) -> BoxFuture + Send + Sync;
 
 /// Runs a handler's future: in place when it completes at once, as a task otherwise.
+///
+/// The in-place poll runs on the connection's reading path; a handler that panics
+/// there is logged and dropped, so it cannot take the connection's task down with it
+/// (a spawned task's panic is contained by tokio the same way).
 pub(crate) fn run_handler(mut fut: BoxFuture) {
     let mut cx = Context::from_waker(futures::task::noop_waker_ref());
     // A pending future registered only the no-op waker; the task polls it again at once
     // with a real waker, so no wake-up is lost.
-    if fut.as_mut().poll(&mut cx).is_pending() {
-        tokio::spawn(fut);
+    let polled =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fut.as_mut().poll(&mut cx)));
+    match polled {
+        Ok(Poll::Pending) => {
+            tokio::spawn(fut);
+        }
+        Ok(Poll::Ready(())) => {}
+        Err(_) => tracing::error!("an event handler panicked; the event is dropped"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    #[test]
+    fn a_handler_that_completes_at_once_runs_in_place() {
+        let ran = Arc::new(AtomicBool::new(false));
+        let flag = ran.clone();
+        run_handler(Box::pin(async move { flag.store(true, Ordering::SeqCst) }));
+        assert!(ran.load(Ordering::SeqCst));
+    }
+
+    #[test]
+    fn a_panicking_handler_does_not_unwind_into_the_caller() {
+        run_handler(Box::pin(async { panic!("handler bug") }));
+    }
+
+    #[tokio::test]
+    async fn a_handler_that_waits_finishes_as_a_task() {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        run_handler(Box::pin(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            let _ = tx.send(());
+        }));
+        assert!(tokio::time::timeout(std::time::Duration::from_secs(2), rx)
+            .await
+            .is_ok());
     }
 }

@@ -39,6 +39,10 @@ impl EngineHandler for Recorder {
     }
 
     fn on_message(&self, session: &Arc<Session>, msg: Message) {
+        // Stands for a bug in the layer above.
+        if msg == Message::Text("panic".to_owned()) {
+            panic!("handler bug");
+        }
         if self.echo {
             let out = match &msg {
                 Message::Text(t) => OutMessage::text(t.clone()),
