@@ -21,7 +21,6 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::mpsc;
 use std::sync::Mutex;
-use std::thread::JoinHandle;
 use tokio::sync::oneshot;
 
 /// One chat message as history keeps it.
@@ -83,69 +82,71 @@ pub trait HistoryStore: Send + Sync + 'static {
 /// The lobby's key in the `room` column (room names are never empty).
 const LOBBY: &str = "";
 
-enum Request {
-    Append(StoredMessage, oneshot::Sender<Result<(), StoreError>>),
-    Recent(
-        Option<String>,
-        usize,
-        oneshot::Sender<Result<Vec<StoredMessage>, StoreError>>,
-    ),
-    Flush(oneshot::Sender<Result<(), StoreError>>),
-    Close(oneshot::Sender<Result<(), StoreError>>),
+/// Where a store's answer goes back.
+pub type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
+
+/// What a store's worker is asked, in the order the calls were made.
+pub enum Request {
+    Append(StoredMessage, Reply<()>),
+    Recent(Option<String>, usize, Reply<Vec<StoredMessage>>),
+    Flush(Reply<()>),
+    Close(Reply<()>),
 }
 
-/// History in SQLite, served by one thread of its own.
-pub struct SqliteStore {
-    tx: Mutex<Option<mpsc::Sender<Request>>>,
-    thread: Mutex<Option<JoinHandle<()>>>,
+/// How a store hands a request to its worker; false once the worker is gone.
+pub trait SendRequest: Send + Sync + 'static {
+    fn send_request(&self, request: Request) -> bool;
 }
 
-/// Most requests the writer takes in one go (appends among them share a transaction).
-const BATCH: usize = 256;
+impl SendRequest for mpsc::Sender<Request> {
+    fn send_request(&self, request: Request) -> bool {
+        self.send(request).is_ok()
+    }
+}
 
-impl SqliteStore {
-    /// Opens (or creates) the history at `path`; `":memory:"` keeps it in memory only.
-    /// `limit` is the number of messages kept per room; 0 keeps none.
-    pub fn open(path: &str, limit: usize) -> Result<SqliteStore, StoreError> {
-        let conn = if path == ":memory:" {
-            Connection::open_in_memory()?
-        } else {
-            Connection::open(path)?
-        };
-        let mut writer = Writer { conn, limit };
-        writer.init()?;
-        let (tx, rx) = mpsc::channel();
-        let thread = std::thread::Builder::new()
-            .name("history".into())
-            .spawn(move || writer.run(rx))
-            .map_err(|e| StoreError(format!("cannot start the history thread: {e}")))?;
-        Ok(SqliteStore {
+impl SendRequest for tokio::sync::mpsc::UnboundedSender<Request> {
+    fn send_request(&self, request: Request) -> bool {
+        self.send(request).is_ok()
+    }
+}
+
+/// The front every store shares: requests go, in call order, to one worker (a thread or
+/// a task) that owns the storage, and `close` waits for that worker to end.
+pub struct StoreWorker<S> {
+    tx: Mutex<Option<S>>,
+    /// Resolves once the worker has ended.
+    ended: Mutex<Option<BoxFuture<'static, ()>>>,
+    /// The error of a request whose worker went away.
+    stopped: &'static str,
+}
+
+impl<S: SendRequest> StoreWorker<S> {
+    pub(crate) fn new(tx: S, ended: BoxFuture<'static, ()>, stopped: &'static str) -> Self {
+        StoreWorker {
             tx: Mutex::new(Some(tx)),
-            thread: Mutex::new(Some(thread)),
-        })
+            ended: Mutex::new(Some(ended)),
+            stopped,
+        }
     }
 
-    fn request<T: Send + 'static>(
-        &self,
-        make: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Request,
-    ) -> StoreFuture<T> {
+    fn request<T: Send + 'static>(&self, make: impl FnOnce(Reply<T>) -> Request) -> StoreFuture<T> {
         let (tx, rx) = oneshot::channel();
         let sent = match &*lock(&self.tx) {
-            Some(sender) => sender.send(make(tx)).is_ok(),
+            Some(sender) => sender.send_request(make(tx)),
             None => false,
         };
+        let stopped = self.stopped;
         async move {
             if !sent {
                 return Err(StoreError("the history store is closed".into()));
             }
-            rx.await
-                .unwrap_or_else(|_| Err(StoreError("the history thread stopped".into())))
+            rx.await.unwrap_or_else(|_| Err(StoreError(stopped.into())))
         }
         .boxed()
     }
 }
 
-impl HistoryStore for SqliteStore {
+impl<S: SendRequest> HistoryStore for StoreWorker<S> {
     fn append(&self, message: StoredMessage) -> StoreFuture<()> {
         self.request(|tx| Request::Append(message, tx))
     }
@@ -161,17 +162,50 @@ impl HistoryStore for SqliteStore {
 
     fn close(&self) -> StoreFuture<()> {
         let closed = self.request(Request::Close);
-        // No request can follow the close; the thread ends once it has answered.
+        // No request can follow the close; the worker ends once it has answered.
         lock(&self.tx).take();
-        let thread = lock(&self.thread).take();
+        let ended = lock(&self.ended).take();
         async move {
             let result = closed.await;
-            if let Some(thread) = thread {
-                let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+            if let Some(ended) = ended {
+                ended.await;
             }
             result
         }
         .boxed()
+    }
+}
+
+/// History in SQLite, served by one thread of its own.
+pub type SqliteStore = StoreWorker<mpsc::Sender<Request>>;
+
+/// Most requests the writer takes in one go (appends among them share a transaction).
+const BATCH: usize = 256;
+
+impl StoreWorker<mpsc::Sender<Request>> {
+    /// Opens (or creates) the history at `path`; `":memory:"` keeps it in memory only.
+    /// `limit` is the number of messages kept per room; 0 keeps none.
+    pub fn open(path: &str, limit: usize) -> Result<SqliteStore, StoreError> {
+        let conn = if path == ":memory:" {
+            Connection::open_in_memory()?
+        } else {
+            Connection::open(path)?
+        };
+        let mut writer = Writer { conn, limit };
+        writer.init()?;
+        let (tx, rx) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("history".into())
+            .spawn(move || writer.run(rx))
+            .map_err(|e| StoreError(format!("cannot start the history thread: {e}")))?;
+        let ended = async move {
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        };
+        Ok(StoreWorker::new(
+            tx,
+            ended.boxed(),
+            "the history thread stopped",
+        ))
     }
 }
 

@@ -18,14 +18,12 @@
 //! big-endian length, then its bytes). JSON text never holds a raw NUL, so text-only
 //! messages stay readable with `redis-cli`.
 
-use crate::history::{pack, unpack, HistoryStore, StoreError, StoreFuture, StoredMessage};
+use crate::history::{pack, unpack, Request, StoreError, StoreWorker, StoredMessage};
 use futures::FutureExt;
 use redis::aio::MultiplexedConnection;
 use serde_json::{json, Value};
-use std::sync::Mutex;
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot};
-use tokio::task::JoinHandle;
+use tokio::sync::mpsc;
 use tokio::time::{timeout, Instant};
 
 /// Where and how the store talks to Redis.
@@ -63,31 +61,15 @@ impl RedisStoreConfig {
     }
 }
 
-type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
-
-enum Request {
-    Append(StoredMessage, Reply<()>),
-    Recent(Option<String>, usize, Reply<Vec<StoredMessage>>),
-    Flush(Reply<()>),
-    Close(Reply<()>),
-}
-
-/// History in Redis lists; see the module docs.
-pub struct RedisStore {
-    tx: Mutex<Option<mpsc::UnboundedSender<Request>>>,
-    task: Mutex<Option<JoinHandle<()>>>,
-}
+/// History in Redis lists, served by one task; see the module docs.
+pub type RedisStore = StoreWorker<mpsc::UnboundedSender<Request>>;
 
 /// Most requests in one pipeline.
 const BATCH: usize = 256;
 const BACKOFF_MIN: Duration = Duration::from_millis(50);
 const BACKOFF_MAX: Duration = Duration::from_secs(1);
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-impl RedisStore {
+impl StoreWorker<mpsc::UnboundedSender<Request>> {
     /// Checks the URL and starts the store's task on the current tokio runtime; the
     /// connection is made when the first request comes.
     pub fn open(config: RedisStoreConfig) -> Result<RedisStore, StoreError> {
@@ -97,55 +79,14 @@ impl RedisStore {
             .map_err(|_| StoreError("RedisStore::open must run inside a tokio runtime".into()))?;
         let (tx, rx) = mpsc::unbounded_channel();
         let task = runtime.spawn(run(client, config, rx));
-        Ok(RedisStore {
-            tx: Mutex::new(Some(tx)),
-            task: Mutex::new(Some(task)),
-        })
-    }
-
-    fn request<T: Send + 'static>(&self, make: impl FnOnce(Reply<T>) -> Request) -> StoreFuture<T> {
-        let (tx, rx) = oneshot::channel();
-        let sent = match &*lock(&self.tx) {
-            Some(sender) => sender.send(make(tx)).is_ok(),
-            None => false,
+        let ended = async move {
+            let _ = task.await;
         };
-        async move {
-            if !sent {
-                return Err(StoreError("the history store is closed".into()));
-            }
-            rx.await
-                .unwrap_or_else(|_| Err(StoreError("the history task stopped".into())))
-        }
-        .boxed()
-    }
-}
-
-impl HistoryStore for RedisStore {
-    fn append(&self, message: StoredMessage) -> StoreFuture<()> {
-        self.request(|tx| Request::Append(message, tx))
-    }
-
-    fn recent(&self, room: Option<&str>, limit: usize) -> StoreFuture<Vec<StoredMessage>> {
-        let room = room.map(str::to_owned);
-        self.request(|tx| Request::Recent(room, limit, tx))
-    }
-
-    fn flush(&self) -> StoreFuture<()> {
-        self.request(Request::Flush)
-    }
-
-    fn close(&self) -> StoreFuture<()> {
-        let closed = self.request(Request::Close);
-        lock(&self.tx).take();
-        let task = lock(&self.task).take();
-        async move {
-            let result = closed.await;
-            if let Some(task) = task {
-                let _ = task.await;
-            }
-            result
-        }
-        .boxed()
+        Ok(StoreWorker::new(
+            tx,
+            ended.boxed(),
+            "the history task stopped",
+        ))
     }
 }
 
@@ -383,6 +324,7 @@ fn fail(request: Request, error: StoreError) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::history::HistoryStore;
     use bytes::Bytes;
 
     fn msg(id: &str, room: Option<&str>, payload: Value) -> StoredMessage {
