@@ -24,12 +24,11 @@ use clap::Parser;
 use rally::engine::EngineConfig;
 use rally::{Args, ConnectError, Server, ServerConfig, Socket};
 use serde_json::{json, Value};
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 mod fixture;
-use fixture::{operator, reply, sorted_rooms, spec_args, strings, Log};
+use fixture::{operator, reply, serve, sorted_rooms, spec_args, strings, Log};
 
 #[derive(Parser)]
 struct Options {
@@ -277,27 +276,5 @@ async fn main() {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", options.port))
         .await
         .unwrap_or_else(|e| panic!("cannot listen on port {}: {e}", options.port));
-    println!(
-        "listening on {}",
-        listener
-            .local_addr()
-            .expect("a bound listener has an address")
-    );
-    let app = io.router();
-    let shutdown = async move {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("SIGTERM handler");
-        tokio::select! {
-            _ = term.recv() => {},
-            _ = tokio::signal::ctrl_c() => {},
-        }
-        io.close().await;
-    };
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
-    .expect("server error");
+    serve(io, listener).await;
 }

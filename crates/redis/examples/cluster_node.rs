@@ -34,13 +34,12 @@ use clap::Parser;
 use rally::{AckError, Args, Event, Server, ServerConfig, Socket};
 use rally_redis::{RedisAdapterConfig, RedisAdapterFactory};
 use serde_json::{json, Value};
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 #[path = "../../rally/examples/fixture/mod.rs"]
 mod fixture;
-use fixture::{operator, reply, sorted_rooms, spec_args, strings, Log};
+use fixture::{operator, reply, serve, sorted_rooms, spec_args, strings, Log};
 
 #[derive(Parser)]
 struct Options {
@@ -367,22 +366,5 @@ async fn main() {
         });
     });
 
-    println!("listening on {addr}");
-    let app = io.router();
-    let shutdown = async move {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("SIGTERM handler");
-        tokio::select! {
-            _ = term.recv() => {},
-            _ = tokio::signal::ctrl_c() => {},
-        }
-        io.close().await;
-    };
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
-    .expect("server error");
+    serve(io, listener).await;
 }
