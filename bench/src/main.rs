@@ -60,6 +60,11 @@ fn kib(bytes: f64) -> String {
     format!("{:.2} KiB", bytes / 1024.0)
 }
 
+/// Microseconds shown as milliseconds.
+fn ms(us: u64) -> String {
+    format!("{:.2}", us as f64 / 1000.0)
+}
+
 fn pct(share: f64) -> String {
     format!("{:.0}%", share * 100.0)
 }
@@ -148,9 +153,9 @@ async fn main() {
                             vec![
                                 kind.name().into(),
                                 format!("{:.0}", r.deliveries_per_s),
-                                format!("{:.2}", r.latency_us.p50 as f64 / 1000.0),
-                                format!("{:.2}", r.latency_us.p99 as f64 / 1000.0),
-                                format!("{:.2}", r.latency_us.p999 as f64 / 1000.0),
+                                ms(r.latency_us.p50),
+                                ms(r.latency_us.p99),
+                                ms(r.latency_us.p999),
                                 format!("{:.3}", r.cpu_us_per_delivery),
                                 r.lost.to_string(),
                                 pct(r.spent.loadgen_share()),
@@ -164,8 +169,8 @@ async fn main() {
                             kind.name().into(),
                             format!("{:.0}", r.acks_per_s),
                             format!("{:.2}", r.cpu_us_per_ack),
-                            format!("{:.2}", r.latency_us.p50 as f64 / 1000.0),
-                            format!("{:.2}", r.latency_us.p99 as f64 / 1000.0),
+                            ms(r.latency_us.p50),
+                            ms(r.latency_us.p99),
                             pct(r.spent.loadgen_share()),
                         ],
                         json!(r),
@@ -217,14 +222,14 @@ async fn main() {
                             vec![
                                 kind.name().into(),
                                 format!(
-                                    "{:.2} / {:.2}",
-                                    calm.latency_us.p50 as f64 / 1000.0,
-                                    stalled.latency_us.p50 as f64 / 1000.0
+                                    "{} / {}",
+                                    ms(calm.latency_us.p50),
+                                    ms(stalled.latency_us.p50)
                                 ),
                                 format!(
-                                    "{:.2} / {:.2}",
-                                    calm.latency_us.p99 as f64 / 1000.0,
-                                    stalled.latency_us.p99 as f64 / 1000.0
+                                    "{} / {}",
+                                    ms(calm.latency_us.p99),
+                                    ms(stalled.latency_us.p99)
                                 ),
                                 format!(
                                     "{:.1}–{:.1} MiB",
