@@ -119,27 +119,28 @@ pub(crate) async fn post(session: Arc<Session>, headers: &HeaderMap, body: Body)
         armed: true,
     };
     let max = session.config().max_payload;
-    let too_large = || {
-        tracing::debug!(sid = session.id(), max, "POST payload too large");
-        StatusCode::PAYLOAD_TOO_LARGE.into_response()
-    };
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > max as u64) {
+    let mut stream = body.into_data_stream();
+    let too_large = |stream| async {
+        tracing::debug!(sid = session.id(), max, "POST payload too large");
+        drain(stream, max.saturating_mul(DRAIN_FACTOR)).await;
         // The guard ends the session on the way out.
-        return too_large();
+        StatusCode::PAYLOAD_TOO_LARGE.into_response()
+    };
+    if declared.is_some_and(|n| n > max as u64) {
+        return too_large(stream).await;
     }
     let mut data = Vec::new();
-    let mut stream = body.into_data_stream();
     while let Some(chunk) = stream.next().await {
         let Ok(chunk) = chunk else {
             // The guard ends the session: the client aborted the upload.
             return ProtocolError::BadRequest.response();
         };
         if data.len() + chunk.len() > max {
-            return too_large();
+            return too_large(stream).await;
         }
         data.extend_from_slice(&chunk);
     }
@@ -165,6 +166,27 @@ pub(crate) async fn post(session: Arc<Session>, headers: &HeaderMap, body: Body)
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     resp
+}
+
+/// How much of an oversize body is read and thrown away, in multiples of `max_payload`.
+const DRAIN_FACTOR: usize = 4;
+/// How long an oversize body is read and thrown away at most.
+const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Reads and discards the rest of a refused body, within bounds, so that the 413 reaches
+/// a client still uploading: answering mid-upload makes the server close the connection
+/// under the client's writes, which the client sees as a reset instead of the answer.
+async fn drain(mut stream: axum::body::BodyDataStream, budget: usize) {
+    let discard = async {
+        let mut read = 0usize;
+        while let Some(Ok(chunk)) = stream.next().await {
+            read += chunk.len();
+            if read > budget {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(DRAIN_TIME, discard).await;
 }
 
 fn payload_response(body: bytes::Bytes) -> Response {
