@@ -4,6 +4,7 @@
 'use strict';
 
 const { spawn, spawnSync } = require('node:child_process');
+const { spawnServer, binary } = require('./server');
 const net = require('node:net');
 const crypto = require('node:crypto');
 
@@ -120,62 +121,9 @@ async function startRedis({ port } = {}) {
   return handle;
 }
 
-/**
- * Spawns `cmd args` and resolves once it prints `listening on HOST:PORT`.
- * Returns { port, url, proc, pid, exited, output(), stop(signal), pause(), resume() }.
- */
-function spawnServer(cmd, args, { env = {}, timeoutMs = 20000, label = cmd } = {}) {
-  const proc = spawn(cmd, args, {
-    env: { RUST_LOG: 'warn', ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  proc.stdout.on('data', (d) => { out += d; });
-  proc.stderr.on('data', (d) => { out += d; });
-  const exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      proc.kill('SIGKILL');
-      reject(new Error(`${label} did not announce its port within ${timeoutMs} ms:\n${out}`));
-    }, timeoutMs);
-    const onData = () => {
-      const m = /listening on [^\s:]+:(\d+)/.exec(out);
-      if (!m) return;
-      clearTimeout(timer);
-      proc.stdout.off('data', onData);
-      const port = Number(m[1]);
-      resolve({
-        port,
-        url: `http://127.0.0.1:${port}`,
-        proc,
-        pid: proc.pid,
-        exited,
-        output: () => out,
-        pause() { proc.kill('SIGSTOP'); },
-        resume() { proc.kill('SIGCONT'); },
-        async stop(signal = 'SIGTERM') {
-          if (proc.exitCode === null && proc.signalCode === null) {
-            proc.kill('SIGCONT');
-            proc.kill(signal);
-          }
-          const killer = setTimeout(() => proc.kill('SIGKILL'), 5000);
-          const result = await exited;
-          clearTimeout(killer);
-          return result;
-        },
-      });
-    };
-    proc.stdout.on('data', onData);
-    proc.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${label} exited with ${code} before listening:\n${out}`));
-    });
-  });
-}
 
 /** A Rally cluster member (crates/redis/examples/cluster_node) on `redis` with `prefix`. */
 function startRallyNode(redis, prefix, { requestTimeout = 2000, name, env, specificResponseChannel } = {}) {
-  const { binary } = require('./server');
   const args = ['--port', '0', '--redis-url', redis.url, '--prefix', prefix, '--request-timeout', String(requestTimeout)];
   if (name) args.push('--name', name);
   if (specificResponseChannel) args.push('--specific-response-channel');

@@ -23,11 +23,11 @@ function binary(name) {
 }
 
 /**
- * Spawns `name` with `args` (plus `--port <port>`, 0 by default) and resolves once it
- * announces its port. Returns { port, url, proc, stop(signal), output() }.
+ * Spawns `cmd args` and resolves once it prints `listening on HOST:PORT`.
+ * Returns { port, url, proc, pid, exited, output(), stop(signal), pause(), resume() }.
  */
-function start(name, args = [], { port = 0, env = {}, timeoutMs = 20000 } = {}) {
-  const proc = spawn(binary(name), [...args, '--port', String(port)], {
+function spawnServer(cmd, args, { env = {}, timeoutMs = 20000, label = cmd } = {}) {
+  const proc = spawn(cmd, args, {
     env: { RUST_LOG: 'warn', ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -38,22 +38,28 @@ function start(name, args = [], { port = 0, env = {}, timeoutMs = 20000 } = {}) 
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       proc.kill('SIGKILL');
-      reject(new Error(`${name} did not announce its port within ${timeoutMs} ms:\n${out}`));
+      reject(new Error(`${label} did not announce its port within ${timeoutMs} ms:\n${out}`));
     }, timeoutMs);
     const onData = () => {
       const m = /listening on [^\s:]+:(\d+)/.exec(out);
       if (!m) return;
       clearTimeout(timer);
       proc.stdout.off('data', onData);
-      const p = Number(m[1]);
+      const port = Number(m[1]);
       resolve({
-        port: p,
-        url: `http://127.0.0.1:${p}`,
+        port,
+        url: `http://127.0.0.1:${port}`,
         proc,
+        pid: proc.pid,
         exited,
         output: () => out,
+        pause() { proc.kill('SIGSTOP'); },
+        resume() { proc.kill('SIGCONT'); },
         async stop(signal = 'SIGTERM') {
-          if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+          if (proc.exitCode === null && proc.signalCode === null) {
+            proc.kill('SIGCONT');
+            proc.kill(signal);
+          }
           const killer = setTimeout(() => proc.kill('SIGKILL'), 5000);
           const result = await exited;
           clearTimeout(killer);
@@ -64,9 +70,17 @@ function start(name, args = [], { port = 0, env = {}, timeoutMs = 20000 } = {}) 
     proc.stdout.on('data', onData);
     proc.on('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`${name} exited with ${code} before listening:\n${out}`));
+      reject(new Error(`${label} exited with ${code} before listening:\n${out}`));
     });
   });
 }
 
-module.exports = { start, binary, ROOT };
+/**
+ * Spawns the built binary `name` with `args` plus `--port <port>` (0 by default: a free
+ * port the server picks) and resolves once it announces its port.
+ */
+function start(name, args = [], { port = 0, env = {}, timeoutMs = 20000 } = {}) {
+  return spawnServer(binary(name), [...args, '--port', String(port)], { env, timeoutMs, label: name });
+}
+
+module.exports = { start, spawnServer, binary, ROOT };
