@@ -28,7 +28,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 mod fixture;
-use fixture::{operator, reply, serve, sorted_rooms, spec_args, strings, Log};
+use fixture::{on_basics, operator, reply, serve, sorted_rooms, spec_args, strings, Log};
 
 #[derive(Parser)]
 struct Options {
@@ -59,20 +59,7 @@ fn register(io: &Server, socket: &Socket, disconnects: &Log) {
         async {}
     });
 
-    socket.on("echo", |_, event| async move {
-        let args = event.args.clone();
-        reply(event, args);
-    });
-    socket.on("join", |socket, event| async move {
-        socket.join(strings(&event.arg::<Value>(0).unwrap_or_default()));
-        reply(event, (sorted_rooms(&socket),));
-    });
-    socket.on("leave", |socket, event| async move {
-        for room in strings(&event.arg::<Value>(0).unwrap_or_default()) {
-            socket.leave(&room);
-        }
-        reply(event, (sorted_rooms(&socket),));
-    });
+    on_basics(socket);
     let server = io.clone();
     socket.on("emit", move |socket, event| {
         let io = server.clone();
@@ -213,10 +200,6 @@ fn register(io: &Server, socket: &Socket, disconnects: &Log) {
     socket.on("handshake", |socket, event| async move {
         let handshake = socket.handshake().clone();
         reply(event, (handshake,));
-    });
-    socket.on("set-data", |socket, event| async move {
-        socket.set_data(event.arg(0).unwrap_or_default());
-        reply(event, ());
     });
     socket.on("get-data", |socket, event| async move {
         reply(event, (socket.data(),));

@@ -39,7 +39,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 #[path = "../../rally/examples/fixture/mod.rs"]
 mod fixture;
-use fixture::{operator, reply, serve, sorted_rooms, spec_args, strings, Log};
+use fixture::{on_basics, operator, reply, serve, spec_args, strings, Log};
 
 #[derive(Parser)]
 struct Options {
@@ -119,24 +119,7 @@ fn register(
         let node = node.clone();
         async move { reply(event, (node,)) }
     });
-    socket.on("echo", |_, event| async move {
-        let args = event.args.clone();
-        reply(event, args);
-    });
-    socket.on("join", |socket, event| async move {
-        socket.join(strings(&event.arg::<Value>(0).unwrap_or_default()));
-        reply(event, (sorted_rooms(&socket),));
-    });
-    socket.on("leave", |socket, event| async move {
-        for room in strings(&event.arg::<Value>(0).unwrap_or_default()) {
-            socket.leave(&room);
-        }
-        reply(event, (sorted_rooms(&socket),));
-    });
-    socket.on("set-data", |socket, event| async move {
-        socket.set_data(event.arg(0).unwrap_or_default());
-        reply(event, ());
-    });
+    on_basics(socket);
     let server = io.clone();
     socket.on("emit", move |socket, event| {
         let io = server.clone();
