@@ -404,11 +404,12 @@ pub(crate) fn unpack(mut blob: &[u8]) -> Vec<Bytes> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use serde_json::json;
 
-    fn msg(id: &str, room: Option<&str>, payload: Value) -> StoredMessage {
+    /// A message for the stores' tests.
+    pub(crate) fn msg(id: &str, room: Option<&str>, payload: Value) -> StoredMessage {
         StoredMessage {
             id: id.into(),
             room: room.map(str::to_owned),

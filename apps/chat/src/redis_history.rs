@@ -324,20 +324,9 @@ fn fail(request: Request, error: StoreError) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::history::tests::msg;
     use crate::history::HistoryStore;
     use bytes::Bytes;
-
-    fn msg(id: &str, room: Option<&str>, payload: Value) -> StoredMessage {
-        StoredMessage {
-            id: id.into(),
-            room: room.map(str::to_owned),
-            from: "sock".into(),
-            name: "Ada".into(),
-            time: 1_700_000_000_000,
-            payload,
-            attachments: vec![],
-        }
-    }
 
     #[test]
     fn entries_round_trip() {
