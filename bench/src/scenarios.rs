@@ -26,6 +26,14 @@ fn field(text: &str, key: &str) -> Option<u64> {
     digits[..end].parse().ok()
 }
 
+/// The data array of an EVENT packet (`2[...]`), fully parsed.
+fn event_args(packet: &str) -> Option<Vec<serde_json::Value>> {
+    match serde_json::from_str(packet.strip_prefix('2')?) {
+        Ok(serde_json::Value::Array(args)) => Some(args),
+        _ => None,
+    }
+}
+
 fn ignore() -> OnPacket {
     Arc::new(|_, _| {})
 }
@@ -432,12 +440,7 @@ pub async fn rooms(
                 joined.fetch_add(1, Ordering::Relaxed);
                 return;
             }
-            let Some(body) = packet.strip_prefix('2') else {
-                return;
-            };
-            let Ok(serde_json::Value::Array(args)) =
-                serde_json::from_str::<serde_json::Value>(body)
-            else {
+            let Some(args) = event_args(packet) else {
                 return;
             };
             let my_room = format!("room-{}", client.index % rooms);
@@ -523,12 +526,7 @@ pub async fn private(server: &Server, pairs: usize, duration: Duration) -> Resul
             wrong.clone(),
         );
         Arc::new(move |client: &Client, packet: &str| {
-            let Some(body) = packet.strip_prefix('2') else {
-                return;
-            };
-            let Ok(serde_json::Value::Array(args)) =
-                serde_json::from_str::<serde_json::Value>(body)
-            else {
+            let Some(args) = event_args(packet) else {
                 return;
             };
             if args.first().and_then(|e| e.as_str()) != Some("private_message") {
