@@ -189,12 +189,8 @@ pub async fn run(options: Options) -> Result<(), String> {
     );
     println!("listening on {addr}");
 
-    // Small frames (acks, typing signals) must not wait for Nagle's algorithm.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!("TCP_NODELAY not set: {e}");
-        }
-    });
+    // No Nagle delay for small frames, and a bounded kernel buffer for clients that stop reading.
+    let listener = listener.tap_io(rally::engine::tune_tcp);
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let serve = axum::serve(
         listener,

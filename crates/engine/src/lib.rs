@@ -25,6 +25,7 @@ pub use handshake::HandshakeInfo;
 pub use message::{Message, OutMessage};
 pub use server::Engine;
 pub use session::{CloseReason, EngineHandler, SendError, Session};
+pub use transport::tcp::{tune_tcp, NOTSENT_LOWAT};
 pub use transport::TransportKind;
 
 /// A fresh random URL-safe id, as unguessable as a session id; the Socket.IO floor names sockets with it.

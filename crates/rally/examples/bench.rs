@@ -94,10 +94,7 @@ async fn serve(options: Options) {
             .local_addr()
             .expect("a bound listener has an address")
     );
-    // Polling responses are small writes too: no Nagle delay for them either.
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
+    let listener = listener.tap_io(rally::engine::tune_tcp);
     axum::serve(listener, io.router())
         .await
         .expect("server error");

@@ -11,6 +11,7 @@
 //! Both: pingInterval 300 ms, pingTimeout 200 ms, maxPayload 1 000 000, CORS `*`;
 //! a connection that joins no namespace is closed after 1 s.
 
+use axum::serve::ListenerExt;
 use clap::Parser;
 use rally::engine::{
     Cors, CorsOrigin, Engine, EngineConfig, EngineHandler, Message, OutMessage, Session,
@@ -100,7 +101,7 @@ async fn main() {
             .expect("a bound listener has an address")
     );
     axum::serve(
-        listener,
+        listener.tap_io(rally::engine::tune_tcp),
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(async move {

@@ -18,7 +18,10 @@
 //!     });
 //! });
 //! let app = io.router();
-//! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await.unwrap();
+//! // Nagle off and a bounded kernel send buffer on every accepted socket.
+//! use axum::serve::ListenerExt;
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await.unwrap()
+//!     .tap_io(rally::engine::tune_tcp);
 //! axum::serve(listener, app).await.unwrap();
 //! # }
 //! ```

@@ -6,6 +6,7 @@
 //! WebSocket).
 
 pub(crate) mod polling;
+pub(crate) mod tcp;
 pub(crate) mod websocket;
 pub(crate) mod ws_driver;
 pub(crate) mod ws_io;

@@ -2,10 +2,10 @@
 //!
 //! Usually the app serves plain TCP and the upgraded connection is taken back
 //! down to its `TcpStream`: no boxed trait object and no rewind buffer stay
-//! in every connection, and Nagle's algorithm can be switched off (a small
-//! frame written while the previous one is unacknowledged would otherwise
-//! wait for the peer's delayed ACK, tens of milliseconds). Any other stream
-//! (TLS, a test harness) is driven through hyper's `Upgraded` as it is.
+//! in every connection, and the socket gets Rally's options
+//! ([`tune_tcp`](crate::tune_tcp)). Any other stream (TLS, a test harness, or
+//! `axum::serve`, which wraps its connections in a private type) is driven
+//! through hyper's `Upgraded` as it is.
 
 use std::io;
 use std::pin::Pin;
@@ -27,10 +27,8 @@ impl WsIo {
     pub(crate) fn from_upgraded(upgraded: Upgraded) -> (WsIo, Bytes) {
         match upgraded.downcast::<TokioIo<TcpStream>>() {
             Ok(parts) => {
-                let tcp = parts.io.into_inner();
-                if let Err(e) = tcp.set_nodelay(true) {
-                    tracing::debug!(error = %e, "cannot disable Nagle's algorithm");
-                }
+                let mut tcp = parts.io.into_inner();
+                super::tcp::tune_tcp(&mut tcp);
                 (WsIo::Tcp(tcp), parts.read_buf)
             }
             Err(upgraded) => (WsIo::Upgraded(TokioIo::new(upgraded)), Bytes::new()),
