@@ -33,6 +33,8 @@ pub struct EngineConfig {
     pub max_payload: usize,
     /// Outgoing messages queued per session before the session is closed:
     /// a client that does not read must not make the server buffer forever.
+    /// Each entry is a pointer to a (possibly shared) message, so the bound
+    /// also caps what a stalled client pins: 4 096 entries, about 100 KiB.
     pub max_queue: usize,
     /// Bytes of outgoing messages queued per session before the session is
     /// closed. Shared broadcast messages count in full: a stalled client
@@ -54,7 +56,7 @@ impl Default for EngineConfig {
             ping_timeout: Duration::from_secs(20),
             upgrade_timeout: Duration::from_secs(10),
             max_payload: 1_000_000,
-            max_queue: 16_384,
+            max_queue: 4_096,
             max_queued_bytes: 8 << 20,
             transports: vec![TransportKind::Polling, TransportKind::WebSocket],
             allow_upgrades: true,

@@ -324,8 +324,11 @@ impl Session {
             }
             let bytes: usize = msgs.iter().map(OutMessage::len).sum();
             let config = &self.shared.config;
-            if st.queue.len() + msgs.len() > config.max_queue
-                || st.queued_bytes + bytes > config.max_queued_bytes
+            // The bound measures how far behind a client is: one emit larger
+            // than it still goes to a client that has caught up.
+            if !was_empty
+                && (st.queue.len() + msgs.len() > config.max_queue
+                    || st.queued_bytes + bytes > config.max_queued_bytes)
             {
                 let (queued, queued_bytes) = (st.queue.len(), st.queued_bytes);
                 drop(st);

@@ -241,6 +241,27 @@ async fn queued_bytes_are_bounded_too() {
 }
 
 #[tokio::test]
+async fn one_message_over_the_byte_bound_reaches_a_caught_up_client() {
+    let srv = start(EngineConfig {
+        max_queued_bytes: 1000,
+        ..EngineConfig::default()
+    })
+    .await;
+    let sid = srv.open_polling().await;
+    let session = srv.session(&sid);
+    let big = "y".repeat(5000);
+    session.send(OutMessage::text(big.clone())).unwrap();
+    assert_eq!(srv.poll(&sid).await.text(), format!("4{big}"));
+    // Behind by that much, though, the client is dropped.
+    session.send(OutMessage::text(big.clone())).unwrap();
+    assert!(matches!(
+        session.send(OutMessage::text(big)),
+        Err(SendError::QueueFull)
+    ));
+    assert_eq!(srv.wait_close(&sid).await, CloseReason::BufferFull);
+}
+
+#[tokio::test]
 async fn volatile_messages_are_dropped_while_the_client_is_behind() {
     let srv = start(EngineConfig::default()).await;
     let sid = srv.open_polling().await;
