@@ -19,18 +19,23 @@ pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 /// packet, without the Engine.IO `4`.
 pub type OnPacket = Arc<dyn Fn(&Client, &str) + Send + Sync>;
 
-/// A connected client's handle, given to callbacks and scenarios.
+/// A connected client's handle, given to callbacks and scenarios. The connection
+/// stays open while a scenario holds a handle: the copy the client's own task
+/// passes to callbacks does not count, so a phase's clients go away with it.
 #[derive(Clone)]
 pub struct Client {
     pub index: usize,
     pub sid: Arc<str>,
-    tx: mpsc::UnboundedSender<String>,
+    tx: mpsc::WeakUnboundedSender<String>,
+    _open: Option<mpsc::UnboundedSender<String>>,
 }
 
 impl Client {
     /// Sends one Socket.IO packet (without the Engine.IO `4`, which is added here).
     pub fn send(&self, packet: &str) {
-        let _ = self.tx.send(format!("4{packet}"));
+        if let Some(tx) = self.tx.upgrade() {
+            let _ = tx.send(format!("4{packet}"));
+        }
     }
 }
 
@@ -82,9 +87,18 @@ pub async fn handshake(port: u16) -> Result<(Ws, Arc<str>), String> {
 pub async fn connect(port: u16, index: usize, on_packet: OnPacket) -> Result<Client, String> {
     let (ws, sid) = handshake(port).await?;
     let (tx, rx) = mpsc::unbounded_channel();
-    let client = Client { index, sid, tx };
-    tokio::spawn(run(ws, rx, client.clone(), on_packet));
-    Ok(client)
+    let own = Client {
+        index,
+        sid,
+        tx: tx.downgrade(),
+        _open: None,
+    };
+    let handle = Client {
+        _open: Some(tx),
+        ..own.clone()
+    };
+    tokio::spawn(run(ws, rx, own, on_packet));
+    Ok(handle)
 }
 
 async fn run(ws: Ws, mut rx: mpsc::UnboundedReceiver<String>, client: Client, on_packet: OnPacket) {

@@ -139,6 +139,7 @@ async fn main() {
                                 kind.name().into(),
                                 format!("{:.0}", r.deliveries_per_s),
                                 format!("{:.3}", r.cpu_us_per_delivery),
+                                pct(r.spent.server_kernel_share()),
                                 r.lost.to_string(),
                                 pct(r.spent.server_share()),
                                 pct(r.spent.loadgen_share()),
@@ -157,6 +158,7 @@ async fn main() {
                                 ms(r.latency_us.p99),
                                 ms(r.latency_us.p999),
                                 format!("{:.3}", r.cpu_us_per_delivery),
+                                pct(r.spent.server_kernel_share()),
                                 r.lost.to_string(),
                                 pct(r.spent.loadgen_share()),
                             ],
@@ -169,6 +171,7 @@ async fn main() {
                             kind.name().into(),
                             format!("{:.0}", r.acks_per_s),
                             format!("{:.2}", r.cpu_us_per_ack),
+                            pct(r.spent.server_kernel_share()),
                             ms(r.latency_us.p50),
                             ms(r.latency_us.p99),
                             pct(r.spent.loadgen_share()),
@@ -184,6 +187,7 @@ async fn main() {
                                 kind.name().into(),
                                 format!("{:.0}", r.deliveries_per_s),
                                 format!("{:.3}", r.cpu_us_per_delivery),
+                                pct(r.spent.server_kernel_share()),
                                 r.wrong.to_string(),
                                 r.lost.to_string(),
                                 pct(r.spent.loadgen_share()),
@@ -197,6 +201,7 @@ async fn main() {
                             kind.name().into(),
                             format!("{:.0}", r.messages_per_s),
                             format!("{:.2}", r.cpu_us_per_message),
+                            pct(r.spent.server_kernel_share()),
                             r.wrong.to_string(),
                             r.lost.to_string(),
                             pct(r.spent.loadgen_share()),
@@ -222,14 +227,16 @@ async fn main() {
                             vec![
                                 kind.name().into(),
                                 format!(
-                                    "{} / {}",
+                                    "{} / {} / {}",
                                     ms(calm.latency_us.p50),
-                                    ms(stalled.latency_us.p50)
+                                    ms(stalled.latency_us.p50),
+                                    ms(stalled.latency_second_half_us.p50)
                                 ),
                                 format!(
-                                    "{} / {}",
+                                    "{} / {} / {}",
                                     ms(calm.latency_us.p99),
-                                    ms(stalled.latency_us.p99)
+                                    ms(stalled.latency_us.p99),
+                                    ms(stalled.latency_second_half_us.p99)
                                 ),
                                 format!(
                                     "{:.1}–{:.1} MiB",
@@ -258,12 +265,12 @@ async fn main() {
         }
         let (title, header): (&str, &[&str]) = match *scenario {
             "connections" => ("Idle WebSocket connections", &["server", "RSS / conn at 5 000", "RSS / conn at max (conns)", "CPU µs / new conn", "loadgen CPU"]),
-            "broadcast" => ("Broadcast, 1000 clients, 4 senders, closed loop", &["server", "deliveries/s", "CPU µs / delivery", "lost", "server CPU", "loadgen CPU"]),
-            "latency" => ("Broadcast latency at 40 000 deliveries/s (1000 clients)", &["server", "deliveries/s", "p50 ms", "p99 ms", "p99.9 ms", "CPU µs / delivery", "lost", "loadgen CPU"]),
-            "echo" => ("Echo with ack, 100 clients, closed loop", &["server", "acks/s", "CPU µs / ack", "p50 ms", "p99 ms", "loadgen CPU"]),
-            "rooms" => ("Rooms: 1000 clients in 10 rooms, one sender per room", &["server", "deliveries/s", "CPU µs / delivery", "wrong", "lost", "loadgen CPU"]),
-            "private" => ("Private messages: 50 pairs, ping-pong by socket id", &["server", "messages/s", "CPU µs / message", "wrong", "lost", "loadgen CPU"]),
-            "stalled" => ("1000 stalled clients during a 40 000 deliveries/s broadcast (1 KiB payload): without / with", &["server", "p50 ms", "p99 ms", "server RSS with stalled", "lost"]),
+            "broadcast" => ("Broadcast, 1000 clients, 4 senders, closed loop", &["server", "deliveries/s", "CPU µs / delivery", "of it kernel", "lost", "server CPU", "loadgen CPU"]),
+            "latency" => ("Broadcast latency at 40 000 deliveries/s (1000 clients)", &["server", "deliveries/s", "p50 ms", "p99 ms", "p99.9 ms", "CPU µs / delivery", "of it kernel", "lost", "loadgen CPU"]),
+            "echo" => ("Echo with ack, 100 clients, closed loop", &["server", "acks/s", "CPU µs / ack", "of it kernel", "p50 ms", "p99 ms", "loadgen CPU"]),
+            "rooms" => ("Rooms: 1000 clients in 10 rooms, one sender per room", &["server", "deliveries/s", "CPU µs / delivery", "of it kernel", "wrong", "lost", "loadgen CPU"]),
+            "private" => ("Private messages: 50 pairs, ping-pong by socket id", &["server", "messages/s", "CPU µs / message", "of it kernel", "wrong", "lost", "loadgen CPU"]),
+            "stalled" => ("1000 stalled clients added to a 40 000 deliveries/s broadcast (1 KiB payload): without / with (whole phase) / with (second half)", &["server", "p50 ms", "p99 ms", "server RSS with stalled", "lost"]),
             _ => (scenario, &["server", "result"]),
         };
         table(title, header, &rows);

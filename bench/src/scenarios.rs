@@ -204,6 +204,9 @@ pub async fn broadcast_loop(
 
 // ---------------------------------------------------------------- broadcast, fixed rate
 
+/// A latency sample: (received at, latency), both in microseconds.
+type Timed = (u64, u64);
+
 #[derive(Debug, Serialize)]
 pub struct BroadcastRate {
     pub clients: usize,
@@ -212,14 +215,17 @@ pub struct BroadcastRate {
     pub deliveries_per_s: f64,
     pub lost: u64,
     pub latency_us: Percentiles,
+    /// Latency over the phase's second half only.
+    pub latency_second_half_us: Percentiles,
     pub cpu_us_per_delivery: f64,
     pub rss_min_bytes: u64,
     pub rss_max_bytes: u64,
     pub spent: Spent,
 }
 
-/// A fixed delivery rate from 4 senders; every delivery's latency. With `stalled`, that
-/// many more clients join the namespace and never read a byte.
+/// A fixed delivery rate to `clients` from 4 senders; every delivery's latency. With
+/// `stalled`, that many more clients join the namespace and never read a byte: the
+/// same messages go to them too, on top of the rate.
 pub async fn broadcast_rate(
     server: &Server,
     clients: usize,
@@ -229,17 +235,18 @@ pub async fn broadcast_rate(
     payload_bytes: usize,
 ) -> Result<BroadcastRate, String> {
     const SENDERS: usize = 4;
-    let latencies: Arc<Vec<Mutex<Vec<u64>>>> =
+    let latencies: Arc<Vec<Mutex<Vec<Timed>>>> =
         Arc::new((0..clients).map(|_| Mutex::new(Vec::new())).collect());
     let on_packet: OnPacket = {
         let latencies = latencies.clone();
         Arc::new(move |client: &Client, packet: &str| {
             if packet.starts_with("2[\"message\"") {
                 if let Some(t) = field(packet, "\"t\":") {
+                    let now = now_us();
                     latencies[client.index]
                         .lock()
                         .unwrap()
-                        .push(now_us().saturating_sub(t));
+                        .push((now, now.saturating_sub(t)));
                 }
             }
         })
@@ -250,7 +257,7 @@ pub async fn broadcast_rate(
         // Joined, then never polled again: the server's writes to it pile up.
         frozen.push(handshake(server.port).await?.0);
     }
-    let messages_per_s = (deliveries_per_s as f64 / (clients + stalled) as f64).max(1.0);
+    let messages_per_s = (deliveries_per_s as f64 / clients as f64).max(1.0);
     let interval = Duration::from_secs_f64(SENDERS as f64 / messages_per_s);
     let filler = "x".repeat(payload_bytes);
     let sent = Arc::new(AtomicU64::new(0));
@@ -310,10 +317,15 @@ pub async fn broadcast_rate(
     let spent = window.stop(server);
     sampling.store(false, Ordering::Relaxed);
     let _ = sampler.await;
-    let samples: Vec<u64> = latencies
+    let timed: Vec<Timed> = latencies
         .iter()
         .flat_map(|l| std::mem::take(&mut *l.lock().unwrap()))
         .collect();
+    // The second half alone: what remains once every stalled client's socket has stopped taking bytes.
+    let first = timed.iter().map(|s| s.0).min().unwrap_or(0);
+    let half = first + (duration.as_micros() / 2) as u64;
+    let late = percentiles(timed.iter().filter(|s| s.0 >= half).map(|s| s.1).collect());
+    let samples: Vec<u64> = timed.into_iter().map(|s| s.1).collect();
     let delivered = samples.len() as u64;
     let rss = rss.lock().unwrap().clone();
     drop(frozen);
@@ -325,6 +337,7 @@ pub async fn broadcast_rate(
         deliveries_per_s: delivered as f64 / spent.wall_s,
         lost: expected.saturating_sub(delivered),
         latency_us: percentiles(samples),
+        latency_second_half_us: late,
         // The stalled clients' copies are server work too, but they are never delivered.
         cpu_us_per_delivery: spent.cpu_us_per(delivered),
         rss_min_bytes: rss.iter().copied().min().unwrap_or(0),

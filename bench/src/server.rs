@@ -66,8 +66,9 @@ impl Server {
     }
 
     /// User + system CPU time so far, in seconds.
-    pub fn cpu_seconds(&self) -> f64 {
-        cpu_seconds(&format!("/proc/{}/stat", self.pid()))
+    /// User and kernel CPU seconds.
+    pub fn cpu_times(&self) -> (f64, f64) {
+        cpu_times(&format!("/proc/{}/stat", self.pid()))
     }
 
     /// Resident memory in bytes.
@@ -86,25 +87,29 @@ impl Drop for Server {
 }
 
 pub fn cpu_seconds(stat_path: &str) -> f64 {
+    let (user, kernel) = cpu_times(stat_path);
+    user + kernel
+}
+
+/// User and kernel CPU seconds of a process, from its `/proc/<pid>/stat`.
+pub fn cpu_times(stat_path: &str) -> (f64, f64) {
     let Ok(stat) = std::fs::read_to_string(stat_path) else {
-        return 0.0;
+        return (0.0, 0.0);
     };
     // Fields after the parenthesised command name; utime and stime are the 14th and 15th.
     let Some(rest) = stat.rsplit(')').next() else {
-        return 0.0;
+        return (0.0, 0.0);
     };
     let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 = fields
-        .get(11)
-        .and_then(|v| v.parse::<f64>().ok())
-        .unwrap_or(0.0)
-        + fields
-            .get(12)
+    let ticks = |i: usize| {
+        fields
+            .get(i)
             .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0);
+            .unwrap_or(0.0)
+    };
     // SAFETY: sysconf has no preconditions.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-    ticks / hz
+    (ticks(11) / hz, ticks(12) / hz)
 }
 
 pub fn rss_bytes(status_path: &str) -> u64 {

@@ -32,7 +32,7 @@ pub fn percentiles(mut samples: Vec<u64>) -> Percentiles {
 /// CPU and wall time spent between `start` and `stop`.
 pub struct Window {
     started: Instant,
-    server_cpu: f64,
+    server_cpu: (f64, f64),
     own_cpu: f64,
 }
 
@@ -40,6 +40,8 @@ pub struct Window {
 pub struct Spent {
     pub wall_s: f64,
     pub server_cpu_s: f64,
+    /// The part of `server_cpu_s` spent in the kernel (system calls, TCP, waking readers).
+    pub server_kernel_s: f64,
     pub loadgen_cpu_s: f64,
 }
 
@@ -47,15 +49,18 @@ impl Window {
     pub fn start(server: &Server) -> Window {
         Window {
             started: Instant::now(),
-            server_cpu: server.cpu_seconds(),
+            server_cpu: server.cpu_times(),
             own_cpu: own_cpu_seconds(),
         }
     }
 
     pub fn stop(self, server: &Server) -> Spent {
+        let (user, kernel) = server.cpu_times();
+        let (user_before, kernel_before) = self.server_cpu;
         Spent {
             wall_s: self.started.elapsed().as_secs_f64(),
-            server_cpu_s: server.cpu_seconds() - self.server_cpu,
+            server_cpu_s: user + kernel - user_before - kernel_before,
+            server_kernel_s: kernel - kernel_before,
             loadgen_cpu_s: own_cpu_seconds() - self.own_cpu,
         }
     }
@@ -68,6 +73,14 @@ impl Spent {
             return 0.0;
         }
         self.server_cpu_s * 1e6 / ops as f64
+    }
+
+    /// The kernel's part of the server's CPU.
+    pub fn server_kernel_share(&self) -> f64 {
+        if self.server_cpu_s == 0.0 {
+            return 0.0;
+        }
+        self.server_kernel_s / self.server_cpu_s
     }
 
     /// The generator's CPU as a share of the machine's cores over the window.
