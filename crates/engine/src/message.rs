@@ -42,9 +42,21 @@ impl OutMessage {
     /// A text message; `s` is the payload WITHOUT the engine "4" prefix.
     pub fn text(s: impl Into<String>) -> Self {
         let s = s.into();
-        let mut framed = String::with_capacity(s.len() + 1);
+        Self::text_with(s.len(), |out| out.push_str(&s))
+    }
+
+    /// A text message whose payload `write` appends in place, after the
+    /// engine's "4": the layer above encodes straight into the frame, with no
+    /// second buffer and no copy. `capacity` is a hint for the payload's size.
+    pub fn text_with(capacity: usize, write: impl FnOnce(&mut String)) -> Self {
+        let mut framed = String::with_capacity(capacity + 1);
         framed.push('4');
-        framed.push_str(&s);
+        write(&mut framed);
+        Self::new(Frame::Text(Utf8Bytes::from(framed)))
+    }
+
+    /// One of the engine's own text packets, already framed (a pong, "3probe").
+    pub(crate) fn control(framed: String) -> Self {
         Self::new(Frame::Text(Utf8Bytes::from(framed)))
     }
 

@@ -109,12 +109,14 @@ impl fmt::Display for SendError {
 
 impl std::error::Error for SendError {}
 
-/// One queued packet. Control packets are few and tiny; data messages are
-/// shared `OutMessage`s, so an entry is two words.
+/// One queued packet. Data messages are shared `OutMessage`s and the rare
+/// pong is framed as one too, so an entry is two words: a stalled client's
+/// backlog costs 16 bytes a message.
 pub(crate) enum Outgoing {
     Message(OutMessage),
     Ping,
-    Pong(Box<str>),
+    /// The answer to a client's ping, framed ("3" + its data).
+    Pong(OutMessage),
     /// End of a graceful close: everything before it is flushed first.
     Close,
 }
@@ -132,7 +134,7 @@ impl Outgoing {
         match self {
             Outgoing::Message(m) => m.ws_frame(),
             Outgoing::Ping => WsMessage::Text(Utf8Bytes::from_static("2")),
-            Outgoing::Pong(d) => WsMessage::Text(Utf8Bytes::from(format!("3{d}"))),
+            Outgoing::Pong(m) => m.ws_frame(),
             Outgoing::Close => WsMessage::Text(Utf8Bytes::from_static("1")),
         }
     }
@@ -141,10 +143,7 @@ impl Outgoing {
         match self {
             Outgoing::Message(m) => out.put_slice(&m.polling_bytes()),
             Outgoing::Ping => out.put_u8(b'2'),
-            Outgoing::Pong(d) => {
-                out.put_u8(b'3');
-                out.put_slice(d.as_bytes());
-            }
+            Outgoing::Pong(m) => out.put_slice(&m.polling_bytes()),
             Outgoing::Close => out.put_u8(b'1'),
         }
     }
@@ -533,7 +532,9 @@ impl Session {
             }
             // v4 has the server ping, but answering a client ping costs
             // nothing and keeps probes and older tooling working.
-            Packet::Ping(d) => self.push_control(Outgoing::Pong(d.into_boxed_str())),
+            Packet::Ping(d) => {
+                self.push_control(Outgoing::Pong(OutMessage::control(format!("3{d}"))))
+            }
             Packet::Pong(_) => {
                 let mut st = self.lock();
                 st.pong_deadline = None;
@@ -716,5 +717,19 @@ impl Session {
         };
         st.get_active = false;
         Some(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Outgoing;
+
+    #[test]
+    fn a_queued_entry_is_two_words() {
+        // What a stalled client's backlog costs per message.
+        assert_eq!(
+            std::mem::size_of::<Outgoing>(),
+            2 * std::mem::size_of::<usize>()
+        );
     }
 }

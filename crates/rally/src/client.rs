@@ -37,9 +37,14 @@ impl Sockets {
 /// The messages one packet becomes: its text, then each binary attachment.
 pub(crate) fn to_messages(packet: &Packet) -> Vec<OutMessage> {
     let mut messages = Vec::with_capacity(1 + packet.attachments.len());
-    messages.push(OutMessage::text(crate::packet::encode(packet)));
+    messages.push(text_message(packet));
     messages.extend(packet.attachments.iter().cloned().map(OutMessage::binary));
     messages
+}
+
+/// A packet's text, encoded straight into its engine message.
+pub(crate) fn text_message(packet: &Packet) -> OutMessage {
+    OutMessage::text_with(64, |out| crate::packet::encode_into(packet, out))
 }
 
 impl Client {

@@ -194,8 +194,15 @@ impl Packet {
 /// represented and yields text the peer rejects; call [`Packet::validate`]
 /// first when that is not known. An empty namespace is written like `"/"`.
 pub fn encode(packet: &Packet) -> String {
-    let kind = packet.wire_kind();
     let mut out = String::new();
+    encode_into(packet, &mut out);
+    out
+}
+
+/// [`encode`], appending to `out`: lets the engine's frame hold the packet
+/// without a copy.
+pub fn encode_into(packet: &Packet, out: &mut String) {
+    let kind = packet.wire_kind();
     out.push(kind.digit());
     // Writing into a String cannot fail, hence the ignored fmt::Results.
     if kind.is_binary() {
@@ -211,7 +218,6 @@ pub fn encode(packet: &Packet) -> String {
     if let Some(data) = &packet.data {
         let _ = write!(out, "{data}");
     }
-    out
 }
 
 /// A malformed message; the protocol says the connection should be closed.

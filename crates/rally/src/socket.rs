@@ -10,7 +10,7 @@ use crate::ack::{AckError, PendingAck};
 use crate::adapter::{BroadcastOptions, Room, SocketId};
 use crate::args::{Args, IntoArgs};
 use crate::broadcast::{BroadcastOperator, EmitError, IntoRooms};
-use crate::client::{to_messages, Client};
+use crate::client::{text_message, to_messages, Client};
 use crate::handler::{
     run_handler, Ack, AnyHandler, BoxFuture, DisconnectHandler, Event, EventHandler,
 };
@@ -240,7 +240,12 @@ impl Socket {
     // ---- the crate's side: called by the client, the namespace and adapters ----
 
     pub(crate) fn send_packet(&self, packet: &Packet) {
-        self.send_messages(&to_messages(packet), false);
+        if packet.attachments.is_empty() {
+            // The common case, an ack or an emit without binary: no list to allocate.
+            self.send_messages(std::slice::from_ref(&text_message(packet)), false);
+        } else {
+            self.send_messages(&to_messages(packet), false);
+        }
     }
 
     /// Sends already-encoded messages: the same bytes go to every recipient of a broadcast.
