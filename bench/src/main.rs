@@ -38,6 +38,51 @@ struct Options {
     /// Where to write every figure as JSON.
     #[arg(long, default_value = "artifacts/bench/results.json")]
     out: String,
+    /// Runs of each scenario per server, alternating which goes first; the tables
+    /// show every run and the medians of the scenario's key figure.
+    #[arg(long, default_value_t = 1)]
+    repeat: usize,
+}
+
+/// The figure each scenario's targets are about: a JSON pointer into a run's
+/// figures and what it is.
+fn key_figure(scenario: &str) -> Option<(&'static str, &'static str)> {
+    Some(match scenario {
+        "connections" => ("/at_5000/cpu_us_per_connection", "CPU µs / new connection"),
+        "broadcast" => ("/cpu_us_per_delivery", "CPU µs / delivery"),
+        "latency" => ("/latency_us/p99", "p99 µs"),
+        "echo" => ("/cpu_us_per_ack", "CPU µs / ack"),
+        "rooms" => ("/cpu_us_per_delivery", "CPU µs / delivery"),
+        "private" => ("/cpu_us_per_message", "CPU µs / message"),
+        "stalled" => (
+            "/with_stalled/latency_second_half_us/p99",
+            "p99 µs with stalled clients (second half)",
+        ),
+        _ => return None,
+    })
+}
+
+/// The run whose key figure is the median, with every run attached.
+fn median_run(runs: Vec<Value>, pointer: &str) -> (Value, f64) {
+    let mut keyed: Vec<(f64, Value)> = runs
+        .iter()
+        .map(|run| {
+            (
+                run.pointer(pointer)
+                    .and_then(Value::as_f64)
+                    .unwrap_or(f64::NAN),
+                run.clone(),
+            )
+        })
+        .collect();
+    keyed.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let (key, mut median) = keyed.swap_remove(keyed.len() / 2);
+    if runs.len() > 1 {
+        if let Value::Object(fields) = &mut median {
+            fields.insert("runs".into(), Value::Array(runs));
+        }
+    }
+    (median, key)
 }
 
 fn kinds(options: &Options, scenario_index: usize) -> Vec<Kind> {
@@ -98,8 +143,17 @@ async fn main() {
 
     for (index, scenario) in scenarios.iter().enumerate() {
         let mut rows = Vec::new();
-        let mut figures = serde_json::Map::new();
-        for kind in kinds(&options, index) {
+        let mut runs: Vec<(Kind, Vec<Value>)> = Vec::new();
+        for (round, kind) in (0..options.repeat.max(1)).flat_map(|round| {
+            kinds(&options, index + round)
+                .into_iter()
+                .map(move |k| (round, k))
+        }) {
+            let label = if options.repeat > 1 {
+                format!("{} #{}", kind.name(), round + 1)
+            } else {
+                kind.name().to_string()
+            };
             let server = match Server::start(kind, &options.root) {
                 Ok(server) => server,
                 Err(e) => {
@@ -253,13 +307,17 @@ async fn main() {
                 other => Err(format!("unknown scenario {other}")),
             };
             match outcome {
-                Ok((row, value)) => {
+                Ok((mut row, value)) => {
+                    row[0] = label;
                     rows.push(row);
-                    figures.insert(kind.name().into(), value);
+                    match runs.iter_mut().find(|(k, _)| *k == kind) {
+                        Some((_, values)) => values.push(value),
+                        None => runs.push((kind, vec![value])),
+                    }
                 }
                 Err(e) => {
-                    eprintln!("loadgen: {scenario} on {}: {e}", kind.name());
-                    rows.push(vec![kind.name().into(), format!("failed: {e}")]);
+                    eprintln!("loadgen: {scenario} on {label}: {e}");
+                    rows.push(vec![label, format!("failed: {e}")]);
                 }
             }
         }
@@ -274,6 +332,29 @@ async fn main() {
             _ => (scenario, &["server", "result"]),
         };
         table(title, header, &rows);
+        let mut figures = serde_json::Map::new();
+        let mut medians = Vec::new();
+        for (kind, values) in runs {
+            let pointer = key_figure(scenario).map_or("", |(p, _)| p);
+            let (median, key) = median_run(values, pointer);
+            medians.push((kind, key));
+            figures.insert(kind.name().into(), median);
+        }
+        if let (Some((_, what)), true) = (key_figure(scenario), options.repeat > 1) {
+            let listed: Vec<String> = medians
+                .iter()
+                .map(|(kind, key)| format!("{} {key:.2}", kind.name()))
+                .collect();
+            let of = |wanted: Kind| medians.iter().find(|(k, _)| *k == wanted).map(|m| m.1);
+            // Every key figure is a cost: Node's over Rally's says how many times cheaper Rally is.
+            let ratio = match (of(Kind::Node), of(Kind::Rally)) {
+                (Some(node), Some(rally)) if rally > 0.0 => {
+                    format!(" (Node / Rally = {:.1})", node / rally)
+                }
+                _ => String::new(),
+            };
+            println!("\nmedian {what}: {}{ratio}", listed.join(", "));
+        }
         results.insert((*scenario).into(), Value::Object(figures));
     }
 
