@@ -89,16 +89,17 @@ impl Args {
     /// event name and its arguments. A numeric name (which the Node parser
     /// accepts) becomes its decimal text.
     pub fn from_event(data: Value, attachments: Vec<Bytes>) -> Result<(String, Args), ArgsError> {
-        let Value::Array(items) = data else {
+        let Value::Array(mut values) = data else {
             return Err(ArgsError::NotAnEvent);
         };
-        let mut items = items.into_iter();
-        let name = match items.next() {
-            Some(Value::String(name)) => name,
+        let name = match values.first_mut() {
+            Some(Value::String(name)) => std::mem::take(name),
             Some(Value::Number(n)) => n.to_string(),
             _ => return Err(ArgsError::NotAnEvent),
         };
-        let values = items.collect();
+        // The arguments keep the packet's array (and its spare slot, which
+        // `into_event_data` refills when the event is relayed).
+        values.remove(0);
         Ok((
             name,
             Args {
@@ -122,9 +123,8 @@ impl Args {
     /// An EVENT packet's data array `[event, ...values]` and its attachments.
     /// Consumes the arguments: relaying a payload moves it, never copies it.
     pub fn into_event_data(self, event: &str) -> (Value, Vec<Bytes>) {
-        let mut items = Vec::with_capacity(self.values.len() + 1);
-        items.push(Value::String(event.to_owned()));
-        items.extend(self.values);
+        let mut items = self.values;
+        items.insert(0, Value::String(event.to_owned()));
         (Value::Array(items), self.attachments)
     }
 

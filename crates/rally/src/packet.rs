@@ -19,6 +19,7 @@
 //!   event names, attachment count checks), made stricter where Node relies
 //!   on JavaScript coercions (see the notes on [`Decoder`]).
 
+use std::borrow::Cow;
 use std::fmt::{self, Write as _};
 
 use bytes::Bytes;
@@ -97,8 +98,9 @@ pub struct Packet {
     /// Build with `Event`/`Ack`: [`encode`] switches to the binary kinds when
     /// `attachments` is non-empty. [`Decoder`] reports kinds as received.
     pub kind: PacketKind,
-    /// `"/"` is the main namespace and is not written on the wire.
-    pub nsp: String,
+    /// `"/"` is the main namespace and is not written on the wire. Borrowed
+    /// for it: most packets need no string of their own.
+    pub nsp: Cow<'static, str>,
     pub id: Option<u64>,
     /// JSON payload; binary attachments appear as
     /// `{"_placeholder":true,"num":n}` objects.
@@ -141,7 +143,7 @@ impl Packet {
     ) -> Self {
         Self {
             kind,
-            nsp: nsp.to_owned(),
+            nsp: namespace_name(nsp),
             id,
             data,
             attachments,
@@ -342,6 +344,17 @@ impl Decoder {
     }
 }
 
+const MAIN_NAMESPACE: &str = "/";
+
+/// A namespace name as a packet holds it: the main one borrowed, others owned.
+fn namespace_name(nsp: &str) -> Cow<'static, str> {
+    if nsp == MAIN_NAMESPACE {
+        Cow::Borrowed(MAIN_NAMESPACE)
+    } else {
+        Cow::Owned(nsp.to_owned())
+    }
+}
+
 /// Parses a text part into a packet and the number of attachments it awaits.
 fn decode_text(text: &str, max_attachments: usize) -> Result<(Packet, usize), ParseError> {
     let bytes = text.as_bytes();
@@ -371,7 +384,7 @@ fn decode_text(text: &str, max_attachments: usize) -> Result<(Packet, usize), Pa
 
     // Only a '/' right here starts a namespace, so commas inside the JSON
     // payload are never mistaken for its terminator.
-    let mut nsp = String::from("/");
+    let mut nsp = Cow::Borrowed(MAIN_NAMESPACE);
     if bytes.get(pos) == Some(&b'/') {
         let end = bytes
             .get(pos..)
@@ -379,10 +392,7 @@ fn decode_text(text: &str, max_attachments: usize) -> Result<(Packet, usize), Pa
             .map_or(bytes.len(), |off| pos + off);
         // Like Node, an unterminated namespace runs to the end of the text.
         // ',' and '/' are ASCII, so both slice bounds are char boundaries.
-        nsp = text
-            .get(pos..end)
-            .ok_or(ParseError::BadNamespace)?
-            .to_owned();
+        nsp = namespace_name(text.get(pos..end).ok_or(ParseError::BadNamespace)?);
         pos = (end + 1).min(bytes.len());
     }
 
@@ -662,11 +672,11 @@ mod tests {
     fn spec_sample_session_frames() {
         let p = decoded("0/admin,");
         assert_eq!(
-            (p.kind, p.nsp.as_str(), &p.data),
+            (p.kind, &*p.nsp, &p.data),
             (PacketKind::Connect, "/admin", &None)
         );
         let p = decoded(r#"2/admin,1["tellme"]"#);
-        assert_eq!((p.nsp.as_str(), p.id), ("/admin", Some(1)));
+        assert_eq!((&*p.nsp, p.id), ("/admin", Some(1)));
         assert_eq!(p.data, Some(json!(["tellme"])));
         let p = Packet::ack("/admin", json!([ph(0)]), vec![Bytes::from_static(b"x")], 1);
         round_trip(
@@ -693,7 +703,7 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(p.kind, PacketKind::BinaryEvent);
-        assert_eq!((p.nsp.as_str(), p.id), ("/chat", Some(7)));
+        assert_eq!((&*p.nsp, p.id), ("/chat", Some(7)));
         assert_eq!(p.attachments, vec![&b"zero"[..], &b"one"[..], &b"two"[..]]);
         // Placeholders stay in the data for crate::args to resolve.
         assert_eq!(p.data, Some(json!(["up", {"a": ph(2)}, [ph(0), ph(1)]])));
@@ -710,7 +720,7 @@ mod tests {
         let p = decoded(r#"2/x,["a,b"]"#);
         assert_eq!(p.nsp, "/x");
         let p = decoded(r#"3/x,5["/y,"]"#);
-        assert_eq!((p.nsp.as_str(), p.id), ("/x", Some(5)));
+        assert_eq!((&*p.nsp, p.id), ("/x", Some(5)));
     }
 
     #[test]

@@ -303,20 +303,23 @@ impl Socket {
                 return;
             }
         };
-        let (any, handlers) = {
+        // Handlers run after the lock is released (one may register another).
+        // Usually there is one: it is held apart so that no list is allocated.
+        let (any, first, more) = {
             let handlers = read(&self.0.handlers);
-            let matching: Vec<Arc<EventHandler>> = handlers
+            let mut matching = handlers
                 .events
                 .iter()
                 .filter(|(n, _)| **n == *name)
-                .map(|(_, h)| h.clone())
-                .collect();
-            (handlers.any.clone(), matching)
+                .map(|(_, h)| h.clone());
+            let first: Option<Arc<EventHandler>> = matching.next();
+            let more: Vec<Arc<EventHandler>> = matching.collect();
+            (handlers.any.clone(), first, more)
         };
         for handler in &any {
             handler(self.clone(), &name, &args);
         }
-        let Some((last, rest)) = handlers.split_last() else {
+        let Some(first) = first else {
             tracing::trace!(socket = %self.0.id, event = %name, "no handler");
             return;
         };
@@ -324,8 +327,15 @@ impl Socket {
             socket: self.clone(),
             id,
         });
-        // One ack for one event: the first handler gets it, as the first Node listener would call it.
-        for handler in rest {
+        // One ack for one event: the first handler gets it, as the first Node listener
+        // would call it. The last handler takes the arguments; the others get copies.
+        let mut handlers = std::iter::once(first).chain(more).peekable();
+        while let Some(handler) = handlers.next() {
+            if handlers.peek().is_none() {
+                let event = Event { name, args, ack };
+                run_handler(handler(self.clone(), event));
+                break;
+            }
             let event = Event {
                 name: name.clone(),
                 args: args.clone(),
@@ -333,7 +343,6 @@ impl Socket {
             };
             run_handler(handler(self.clone(), event));
         }
-        run_handler(last(self.clone(), Event { name, args, ack }));
     }
 
     /// One ACK from the client, for an emit that waits.
