@@ -3,13 +3,17 @@
 //! Incoming messages are plain owned values handed to the layer above.
 //! Outgoing messages are encoded once and shared behind an `Arc`, because a
 //! broadcast hands the same message to thousands of sessions: cloning must be
-//! a refcount bump, and the wire form must not be rebuilt per recipient.
+//! a refcount bump, and the wire form must not be rebuilt per recipient. A
+//! message carries its whole WebSocket frame, header included, so a socket is
+//! written the shared bytes themselves; the polling form of a text message is
+//! the same buffer without the header.
 
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
 use bytes::{BufMut, Bytes, BytesMut};
-use tokio_tungstenite::tungstenite::{Message as WsMessage, Utf8Bytes};
+
+use crate::transport::ws_frame::{write_header, Opcode, MAX_HEADER};
 
 /// An incoming data message (engine packet type 4).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,19 +28,22 @@ pub enum Message {
 pub struct OutMessage(Arc<Inner>);
 
 struct Inner {
-    frame: Frame,
+    /// The WebSocket frame's header, followed for text by the payload ("4"
+    /// and the text) in the same buffer.
+    head: Bytes,
+    /// Where the payload starts in `head` (the header's length).
+    payload_at: usize,
+    /// A binary payload, kept apart from its header so that large data is
+    /// never copied: it is written as a second piece of the same frame.
+    body: Option<Bytes>,
     /// Binary polling form ("b" + base64), built on first polling use only:
     /// most sessions are WebSocket and never need it.
     polling: OnceLock<Bytes>,
 }
 
-enum Frame {
-    /// "4" + payload. The same bytes serve as the WebSocket text frame and as
-    /// the polling form, so text needs no lazy second encoding.
-    Text(Utf8Bytes),
-    /// Raw payload, sent as a WebSocket binary frame without any prefix.
-    Binary(Bytes),
-}
+/// Room left in front of a text payload for the frame header, which is known
+/// only once the payload's length is. NUL bytes keep the buffer a `String`.
+const HEADER_ROOM: &str = "\0\0\0\0\0\0\0\0\0\0";
 
 impl OutMessage {
     /// A text message; `s` is the payload WITHOUT the engine "4" prefix.
@@ -49,35 +56,60 @@ impl OutMessage {
     /// engine's "4": the layer above encodes straight into the frame, with no
     /// second buffer and no copy. `capacity` is a hint for the payload's size.
     pub fn text_with(capacity: usize, write: impl FnOnce(&mut String)) -> Self {
-        let mut framed = String::with_capacity(capacity + 1);
+        let mut framed = String::with_capacity(MAX_HEADER + 1 + capacity);
+        framed.push_str(HEADER_ROOM);
         framed.push('4');
         write(&mut framed);
-        Self::new(Frame::Text(Utf8Bytes::from(framed)))
+        Self::from_room_and_text(framed)
     }
 
     /// One of the engine's own text packets, already framed (a pong, "3probe").
-    pub(crate) fn control(framed: String) -> Self {
-        Self::new(Frame::Text(Utf8Bytes::from(framed)))
+    pub(crate) fn control(packet: &str) -> Self {
+        let mut framed = String::with_capacity(MAX_HEADER + packet.len());
+        framed.push_str(HEADER_ROOM);
+        framed.push_str(packet);
+        Self::from_room_and_text(framed)
     }
 
-    /// A binary message.
-    pub fn binary(b: impl Into<Bytes>) -> Self {
-        Self::new(Frame::Binary(b.into()))
-    }
-
-    fn new(frame: Frame) -> Self {
+    /// `framed` is `HEADER_ROOM` then the payload; the header goes into the
+    /// end of the room and the rest of the room is sliced off.
+    fn from_room_and_text(framed: String) -> Self {
+        let mut bytes = framed.into_bytes();
+        let mut header = [0u8; MAX_HEADER];
+        let used = write_header(&mut header, Opcode::Text, bytes.len() - MAX_HEADER);
+        bytes[..MAX_HEADER].copy_from_slice(&header);
         OutMessage(Arc::new(Inner {
-            frame,
+            head: Bytes::from(bytes).slice(MAX_HEADER - used..),
+            payload_at: used,
+            body: None,
             polling: OnceLock::new(),
         }))
     }
 
-    /// Size on the wire (WebSocket form), in bytes.
-    pub fn len(&self) -> usize {
-        match &self.0.frame {
-            Frame::Text(t) => t.len(),
-            Frame::Binary(b) => b.len(),
+    /// A binary message.
+    pub fn binary(b: impl Into<Bytes>) -> Self {
+        let body: Bytes = b.into();
+        let mut header = [0u8; MAX_HEADER];
+        let used = write_header(&mut header, Opcode::Binary, body.len());
+        OutMessage(Arc::new(Inner {
+            head: Bytes::copy_from_slice(&header[MAX_HEADER - used..]),
+            payload_at: used,
+            body: Some(body),
+            polling: OnceLock::new(),
+        }))
+    }
+
+    /// The payload: "4" + text, or the raw binary data.
+    fn payload(&self) -> &[u8] {
+        match &self.0.body {
+            Some(body) => body,
+            None => &self.0.head[self.0.payload_at..],
         }
+    }
+
+    /// Size on the wire (WebSocket payload), in bytes.
+    pub fn len(&self) -> usize {
+        self.payload().len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -85,44 +117,38 @@ impl OutMessage {
     }
 
     pub fn is_binary(&self) -> bool {
-        matches!(self.0.frame, Frame::Binary(_))
+        self.0.body.is_some()
     }
 
     /// The text payload (without the "4" prefix), if this is a text message.
     pub fn as_text(&self) -> Option<&str> {
-        match &self.0.frame {
-            // The first byte is the ASCII '4' we put there, so slicing after
-            // it is always on a char boundary.
-            Frame::Text(t) => Some(&t.as_str()[1..]),
-            Frame::Binary(_) => None,
+        if self.is_binary() {
+            return None;
         }
+        // Built from a `String` after an ASCII '4': always valid from byte 1.
+        std::str::from_utf8(self.payload().get(1..)?).ok()
     }
 
     /// The binary payload, if this is a binary message.
     pub fn as_binary(&self) -> Option<&Bytes> {
-        match &self.0.frame {
-            Frame::Binary(b) => Some(b),
-            Frame::Text(_) => None,
-        }
+        self.0.body.as_ref()
     }
 
-    /// The WebSocket frame: a cheap clone of the shared buffer.
-    pub(crate) fn ws_frame(&self) -> WsMessage {
-        match &self.0.frame {
-            Frame::Text(t) => WsMessage::Text(t.clone()),
-            Frame::Binary(b) => WsMessage::Binary(b.clone()),
-        }
+    /// The complete WebSocket frame, in one or two shared pieces (a binary
+    /// payload follows its header as the second).
+    pub(crate) fn ws_frame(&self) -> (Bytes, Option<Bytes>) {
+        (self.0.head.clone(), self.0.body.clone())
     }
 
     /// The polling payload element: "4"+text, or "b"+base64 for binary.
     pub(crate) fn polling_bytes(&self) -> Bytes {
-        match &self.0.frame {
-            Frame::Text(t) => Bytes::from(t.clone()),
-            Frame::Binary(b) => self
+        match &self.0.body {
+            None => self.0.head.slice(self.0.payload_at..),
+            Some(body) => self
                 .0
                 .polling
                 .get_or_init(|| {
-                    let encoded = crate::packet::encode_base64(b);
+                    let encoded = crate::packet::encode_base64(body);
                     let mut out = BytesMut::with_capacity(encoded.len() + 1);
                     out.put_u8(b'b');
                     out.put_slice(encoded.as_bytes());
@@ -135,12 +161,12 @@ impl OutMessage {
 
 impl fmt::Debug for OutMessage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.0.frame {
-            Frame::Text(_) => f
+        match &self.0.body {
+            None => f
                 .debug_tuple("OutMessage::Text")
                 .field(&self.as_text().unwrap_or_default())
                 .finish(),
-            Frame::Binary(b) => f.debug_tuple("OutMessage::Binary").field(b).finish(),
+            Some(b) => f.debug_tuple("OutMessage::Binary").field(b).finish(),
         }
     }
 }
@@ -149,16 +175,42 @@ impl fmt::Debug for OutMessage {
 mod tests {
     use super::*;
 
+    /// The frame as one byte string.
+    fn frame(m: &OutMessage) -> Vec<u8> {
+        let (head, body) = m.ws_frame();
+        let mut all = head.to_vec();
+        all.extend_from_slice(body.as_deref().unwrap_or_default());
+        all
+    }
+
     #[test]
     fn text_forms_share_one_buffer() {
         let m = OutMessage::text("héllo");
         assert_eq!(m.as_text(), Some("héllo"));
         assert_eq!(&m.polling_bytes()[..], "4héllo".as_bytes());
-        match m.ws_frame() {
-            WsMessage::Text(t) => assert_eq!(t.as_str(), "4héllo"),
-            other => panic!("unexpected frame {other:?}"),
-        }
+        let mut expected = vec![0x81, 7];
+        expected.extend_from_slice("4héllo".as_bytes());
+        assert_eq!(frame(&m), expected);
+        assert_eq!(m.len(), 7);
         assert!(!m.is_binary());
+    }
+
+    #[test]
+    fn a_long_text_gets_the_longer_header() {
+        let text = "x".repeat(70_000);
+        let m = OutMessage::text(text.clone());
+        let bytes = frame(&m);
+        assert_eq!(&bytes[..10], &[0x81, 127, 0, 0, 0, 0, 0, 1, 0x11, 0x71]);
+        assert_eq!(&bytes[10..11], b"4");
+        assert_eq!(&bytes[11..], text.as_bytes());
+        assert_eq!(m.as_text(), Some(text.as_str()));
+    }
+
+    #[test]
+    fn control_packets_are_framed_as_given() {
+        let m = OutMessage::control("3probe");
+        assert_eq!(frame(&m), b"\x81\x063probe");
+        assert_eq!(&m.polling_bytes()[..], b"3probe");
     }
 
     #[test]
@@ -167,10 +219,8 @@ mod tests {
         assert_eq!(&m.polling_bytes()[..], b"bAQIDBA==");
         // Second call returns the cached buffer.
         assert_eq!(&m.polling_bytes()[..], b"bAQIDBA==");
-        match m.ws_frame() {
-            WsMessage::Binary(b) => assert_eq!(&b[..], &[1, 2, 3, 4]),
-            other => panic!("unexpected frame {other:?}"),
-        }
+        assert_eq!(frame(&m), [0x82, 4, 1, 2, 3, 4]);
+        assert_eq!(m.as_binary().map(|b| &b[..]), Some(&[1u8, 2, 3, 4][..]));
         assert!(m.as_text().is_none());
     }
 }

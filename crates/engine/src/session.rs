@@ -27,7 +27,6 @@ use bytes::{BufMut, Bytes, BytesMut};
 use tokio::sync::futures::Notified;
 use tokio::sync::Notify;
 use tokio::time::Instant;
-use tokio_tungstenite::tungstenite::{Message as WsMessage, Utf8Bytes};
 
 use crate::config::EngineConfig;
 use crate::handshake::HandshakeInfo;
@@ -130,12 +129,13 @@ impl Outgoing {
         }
     }
 
-    pub(crate) fn ws_frame(&self) -> WsMessage {
+    /// The entry's complete WebSocket frame, in one or two shared pieces.
+    pub(crate) fn ws_frame(&self) -> (Bytes, Option<Bytes>) {
         match self {
-            Outgoing::Message(m) => m.ws_frame(),
-            Outgoing::Ping => WsMessage::Text(Utf8Bytes::from_static("2")),
-            Outgoing::Pong(m) => m.ws_frame(),
-            Outgoing::Close => WsMessage::Text(Utf8Bytes::from_static("1")),
+            Outgoing::Message(m) | Outgoing::Pong(m) => m.ws_frame(),
+            // Final text frames of one byte: "2" (ping) and "1" (close).
+            Outgoing::Ping => (Bytes::from_static(b"\x81\x012"), None),
+            Outgoing::Close => (Bytes::from_static(b"\x81\x011"), None),
         }
     }
 
@@ -533,7 +533,7 @@ impl Session {
             // v4 has the server ping, but answering a client ping costs
             // nothing and keeps probes and older tooling working.
             Packet::Ping(d) => {
-                self.push_control(Outgoing::Pong(OutMessage::control(format!("3{d}"))))
+                self.push_control(Outgoing::Pong(OutMessage::control(&format!("3{d}"))))
             }
             Packet::Pong(_) => {
                 let mut st = self.lock();

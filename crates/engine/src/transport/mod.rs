@@ -9,6 +9,7 @@ pub(crate) mod polling;
 pub(crate) mod tcp;
 pub(crate) mod websocket;
 pub(crate) mod ws_driver;
+pub(crate) mod ws_frame;
 pub(crate) mod ws_io;
 
 /// Which transport a session currently uses.

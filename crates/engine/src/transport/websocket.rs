@@ -27,6 +27,7 @@ use tokio_tungstenite::WebSocketStream;
 
 use crate::error::ProtocolError;
 use crate::handshake::HandshakeInfo;
+use crate::message::OutMessage;
 use crate::packet::{decode_text, Packet};
 use crate::server::Shared;
 use crate::session::Session;
@@ -38,8 +39,6 @@ use crate::transport::TransportKind;
 /// long as the connection and the server must hold very many idle ones; a
 /// large message is read in several steps.
 const READ_BUFFER: usize = 256;
-/// Frames are gathered up to this size before a write to the socket.
-const WRITE_BUFFER: usize = 4 * 1024;
 
 /// Bound on a single write during the upgrade dance.
 const PROBE_WRITE_TIMEOUT: Duration = Duration::from_secs(1);
@@ -47,7 +46,9 @@ const PROBE_WRITE_TIMEOUT: Duration = Duration::from_secs(1);
 fn config(max_payload: usize) -> WebSocketConfig {
     WebSocketConfig::default()
         .read_buffer_size(READ_BUFFER)
-        .write_buffer_size(WRITE_BUFFER)
+        // tungstenite's own frames (pongs, close) go straight to the socket's
+        // queue (`WsIo`), where the session's frames are gathered.
+        .write_buffer_size(0)
         .max_message_size(Some(max_payload))
         .max_frame_size(Some(max_payload))
 }
@@ -131,7 +132,7 @@ pub(crate) fn handshake(shared: Arc<Shared>, info: HandshakeInfo, request: WsReq
         let session = shared.open(info, TransportKind::WebSocket);
         let open = shared.open_packet(session.id(), TransportKind::WebSocket);
         // The connection's own task: nothing of the upgrade stays in it.
-        tokio::spawn(Driver::new(session, ws, Some(WsMessage::text(open))));
+        tokio::spawn(Driver::new(session, ws, Some(OutMessage::control(&open))));
     })
 }
 
@@ -154,7 +155,7 @@ async fn probe(session: Arc<Session>, mut ws: WsStream) {
     }
     match upgrade_dance(&session, &mut ws).await {
         Ok(Some(noop)) => {
-            let first = noop.then(|| WsMessage::Text(Utf8Bytes::from_static("6")));
+            let first = noop.then(|| OutMessage::control("6"));
             tokio::spawn(Driver::new(session, ws, first));
         }
         Ok(None) => close(&mut ws).await,

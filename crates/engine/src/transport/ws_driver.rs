@@ -21,6 +21,7 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message as WsMessage};
 use tokio_tungstenite::WebSocketStream;
 
+use crate::message::OutMessage;
 use crate::packet::{decode_binary, decode_text};
 use crate::session::{CloseReason, Session, WsNext};
 use crate::transport::ws_io::WsIo;
@@ -29,6 +30,8 @@ pub(crate) type WsStream = WebSocketStream<WsIo>;
 
 /// Frames read in one poll before yielding to other tasks.
 const READ_BUDGET: usize = 64;
+/// Frames are gathered up to this size before a write to the socket.
+const WRITE_BUFFER: usize = 4 * 1024;
 /// Bound on saying goodbye to a peer that may be gone.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -38,8 +41,8 @@ pub(crate) struct Driver {
     /// Heartbeat, stalled-write and close deadlines share this one timer.
     timer: Pin<Box<Sleep>>,
     armed: Option<Instant>,
-    /// A frame to send before anything queued (the open packet, a noop).
-    first: Option<WsMessage>,
+    /// A packet to send before anything queued (the open packet, a noop).
+    first: Option<OutMessage>,
     unflushed: bool,
     stalled_since: Option<Instant>,
     closing: Option<Closing>,
@@ -63,7 +66,7 @@ enum Flow {
 }
 
 impl Driver {
-    pub(crate) fn new(session: Arc<Session>, ws: WsStream, first: Option<WsMessage>) -> Driver {
+    pub(crate) fn new(session: Arc<Session>, ws: WsStream, first: Option<OutMessage>) -> Driver {
         let now = Instant::now();
         Driver {
             session,
@@ -196,49 +199,59 @@ impl Driver {
 
     /// Writes the session's queue. Returns `Some` when the connection is over.
     fn poll_write(&mut self, cx: &mut Context<'_>) -> Option<Poll<()>> {
-        let mut more = true;
-        while more {
-            match Pin::new(&mut self.ws).poll_ready(cx) {
-                Poll::Ready(Ok(())) => {}
-                Poll::Ready(Err(_)) => return Some(self.finish(Some(CloseReason::TransportError))),
-                Poll::Pending => break,
-            }
-            let frame = match self.first.take() {
-                Some(frame) => frame,
-                None => match self.session.pop_ws() {
-                    WsNext::Send(item, queued_behind) => {
-                        more = queued_behind;
-                        item.ws_frame()
-                    }
-                    WsNext::Close(reason) => {
-                        self.start_closing(Some(reason));
-                        return Some(self.poll_closing(cx));
-                    }
-                    WsNext::Finished => {
-                        self.start_closing(None);
-                        return Some(self.poll_closing(cx));
-                    }
-                    WsNext::Empty => break,
-                },
-            };
-            if Pin::new(&mut self.ws).start_send(frame).is_err() {
-                return Some(self.finish(Some(CloseReason::TransportError)));
-            }
-            self.unflushed = true;
-        }
+        // A pong tungstenite queued while reading joins the socket's queue first.
         if self.unflushed {
             match Pin::new(&mut self.ws).poll_flush(cx) {
-                Poll::Ready(Ok(())) => {
-                    self.unflushed = false;
-                    self.stalled_since = None;
+                Poll::Ready(Ok(())) => self.unflushed = false,
+                Poll::Ready(Err(_)) => return Some(self.finish(Some(CloseReason::TransportError))),
+                Poll::Pending => {}
+            }
+        }
+        loop {
+            // Frames are gathered up to WRITE_BUFFER bytes, so that one write
+            // carries many when the client is behind.
+            let mut exhausted = false;
+            while !exhausted && self.ws.get_ref().queued() < WRITE_BUFFER {
+                let (head, body) = match self.first.take() {
+                    Some(first) => first.ws_frame(),
+                    None => match self.session.pop_ws() {
+                        WsNext::Send(item, queued_behind) => {
+                            exhausted = !queued_behind;
+                            item.ws_frame()
+                        }
+                        WsNext::Close(reason) => {
+                            self.start_closing(Some(reason));
+                            return Some(self.poll_closing(cx));
+                        }
+                        WsNext::Finished => {
+                            self.start_closing(None);
+                            return Some(self.poll_closing(cx));
+                        }
+                        WsNext::Empty => {
+                            exhausted = true;
+                            break;
+                        }
+                    },
+                };
+                let io = self.ws.get_mut();
+                io.push(head);
+                if let Some(body) = body {
+                    io.push(body);
                 }
+            }
+            match self.ws.get_mut().poll_drain(cx) {
+                Poll::Ready(Ok(())) if exhausted => {
+                    self.stalled_since = None;
+                    return None;
+                }
+                Poll::Ready(Ok(())) => self.stalled_since = None,
                 Poll::Ready(Err(_)) => return Some(self.finish(Some(CloseReason::TransportError))),
                 Poll::Pending => {
                     self.stalled_since.get_or_insert_with(Instant::now);
+                    return None;
                 }
             }
         }
-        None
     }
 }
 
