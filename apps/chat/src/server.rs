@@ -4,12 +4,10 @@ use crate::chat::{Chat, ChatConfig};
 use crate::history::{HistoryStore, SqliteStore};
 use crate::redis_history::{RedisStore, RedisStoreConfig};
 use crate::web::{self, Health};
-use axum::serve::ListenerExt;
 use clap::Parser;
 use rally::engine::EngineConfig;
 use rally::{Server, ServerConfig};
 use rally_redis::{RedisAdapterConfig, RedisAdapterFactory};
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -189,17 +187,11 @@ pub async fn run(options: Options) -> Result<(), String> {
     );
     println!("listening on {addr}");
 
-    // No Nagle delay for small frames, and a bounded kernel buffer for clients that stop reading.
-    let listener = listener.tap_io(rally::engine::tune_tcp);
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
-    let serve = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
+    let serve = rally::serve(listener, app, async move {
         let _ = stop_rx.changed().await;
     });
-    let mut serving = tokio::spawn(async move { serve.await });
+    let mut serving = tokio::spawn(serve);
 
     tokio::select! {
         signal = shutdown_signal() => tracing::info!("{signal}: shutting down"),

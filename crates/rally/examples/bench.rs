@@ -14,7 +14,6 @@
 //! sets the runtime's worker threads (default 1: one core, as Node.js uses; the
 //! load generator needs the other one on a two-core machine).
 
-use axum::serve::ListenerExt;
 use clap::Parser;
 use rally::{Event, Server, ServerConfig};
 use serde_json::Value;
@@ -94,8 +93,7 @@ async fn serve(options: Options) {
             .local_addr()
             .expect("a bound listener has an address")
     );
-    let listener = listener.tap_io(rally::engine::tune_tcp);
-    axum::serve(listener, io.router())
+    rally::serve(listener, io.router(), std::future::pending())
         .await
         .expect("server error");
 }

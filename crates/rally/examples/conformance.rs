@@ -11,13 +11,11 @@
 //! Both: pingInterval 300 ms, pingTimeout 200 ms, maxPayload 1 000 000, CORS `*`;
 //! a connection that joins no namespace is closed after 1 s.
 
-use axum::serve::ListenerExt;
 use clap::Parser;
 use rally::engine::{
     Cors, CorsOrigin, Engine, EngineConfig, EngineHandler, Message, OutMessage, Session,
 };
 use rally::{Event, Server, ServerConfig};
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -100,11 +98,7 @@ async fn main() {
             .local_addr()
             .expect("a bound listener has an address")
     );
-    axum::serve(
-        listener.tap_io(rally::engine::tune_tcp),
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
+    rally::serve(listener, app, async move {
         let _ = tokio::signal::ctrl_c().await;
         io.close().await;
         echo.close().await;

@@ -18,11 +18,8 @@
 //!     });
 //! });
 //! let app = io.router();
-//! // Nagle off and a bounded kernel send buffer on every accepted socket.
-//! use axum::serve::ListenerExt;
-//! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await.unwrap()
-//!     .tap_io(rally::engine::tune_tcp);
-//! axum::serve(listener, app).await.unwrap();
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await.unwrap();
+//! rally::serve(listener, app, std::future::pending()).await.unwrap();
 //! # }
 //! ```
 //!
@@ -58,6 +55,7 @@ pub use handler::{Ack, Event};
 pub use handshake::Handshake;
 pub use namespace::{ConnectError, Namespace, NamespaceRef, ServerAck};
 pub use rally_engine as engine;
+pub use rally_engine::serve;
 pub use reason::DisconnectReason;
 pub use serve_client::CLIENT_VERSION;
 pub use server::Server;

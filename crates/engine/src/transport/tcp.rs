@@ -17,10 +17,10 @@ use tokio::net::TcpStream;
 /// Unsent bytes the kernel keeps for a connection before reporting it unwritable.
 pub const NOTSENT_LOWAT: u32 = 16 * 1024;
 
-/// Applies Rally's socket options to an accepted connection. The engine does it
-/// itself when it reaches the `TcpStream` behind an upgrade; under
-/// `axum::serve`, whose connections it cannot reach, pass this to the
-/// listener: `listener.tap_io(rally_engine::tune_tcp)`.
+/// Applies Rally's socket options to an accepted connection. [`serve`](crate::serve)
+/// does it for every connection; under `axum::serve`, whose connections the
+/// engine cannot reach, pass this to the listener:
+/// `listener.tap_io(rally_engine::tune_tcp)`.
 pub fn tune_tcp(tcp: &mut TcpStream) {
     if let Err(e) = tcp.set_nodelay(true) {
         tracing::debug!(error = %e, "cannot disable Nagle's algorithm");
