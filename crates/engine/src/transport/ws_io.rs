@@ -1,11 +1,10 @@
 //! The byte stream under a WebSocket session, and the one writer to it.
 //!
-//! Usually the app serves plain TCP and the upgraded connection is taken back
-//! down to its `TcpStream`: no boxed trait object and no rewind buffer stay
-//! in every connection, and the socket gets Rally's options
-//! ([`tune_tcp`](crate::tune_tcp)). Any other stream (TLS, a test harness, or
-//! `axum::serve`, which wraps its connections in a private type) is driven
-//! through hyper's `Upgraded` as it is.
+//! Served by [`serve`](crate::serve), an upgraded connection is taken back down
+//! to its `TcpStream`: no boxed trait object and no rewind buffer stay in
+//! every connection. Any other stream (TLS, a test harness, or `axum::serve`,
+//! which wraps its connections in a private type) is driven through hyper's
+//! `Upgraded` as it is.
 //!
 //! Writes go through one ordered queue of whole frames. The session's
 //! messages are queued as the shared frames they already are (see
@@ -52,11 +51,8 @@ impl WsIo {
     /// The stream, and the bytes hyper had already read past the HTTP request.
     pub(crate) fn from_upgraded(upgraded: Upgraded) -> (WsIo, Bytes) {
         let (stream, read) = match upgraded.downcast::<TokioIo<TcpStream>>() {
-            Ok(parts) => {
-                let mut tcp = parts.io.into_inner();
-                super::tcp::tune_tcp(&mut tcp);
-                (Stream::Tcp(tcp), parts.read_buf)
-            }
+            // Its options were set when it was accepted (`serve`).
+            Ok(parts) => (Stream::Tcp(parts.io.into_inner()), parts.read_buf),
             Err(upgraded) => (Stream::Upgraded(TokioIo::new(upgraded)), Bytes::new()),
         };
         let io = WsIo {
