@@ -50,7 +50,8 @@ impl RoomIndex {
 
     /// Calls `f` once for each socket the options target.
     fn for_each_target(&self, opts: &BroadcastOptions, mut f: impl FnMut(&SocketId)) {
-        let excluded: HashSet<&SocketId> = opts
+        // Socket ids, chosen by the server: the cheap hash serves (see `IdHash`).
+        let excluded: HashSet<&SocketId, IdHash> = opts
             .except
             .iter()
             .flat_map(|room| self.members(room))
@@ -66,7 +67,7 @@ impl RoomIndex {
                 .filter(|s| !excluded.contains(s))
                 .for_each(f),
             rooms => {
-                let mut seen = HashSet::new();
+                let mut seen = HashSet::with_hasher(IdHash::default());
                 for sid in rooms.iter().flat_map(|room| self.members(room)) {
                     if !excluded.contains(sid) && seen.insert(sid) {
                         f(sid);
