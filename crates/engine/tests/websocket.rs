@@ -107,3 +107,71 @@ async fn a_panicking_handler_closes_only_its_session() {
     good.send(Ws::text("4still here")).await.unwrap();
     assert_eq!(next_text(&mut good).await, "4still here");
 }
+
+/// Both ways a server can be run: axum::serve (the engine gets a boxed stream) and
+/// rally_engine::serve (it gets the TcpStream and writes it itself).
+async fn both_servers() -> [Server; 2] {
+    [
+        start(EngineConfig::default()).await,
+        start_served(EngineConfig::default()).await,
+    ]
+}
+
+#[tokio::test]
+async fn large_frames_take_the_long_length_forms() {
+    for srv in both_servers().await {
+        let (mut ws, _) = srv.open_ws().await;
+        // Past 16 bits of length: the 64-bit form (1 KiB frames elsewhere take the 16-bit one).
+        let text = format!("4{}", "t".repeat(70_000));
+        send_text(&mut ws, &text).await;
+        assert_eq!(next_text(&mut ws).await, text);
+        let data: Vec<u8> = (0..200_000u32).map(|i| i as u8).collect();
+        ws.send(Ws::binary(data.clone())).await.unwrap();
+        match next_frame(&mut ws).await {
+            Ws::Binary(b) => assert_eq!(&b[..], &data[..]),
+            other => panic!("expected binary, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn websocket_pings_are_answered_between_whole_data_frames() {
+    use futures::StreamExt;
+    for srv in both_servers().await {
+        let (mut ws, sid) = srv.open_ws().await;
+        let session = srv.session(&sid);
+        // The server writes while the client pings: each pong must land between
+        // two whole frames, however the socket splits the writes.
+        let writer = tokio::spawn(async move {
+            for i in 0..2_000 {
+                session
+                    .send(OutMessage::text(format!("{i}:{}", "p".repeat(1_000))))
+                    .unwrap();
+                if i % 100 == 0 {
+                    tokio::task::yield_now().await;
+                }
+            }
+        });
+        for p in 0..50u8 {
+            ws.send(Ws::Ping(vec![p].into())).await.unwrap();
+        }
+        let (mut next, mut pongs) = (0, Vec::new());
+        while next < 2_000 || pongs.len() < 50 {
+            let frame = tokio::time::timeout(std::time::Duration::from_secs(5), ws.next())
+                .await
+                .expect("frame timeout")
+                .expect("stream ended")
+                .expect("websocket error: a frame was cut");
+            match frame {
+                Ws::Text(t) => {
+                    assert_eq!(t.as_str(), format!("4{next}:{}", "p".repeat(1_000)));
+                    next += 1;
+                }
+                Ws::Pong(data) => pongs.push(data[0]),
+                other => panic!("unexpected frame {other:?}"),
+            }
+        }
+        writer.await.unwrap();
+        assert_eq!(pongs, (0..50u8).collect::<Vec<_>>());
+    }
+}

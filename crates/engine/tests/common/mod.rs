@@ -75,15 +75,7 @@ pub async fn start(config: EngineConfig) -> Server {
 }
 
 pub async fn start_with(config: EngineConfig, connect_info: bool) -> Server {
-    let rec = Arc::new(Recorder {
-        echo: true,
-        ..Default::default()
-    });
-    let engine = Engine::new(config, rec.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let app = engine.router();
-    tokio::spawn(async move {
+    launch(config, move |listener, app| async move {
         if connect_info {
             axum::serve(
                 listener,
@@ -94,7 +86,35 @@ pub async fn start_with(config: EngineConfig, connect_info: bool) -> Server {
         } else {
             axum::serve(listener, app).await.unwrap();
         }
+    })
+    .await
+}
+
+/// Like `start`, but served by `rally_engine::serve`: WebSockets then reach the
+/// engine as their `TcpStream` (the path axum::serve cannot take).
+pub async fn start_served(config: EngineConfig) -> Server {
+    launch(config, |listener, app| async move {
+        rally_engine::serve(listener, app, std::future::pending())
+            .await
+            .unwrap();
+    })
+    .await
+}
+
+/// An engine with a recording, echoing handler, served by `serve` on a free port.
+async fn launch<F, Fut>(config: EngineConfig, serve: F) -> Server
+where
+    F: FnOnce(tokio::net::TcpListener, axum::Router) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let rec = Arc::new(Recorder {
+        echo: true,
+        ..Default::default()
     });
+    let engine = Engine::new(config, rec.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(serve(listener, engine.router()));
     Server { addr, engine, rec }
 }
 
