@@ -4,6 +4,7 @@
 
 const { io } = require('socket.io-client');
 const WebSocket = require('ws');
+const assert = require('node:assert/strict');
 
 /** Default bound for any single wait (connect, event, ack). */
 const TIMEOUT = 3000;
@@ -282,6 +283,37 @@ async function closeAll() {
   await sleep(30); // let the DISCONNECT/close frames leave before the next test or server stop
 }
 
+/** One client per name, connected to `spec[name].url` (each tagged with its name), then in `rooms[name]` if given. */
+async function connectNamed(spec, rooms = {}) {
+  const names = Object.keys(spec);
+  const list = await Promise.all(names.map((n) => connect(spec[n].url)));
+  const c = Object.fromEntries(names.map((n, i) => [n, list[i]]));
+  for (const n of names) {
+    c[n].name = n;
+    if (rooms[n]) await ack(c[n], 'join', rooms[n]);
+  }
+  return c;
+}
+
+/**
+ * Runs `action`, then checks that exactly the clients named in `expected` (keys of `c`)
+ * got `event`, once each, with `args` when given; the others stay silent for `silenceMs`.
+ */
+async function expectReceivers(c, event, action, expected, args, silenceMs = 300) {
+  const names = Object.keys(c);
+  const seen = Object.fromEntries(names.map((n) => [n, collect(c[n], event)]));
+  await action();
+  await waitFor(() => expected.every((n) => seen[n].length >= 1), 3000,
+    `${event} at ${expected.join(',')} (got: ${names.filter((n) => seen[n].length).join(',')})`);
+  await sleep(silenceMs);
+  const counts = Object.fromEntries(names.map((n) => [n, seen[n].length]));
+  const want = Object.fromEntries(names.map((n) => [n, expected.includes(n) ? 1 : 0]));
+  assert.deepEqual(counts, want, `receivers of ${event}`);
+  if (args) for (const n of expected) assert.deepEqual(seen[n][0], args, `args at ${n}`);
+  for (const n of names) seen[n].stop();
+  return seen;
+}
+
 module.exports = {
   TIMEOUT,
   sleep,
@@ -298,6 +330,8 @@ module.exports = {
   ackArgs,
   ackArgsWithin,
   waitFor,
+  connectNamed,
+  expectReceivers,
   eventually,
   rawWs,
   rawClosed,

@@ -55,19 +55,9 @@ describe('redis cluster: @socket.io/redis-emitter into Rally nodes', () => {
     nodes = [];
   });
 
-  async function expectReceivers(event, action, expected, args) {
-    const names = Object.keys(c);
-    const seen = Object.fromEntries(names.map((n) => [n, sio.collect(c[n], event)]));
-    await action();
-    await sio.waitFor(() => expected.every((n) => seen[n].length >= 1), 3000,
-      `${event} at ${expected.join(',')} (got: ${names.filter((n) => seen[n].length).join(',')})`);
-    await sio.sleep(SILENCE_MS);
-    const counts = Object.fromEntries(names.map((n) => [n, seen[n].length]));
-    const want = Object.fromEntries(names.map((n) => [n, expected.includes(n) ? 1 : 0]));
-    assert.deepEqual(counts, want, `receivers of ${event}`);
-    if (args) for (const n of expected) assert.deepEqual(seen[n][0], args, `args at ${n}`);
-    for (const n of names) seen[n].stop();
-  }
+  // `c`, the clients of the current test, is read when called.
+  const expectReceivers = (event, action, expected, args) =>
+    sio.expectReceivers(c, event, action, expected, args, SILENCE_MS);
 
   it('emit reaches every client on every node', () =>
     expectReceivers('news', () => emitter.emit('news', 'hello', { n: 1 }), ['a1', 'a2', 'b1', 'b2', 'n1'], ['hello', { n: 1 }]));

@@ -34,28 +34,9 @@ describe('redis cluster: a Rally node and a Node.js node', () => {
     nodes = [];
   });
 
-  async function clients(spec, rooms = {}) {
-    const names = Object.keys(spec);
-    const list = await Promise.all(names.map((n) => sio.connect(spec[n].url)));
-    const c = Object.fromEntries(names.map((n, i) => [n, list[i]]));
-    for (const n of names) if (rooms[n]) await sio.ack(c[n], 'join', rooms[n]);
-    return c;
-  }
-
-  async function expectReceivers(c, event, action, expected, args) {
-    const names = Object.keys(c);
-    const seen = Object.fromEntries(names.map((n) => [n, sio.collect(c[n], event)]));
-    await action();
-    await sio.waitFor(() => expected.every((n) => seen[n].length >= 1), 3000,
-      `${event} at ${expected.join(',')} (got: ${names.filter((n) => seen[n].length).join(',')})`);
-    await sio.sleep(SILENCE_MS);
-    const counts = Object.fromEntries(names.map((n) => [n, seen[n].length]));
-    const want = Object.fromEntries(names.map((n) => [n, expected.includes(n) ? 1 : 0]));
-    assert.deepEqual(counts, want, `receivers of ${event}`);
-    if (args) for (const n of expected) assert.deepEqual(seen[n][0], args, `args at ${n}`);
-    for (const n of names) seen[n].stop();
-    return seen;
-  }
+  const clients = (spec, rooms) => sio.connectNamed(spec, rooms);
+  const expectReceivers = (c, event, action, expected, args) =>
+    sio.expectReceivers(c, event, action, expected, args, SILENCE_MS);
 
   const emit = (socket, spec) => () => sio.ack(socket, 'emit', spec);
 
