@@ -33,6 +33,27 @@ async function startChat(args = [], { dir = tempDir(), port = 0, env = {} } = {}
   };
 }
 
+/**
+ * The chat servers one suite starts: `start` is `startChat`, and `stopAll(signal)` (for
+ * the suite's `after`) stops them all, with SIGKILL unless told, and removes their files.
+ */
+function chatServers() {
+  const started = [];
+  return {
+    async start(args, opts) {
+      const chat = await startChat(args, opts);
+      started.push(chat);
+      return chat;
+    },
+    async stopAll(signal = 'SIGKILL') {
+      for (const chat of started) {
+        await chat.stop(signal);
+        chat.cleanup();
+      }
+    },
+  };
+}
+
 /** Records every event a socket receives, in order, and waits for the ones a test wants. */
 class Recorder {
   constructor(socket) {
@@ -126,4 +147,4 @@ function messages(rec) {
   return rec.all('message');
 }
 
-module.exports = { tempDir, startChat, Recorder, chatClient, ackOf, join, messages };
+module.exports = { tempDir, startChat, chatServers, Recorder, chatClient, ackOf, join, messages };

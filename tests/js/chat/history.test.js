@@ -7,22 +7,13 @@ const { describe, it, after, afterEach } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const sio = require('../lib/sio');
-const { startChat, chatClient, ackOf, join, messages, tempDir } = require('./chat-helpers');
+const { chatServers, chatClient, ackOf, join, messages, tempDir } = require('./chat-helpers');
 
 describe('rally-chat history', () => {
-  const servers = [];
-  async function chatServer(args, opts) {
-    const chat = await startChat(args, opts);
-    servers.push(chat);
-    return chat;
-  }
+  const servers = chatServers();
+  const chatServer = servers.start;
   afterEach(() => sio.closeAll());
-  after(async () => {
-    for (const chat of servers) {
-      await chat.stop('SIGKILL');
-      chat.cleanup();
-    }
-  });
+  after(() => servers.stopAll());
 
   it('a joiner gets the room\'s recent messages (name, time, id, binary kept), oldest first', async () => {
     const chat = await chatServer();

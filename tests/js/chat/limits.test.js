@@ -6,22 +6,13 @@
 const { describe, it, after, afterEach } = require('node:test');
 const assert = require('node:assert/strict');
 const sio = require('../lib/sio');
-const { startChat, chatClient, ackOf, messages } = require('./chat-helpers');
+const { chatServers, chatClient, ackOf, messages } = require('./chat-helpers');
 
 describe('rally-chat limits', () => {
-  const servers = [];
-  async function chatServer(args) {
-    const chat = await startChat(args);
-    servers.push(chat);
-    return chat;
-  }
+  const servers = chatServers();
+  const chatServer = servers.start;
   afterEach(() => sio.closeAll());
-  after(async () => {
-    for (const chat of servers) {
-      await chat.stop();
-      chat.cleanup();
-    }
-  });
+  after(() => servers.stopAll('SIGTERM'));
 
   it('a flood beyond the burst gets an error event; the extra messages are dropped; no crash', async () => {
     const chat = await chatServer(['--rate-burst', '5', '--rate-per-second', '0']);

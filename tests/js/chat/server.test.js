@@ -8,22 +8,13 @@ const assert = require('node:assert/strict');
 const { spawnSync } = require('node:child_process');
 const sio = require('../lib/sio');
 const { binary } = require('../lib/server');
-const { startChat, chatClient, ackOf, join, tempDir } = require('./chat-helpers');
+const { chatServers, chatClient, ackOf, join, tempDir } = require('./chat-helpers');
 
 describe('rally-chat server', () => {
-  const servers = [];
-  async function chatServer(args, opts) {
-    const chat = await startChat(args, opts);
-    servers.push(chat);
-    return chat;
-  }
+  const servers = chatServers();
+  const chatServer = servers.start;
   afterEach(() => sio.closeAll());
-  after(async () => {
-    for (const chat of servers) {
-      await chat.stop('SIGKILL');
-      chat.cleanup();
-    }
-  });
+  after(() => servers.stopAll());
 
   it('SIGTERM and SIGINT stop it promptly (exit 0); connected clients are told and reconnect later', async () => {
     for (const signal of ['SIGTERM', 'SIGINT']) {
