@@ -161,6 +161,7 @@ async fn main() {
                     std::process::exit(1);
                 }
             };
+            // The row's cells after the server's label, and the run's figures.
             let outcome: Result<(Vec<String>, Value), String> = match *scenario {
                 "connections" => {
                     async {
@@ -170,7 +171,6 @@ async fn main() {
                         let at_max = scenarios::connections(&server, max_connections).await?;
                         Ok((
                             vec![
-                                kind.name().into(),
                                 kib(at_5k.rss_per_connection_bytes),
                                 format!(
                                     "{} ({})",
@@ -190,7 +190,6 @@ async fn main() {
                     .map(|r| {
                         (
                             vec![
-                                kind.name().into(),
                                 format!("{:.0}", r.deliveries_per_s),
                                 format!("{:.3}", r.cpu_us_per_delivery),
                                 pct(r.spent.server_kernel_share()),
@@ -206,7 +205,6 @@ async fn main() {
                     .map(|r| {
                         (
                             vec![
-                                kind.name().into(),
                                 format!("{:.0}", r.deliveries_per_s),
                                 ms(r.latency_us.p50),
                                 ms(r.latency_us.p99),
@@ -222,7 +220,6 @@ async fn main() {
                 "echo" => scenarios::echo(&server, 100, duration).await.map(|r| {
                     (
                         vec![
-                            kind.name().into(),
                             format!("{:.0}", r.acks_per_s),
                             format!("{:.2}", r.cpu_us_per_ack),
                             pct(r.spent.server_kernel_share()),
@@ -238,7 +235,6 @@ async fn main() {
                     .map(|r| {
                         (
                             vec![
-                                kind.name().into(),
                                 format!("{:.0}", r.deliveries_per_s),
                                 format!("{:.3}", r.cpu_us_per_delivery),
                                 pct(r.spent.server_kernel_share()),
@@ -252,7 +248,6 @@ async fn main() {
                 "private" => scenarios::private(&server, 50, duration).await.map(|r| {
                     (
                         vec![
-                            kind.name().into(),
                             format!("{:.0}", r.messages_per_s),
                             format!("{:.2}", r.cpu_us_per_message),
                             pct(r.spent.server_kernel_share()),
@@ -279,7 +274,6 @@ async fn main() {
                         .await?;
                         Ok((
                             vec![
-                                kind.name().into(),
                                 format!(
                                     "{} / {} / {}",
                                     ms(calm.latency_us.p50),
@@ -307,9 +301,8 @@ async fn main() {
                 other => Err(format!("unknown scenario {other}")),
             };
             match outcome {
-                Ok((mut row, value)) => {
-                    row[0] = label;
-                    rows.push(row);
+                Ok((cells, value)) => {
+                    rows.push(std::iter::once(label).chain(cells).collect());
                     match runs.iter_mut().find(|(k, _)| *k == kind) {
                         Some((_, values)) => values.push(value),
                         None => runs.push((kind, vec![value])),
