@@ -28,7 +28,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 mod fixture;
-use fixture::{on_basics, operator, reply, serve, sorted_rooms, spec_args, strings, Log};
+use fixture::{
+    on_basics, on_room_operations, operator, reply, serve, sorted_rooms, spec_args, strings, Log,
+};
 
 #[derive(Parser)]
 struct Options {
@@ -60,6 +62,7 @@ fn register(io: &Server, socket: &Socket, disconnects: &Log) {
     });
 
     on_basics(socket);
+    on_room_operations(io, socket);
     let server = io.clone();
     socket.on("emit", move |socket, event| {
         let io = server.clone();
@@ -148,37 +151,6 @@ fn register(io: &Server, socket: &Socket, disconnects: &Log) {
             };
             found.sort_by_key(|v| v["id"].to_string());
             reply(event, (found,));
-        }
-    });
-    let server = io.clone();
-    socket.on("sockets-join", move |_, event| {
-        let io = server.clone();
-        async move {
-            let spec: Value = event.arg(0).unwrap_or_default();
-            io.in_(strings(&spec["rooms"]))
-                .sockets_join(strings(&spec["join"]));
-            reply(event, ());
-        }
-    });
-    let server = io.clone();
-    socket.on("sockets-leave", move |_, event| {
-        let io = server.clone();
-        async move {
-            let spec: Value = event.arg(0).unwrap_or_default();
-            io.in_(strings(&spec["rooms"]))
-                .sockets_leave(strings(&spec["leave"]));
-            reply(event, ());
-        }
-    });
-    let server = io.clone();
-    socket.on("disconnect-sockets", move |_, event| {
-        let io = server.clone();
-        async move {
-            let spec: Value = event.arg(0).unwrap_or_default();
-            let close = spec["close"] == json!(true);
-            let rooms = strings(&spec["rooms"]);
-            reply(event, ());
-            io.in_(rooms).disconnect_sockets(close);
         }
     });
     let server = io.clone();

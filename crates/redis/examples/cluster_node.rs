@@ -39,7 +39,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 #[path = "../../rally/examples/fixture/mod.rs"]
 mod fixture;
-use fixture::{on_basics, operator, reply, serve, spec_args, strings, Log};
+use fixture::{on_basics, on_room_operations, operator, reply, serve, spec_args, strings, Log};
 
 #[derive(Parser)]
 struct Options {
@@ -120,6 +120,7 @@ fn register(
         async move { reply(event, (node,)) }
     });
     on_basics(socket);
+    on_room_operations(io, socket);
     let server = io.clone();
     socket.on("emit", move |socket, event| {
         let io = server.clone();
@@ -166,38 +167,6 @@ fn register(
                 Err(e) => json!({ "err": e.to_string() }),
             };
             reply(event, (found,));
-        }
-    });
-    let server = io.clone();
-    socket.on("sockets-join", move |_, event| {
-        let io = server.clone();
-        async move {
-            let spec = spec_of(&event);
-            io.in_(strings(&spec["rooms"]))
-                .except(strings(&spec["except"]))
-                .sockets_join(strings(&spec["join"]));
-            reply(event, ());
-        }
-    });
-    let server = io.clone();
-    socket.on("sockets-leave", move |_, event| {
-        let io = server.clone();
-        async move {
-            let spec = spec_of(&event);
-            io.in_(strings(&spec["rooms"]))
-                .except(strings(&spec["except"]))
-                .sockets_leave(strings(&spec["leave"]));
-            reply(event, ());
-        }
-    });
-    let server = io.clone();
-    socket.on("disconnect-sockets", move |_, event| {
-        let io = server.clone();
-        async move {
-            let spec = spec_of(&event);
-            let close = spec["close"] == json!(true);
-            reply(event, ());
-            io.in_(strings(&spec["rooms"])).disconnect_sockets(close);
         }
     });
     let server = io.clone();
