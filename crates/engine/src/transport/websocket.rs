@@ -14,16 +14,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::future::poll_fn;
+use std::ops::ControlFlow;
+use std::task::Poll;
+
 use axum::body::Body;
 use axum::response::Response;
-use futures::{SinkExt, StreamExt};
 use http::{header, HeaderValue, StatusCode};
 use hyper::upgrade::OnUpgrade;
 use tokio::time::{sleep_until, timeout, Instant};
-use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
-use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
-use tokio_tungstenite::tungstenite::{Message as WsMessage, Utf8Bytes};
-use tokio_tungstenite::WebSocketStream;
+use tungstenite::handshake::derive_accept_key;
 
 use crate::error::ProtocolError;
 use crate::handshake::HandshakeInfo;
@@ -31,27 +31,13 @@ use crate::message::OutMessage;
 use crate::packet::{decode_text, Packet};
 use crate::server::Shared;
 use crate::session::Session;
-use crate::transport::ws_driver::{Driver, WsStream};
-use crate::transport::ws_io::WsIo;
+use crate::transport::ws_driver::{Driver, NORMAL_CLOSURE};
+use crate::transport::ws_io::{close_frame, ReadEnd, WsIo};
+use crate::transport::ws_message::Incoming;
 use crate::transport::TransportKind;
-
-/// Bytes read from the socket at a time. Small on purpose: the buffer lives as
-/// long as the connection and the server must hold very many idle ones; a
-/// large message is read in several steps.
-const READ_BUFFER: usize = 256;
 
 /// Bound on a single write during the upgrade dance.
 const PROBE_WRITE_TIMEOUT: Duration = Duration::from_secs(1);
-
-fn config(max_payload: usize) -> WebSocketConfig {
-    WebSocketConfig::default()
-        .read_buffer_size(READ_BUFFER)
-        // tungstenite's own frames (pongs, close) go straight to the socket's
-        // queue (`WsIo`), where the session's frames are gathered.
-        .write_buffer_size(0)
-        .max_message_size(Some(max_payload))
-        .max_frame_size(Some(max_payload))
-}
 
 /// A request asking to become a WebSocket, checked as RFC 6455 asks.
 pub(crate) struct WsRequest {
@@ -88,28 +74,13 @@ impl WsRequest {
     /// Answers 101 and runs `then` on the upgraded connection.
     fn accept<F, Fut>(self, max_payload: usize, then: F) -> Response
     where
-        F: FnOnce(WsStream) -> Fut + Send + 'static,
+        F: FnOnce(WsIo) -> Fut + Send + 'static,
         Fut: std::future::Future<Output = ()> + Send + 'static,
     {
         let on_upgrade = self.on_upgrade;
         tokio::spawn(async move {
             match on_upgrade.await {
-                Ok(upgraded) => {
-                    let (io, read) = WsIo::from_upgraded(upgraded);
-                    let config = Some(config(max_payload));
-                    let ws = if read.is_empty() {
-                        WebSocketStream::from_raw_socket(io, Role::Server, config).await
-                    } else {
-                        WebSocketStream::from_partially_read(
-                            io,
-                            read.to_vec(),
-                            Role::Server,
-                            config,
-                        )
-                        .await
-                    };
-                    then(ws).await;
-                }
+                Ok(upgraded) => then(WsIo::from_upgraded(upgraded, max_payload)).await,
                 Err(e) => tracing::debug!(error = %e, "websocket upgrade failed"),
             }
         });
@@ -147,7 +118,7 @@ pub(crate) fn not_an_upgrade() -> Response {
     ProtocolError::BadRequest.response()
 }
 
-async fn probe(session: Arc<Session>, mut ws: WsStream) {
+async fn probe(session: Arc<Session>, mut ws: WsIo) {
     if !session.try_begin_probe() {
         // Already upgraded or upgrading: this socket is surplus.
         close(&mut ws).await;
@@ -170,7 +141,7 @@ async fn probe(session: Arc<Session>, mut ws: WsStream) {
 /// now runs on this socket (and still owes the client a noop when `noop`);
 /// `Ok(None)`: the session ended meanwhile; `Err`: the probe failed and the
 /// session stays on polling.
-async fn upgrade_dance(session: &Session, ws: &mut WsStream) -> Result<Option<bool>, ()> {
+async fn upgrade_dance(session: &Session, ws: &mut WsIo) -> Result<Option<bool>, ()> {
     let deadline = Instant::now() + session.config().upgrade_timeout;
     loop {
         let notified = session.notified();
@@ -180,16 +151,11 @@ async fn upgrade_dance(session: &Session, ws: &mut WsStream) -> Result<Option<bo
             return Ok(None);
         }
         tokio::select! {
-            frame = ws.next() => {
-                let text = match frame {
-                    Some(Ok(WsMessage::Text(t))) => t,
-                    Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => continue,
-                    _ => return Err(()),
-                };
-                match decode_text(&text) {
+            text = next_text(ws) => {
+                match decode_text(&text?) {
                     Ok(Packet::Ping(d)) if d == "probe" => {
-                        let pong = WsMessage::Text(Utf8Bytes::from_static("3probe"));
-                        if !matches!(timeout(PROBE_WRITE_TIMEOUT, ws.send(pong)).await, Ok(Ok(()))) {
+                        ws.push(OutMessage::control("3probe").ws_frame().0);
+                        if !matches!(timeout(PROBE_WRITE_TIMEOUT, drain(ws)).await, Ok(Ok(()))) {
                             return Err(());
                         }
                         session.probe_answered();
@@ -215,7 +181,36 @@ async fn upgrade_dance(session: &Session, ws: &mut WsStream) -> Result<Option<bo
     }
 }
 
+/// The next text message of the upgrade dance; anything else ends it.
+async fn next_text(ws: &mut WsIo) -> Result<String, ()> {
+    poll_fn(|cx| {
+        let mut text = Err(());
+        match ws.poll_read(cx, 1, |message| {
+            if let Incoming::Text(t) = message {
+                text = Ok(t.to_owned());
+            }
+            ControlFlow::Break(())
+        }) {
+            ReadEnd::Pending => Poll::Pending,
+            // A ping or a pong: answered, and the dance goes on.
+            ReadEnd::Budget => {
+                let _ = ws.poll_drain(cx);
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+            ReadEnd::Stopped => Poll::Ready(text),
+            ReadEnd::Closed | ReadEnd::Invalid(_) => Poll::Ready(Err(())),
+        }
+    })
+    .await
+}
+
+async fn drain(ws: &mut WsIo) -> std::io::Result<()> {
+    poll_fn(|cx| ws.poll_drain(cx)).await
+}
+
 /// Best-effort close handshake on a socket that never became a session's transport.
-async fn close(ws: &mut WsStream) {
-    let _ = timeout(PROBE_WRITE_TIMEOUT, ws.close(None)).await;
+async fn close(ws: &mut WsIo) {
+    ws.push(close_frame(NORMAL_CLOSURE));
+    let _ = timeout(PROBE_WRITE_TIMEOUT, drain(ws)).await;
 }

@@ -14,19 +14,16 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use futures::{Sink, Stream};
+use std::ops::ControlFlow;
+
+use bytes::Bytes;
 use tokio::time::{Instant, Sleep};
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::CloseFrame;
-use tokio_tungstenite::tungstenite::{Error as WsError, Message as WsMessage};
-use tokio_tungstenite::WebSocketStream;
 
 use crate::message::OutMessage;
 use crate::packet::{decode_binary, decode_text};
 use crate::session::{CloseReason, Session, WsNext};
-use crate::transport::ws_io::WsIo;
-
-pub(crate) type WsStream = WebSocketStream<WsIo>;
+use crate::transport::ws_io::{close_frame, ReadEnd, WsIo};
+use crate::transport::ws_message::Incoming;
 
 /// Frames read in one poll before yielding to other tasks.
 const READ_BUDGET: usize = 64;
@@ -34,16 +31,17 @@ const READ_BUDGET: usize = 64;
 const WRITE_BUFFER: usize = 4 * 1024;
 /// Bound on saying goodbye to a peer that may be gone.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+/// Close code for a session that ends normally.
+pub(crate) const NORMAL_CLOSURE: u16 = 1000;
 
 pub(crate) struct Driver {
     session: Arc<Session>,
-    ws: WsStream,
+    ws: WsIo,
     /// Heartbeat, stalled-write and close deadlines share this one timer.
     timer: Pin<Box<Sleep>>,
     armed: Option<Instant>,
     /// A packet to send before anything queued (the open packet, a noop).
     first: Option<OutMessage>,
-    unflushed: bool,
     stalled_since: Option<Instant>,
     closing: Option<Closing>,
 }
@@ -52,21 +50,13 @@ struct Closing {
     /// The reason to end the session with once the close frame is out; `None`
     /// when the session has already ended.
     reason: Option<CloseReason>,
-    frame_sent: bool,
+    /// The close frame's status code, until it is queued.
+    code: Option<u16>,
     deadline: Instant,
 }
 
-/// What one incoming frame means for the connection.
-enum Flow {
-    Continue,
-    /// The session is over; say goodbye on the socket.
-    Close,
-    /// The peer is gone; nothing more to send.
-    Done,
-}
-
 impl Driver {
-    pub(crate) fn new(session: Arc<Session>, ws: WsStream, first: Option<OutMessage>) -> Driver {
+    pub(crate) fn new(session: Arc<Session>, ws: WsIo, first: Option<OutMessage>) -> Driver {
         let now = Instant::now();
         Driver {
             session,
@@ -74,50 +64,41 @@ impl Driver {
             timer: Box::pin(tokio::time::sleep_until(now)),
             armed: None,
             first,
-            unflushed: false,
             stalled_since: None,
             closing: None,
         }
     }
 
-    fn on_frame(&mut self, frame: Option<Result<WsMessage, WsError>>) -> Flow {
-        let packet = match frame {
-            Some(Ok(WsMessage::Text(text))) => match decode_text(&text) {
+    /// Hands one message to the session. `Break` carries the close code to
+    /// answer with: the session is over.
+    fn on_message(session: &Session, message: Incoming<'_>) -> ControlFlow<u16> {
+        let packet = match message {
+            Incoming::Text(text) => match decode_text(text) {
                 Ok(packet) => packet,
                 Err(e) => {
-                    tracing::debug!(sid = self.session.id(), error = %e, "invalid websocket packet");
-                    self.session.finish(CloseReason::ParseError);
-                    return Flow::Close;
+                    tracing::debug!(sid = session.id(), error = %e, "invalid websocket packet");
+                    session.finish(CloseReason::ParseError);
+                    return ControlFlow::Break(NORMAL_CLOSURE);
                 }
             },
-            Some(Ok(WsMessage::Binary(data))) => decode_binary(data),
-            // tungstenite queues the pong itself; it goes out with the next flush.
-            Some(Ok(WsMessage::Ping(_))) => {
-                self.unflushed = true;
-                return Flow::Continue;
+            Incoming::Binary(data) => decode_binary(Bytes::copy_from_slice(data)),
+            Incoming::Close(code) => {
+                session.finish(CloseReason::TransportClose);
+                return ControlFlow::Break(code.unwrap_or(NORMAL_CLOSURE));
             }
-            Some(Ok(WsMessage::Pong(_) | WsMessage::Frame(_))) => return Flow::Continue,
-            Some(Ok(WsMessage::Close(_))) | None => {
-                self.session.finish(CloseReason::TransportClose);
-                return Flow::Done;
-            }
-            Some(Err(e)) => {
-                tracing::debug!(sid = self.session.id(), error = %e, "websocket error");
-                self.session.finish(classify(&e));
-                return Flow::Close;
-            }
+            Incoming::Ping(_) | Incoming::Pong => return ControlFlow::Continue(()),
         };
-        if self.session.on_packet(packet) {
-            Flow::Continue
+        if session.on_packet(packet) {
+            ControlFlow::Continue(())
         } else {
-            Flow::Close
+            ControlFlow::Break(NORMAL_CLOSURE)
         }
     }
 
-    fn start_closing(&mut self, reason: Option<CloseReason>) {
+    fn start_closing(&mut self, reason: Option<CloseReason>, code: u16) {
         self.closing = Some(Closing {
             reason,
-            frame_sent: false,
+            code: Some(code),
             deadline: Instant::now() + CLOSE_TIMEOUT,
         });
     }
@@ -129,7 +110,7 @@ impl Driver {
         Poll::Ready(())
     }
 
-    /// Flushes what is buffered, sends a close frame, then ends the session.
+    /// Flushes what is queued, sends a close frame, then ends the session.
     fn poll_closing(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         let Some(closing) = self.closing.as_mut() else {
             return Poll::Ready(());
@@ -138,23 +119,10 @@ impl Driver {
         if Instant::now() >= deadline {
             return self.finish(reason);
         }
-        if !closing.frame_sent {
-            match Pin::new(&mut self.ws).poll_ready(cx) {
-                Poll::Ready(Ok(())) => {
-                    let frame = WsMessage::Close(Some(CloseFrame {
-                        code: CloseCode::Normal,
-                        reason: "".into(),
-                    }));
-                    if Pin::new(&mut self.ws).start_send(frame).is_err() {
-                        return self.finish(reason);
-                    }
-                    closing.frame_sent = true;
-                }
-                Poll::Ready(Err(_)) => return self.finish(reason),
-                Poll::Pending => return self.arm(cx, deadline),
-            }
+        if let Some(code) = closing.code.take() {
+            self.ws.push(close_frame(code));
         }
-        match Pin::new(&mut self.ws).poll_flush(cx) {
+        match self.ws.poll_drain(cx) {
             Poll::Pending => self.arm(cx, deadline),
             Poll::Ready(_) => self.finish(reason),
         }
@@ -178,40 +146,39 @@ impl Driver {
 
     /// Reads what the client sent. Returns `Some` when the connection is over.
     fn poll_read(&mut self, cx: &mut Context<'_>) -> Option<Poll<()>> {
-        for _ in 0..READ_BUDGET {
-            let frame = match Pin::new(&mut self.ws).poll_next(cx) {
-                Poll::Pending => return None,
-                Poll::Ready(frame) => frame,
-            };
-            match self.on_frame(frame) {
-                Flow::Continue => {}
-                Flow::Close => {
-                    self.start_closing(None);
-                    return Some(self.poll_closing(cx));
-                }
-                Flow::Done => return Some(Poll::Ready(())),
+        let session = &self.session;
+        let mut close_code = NORMAL_CLOSURE;
+        let end = self.ws.poll_read(cx, READ_BUDGET, |message| {
+            Self::on_message(session, message).map_break(|code| close_code = code)
+        });
+        match end {
+            ReadEnd::Pending => None,
+            ReadEnd::Budget => {
+                // A client that never stops sending must not starve the others.
+                cx.waker().wake_by_ref();
+                None
+            }
+            ReadEnd::Stopped => {
+                self.start_closing(None, close_code);
+                Some(self.poll_closing(cx))
+            }
+            ReadEnd::Closed => Some(self.finish(Some(CloseReason::TransportClose))),
+            ReadEnd::Invalid(e) => {
+                tracing::debug!(sid = self.session.id(), error = %e, "websocket protocol error");
+                // A message over `max_payload` or a protocol violation.
+                self.start_closing(Some(CloseReason::TransportError), e.close_code());
+                Some(self.poll_closing(cx))
             }
         }
-        // A client that never stops sending must not starve the others.
-        cx.waker().wake_by_ref();
-        None
     }
 
     /// Writes the session's queue. Returns `Some` when the connection is over.
     fn poll_write(&mut self, cx: &mut Context<'_>) -> Option<Poll<()>> {
-        // A pong tungstenite queued while reading joins the socket's queue first.
-        if self.unflushed {
-            match Pin::new(&mut self.ws).poll_flush(cx) {
-                Poll::Ready(Ok(())) => self.unflushed = false,
-                Poll::Ready(Err(_)) => return Some(self.finish(Some(CloseReason::TransportError))),
-                Poll::Pending => {}
-            }
-        }
         loop {
             // Frames are gathered up to WRITE_BUFFER bytes, so that one write
             // carries many when the client is behind.
             let mut exhausted = false;
-            while !exhausted && self.ws.get_ref().queued() < WRITE_BUFFER {
+            while !exhausted && self.ws.queued() < WRITE_BUFFER {
                 let (head, body) = match self.first.take() {
                     Some(first) => first.ws_frame(),
                     None => match self.session.pop_ws() {
@@ -220,11 +187,11 @@ impl Driver {
                             item.ws_frame()
                         }
                         WsNext::Close(reason) => {
-                            self.start_closing(Some(reason));
+                            self.start_closing(Some(reason), NORMAL_CLOSURE);
                             return Some(self.poll_closing(cx));
                         }
                         WsNext::Finished => {
-                            self.start_closing(None);
+                            self.start_closing(None, NORMAL_CLOSURE);
                             return Some(self.poll_closing(cx));
                         }
                         WsNext::Empty => {
@@ -233,13 +200,12 @@ impl Driver {
                         }
                     },
                 };
-                let io = self.ws.get_mut();
-                io.push(head);
+                self.ws.push(head);
                 if let Some(body) = body {
-                    io.push(body);
+                    self.ws.push(body);
                 }
             }
-            match self.ws.get_mut().poll_drain(cx) {
+            match self.ws.poll_drain(cx) {
                 Poll::Ready(Ok(())) if exhausted => {
                     self.stalled_since = None;
                     return None;
@@ -282,7 +248,7 @@ impl Future for Driver {
             _ => match this.session.tick(now) {
                 Some(wake) => wake,
                 None => {
-                    this.start_closing(None);
+                    this.start_closing(None, NORMAL_CLOSURE);
                     return this.poll_closing(cx);
                 }
             },
@@ -297,21 +263,5 @@ impl Future for Driver {
             wake = wake.min(give_up);
         }
         this.arm(cx, wake)
-    }
-}
-
-/// A peer that vanished (no close frame, reset, EOF) closed the transport;
-/// anything else, such as a message over `max_payload` or a protocol
-/// violation, is a transport error.
-fn classify(e: &WsError) -> CloseReason {
-    use tokio_tungstenite::tungstenite::error::ProtocolError;
-    match e {
-        WsError::ConnectionClosed
-        | WsError::AlreadyClosed
-        | WsError::Io(_)
-        | WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => {
-            CloseReason::TransportClose
-        }
-        _ => CloseReason::TransportError,
     }
 }

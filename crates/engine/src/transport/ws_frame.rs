@@ -1,10 +1,14 @@
-//! The header of a WebSocket frame as a server writes it (RFC 6455, section 5.2).
+//! WebSocket frame headers (RFC 6455, section 5.2): written for the server's
+//! frames, parsed from the client's. Pure: bytes in, header out.
 //!
 //! Server frames are never masked and Rally sends every message as one final
 //! frame, so the header depends only on the opcode and the payload's length.
 //! That is what lets a broadcast message carry its complete frame, encoded
 //! once: every recipient's socket is written the same shared bytes, where a
 //! WebSocket library would copy the payload into each connection's buffer.
+//!
+//! Client frames must be masked; no extension is ever negotiated, so the
+//! reserved bits must be clear.
 
 /// Longest header: 2 bytes and a 64-bit length.
 pub(crate) const MAX_HEADER: usize = 10;
@@ -12,8 +16,127 @@ pub(crate) const MAX_HEADER: usize = 10;
 /// The frame's opcode: what the payload is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Opcode {
+    Continuation = 0x0,
     Text = 0x1,
     Binary = 0x2,
+    Close = 0x8,
+    Ping = 0x9,
+    Pong = 0xA,
+}
+
+impl Opcode {
+    fn from_bits(bits: u8) -> Option<Opcode> {
+        Some(match bits {
+            0x0 => Opcode::Continuation,
+            0x1 => Opcode::Text,
+            0x2 => Opcode::Binary,
+            0x8 => Opcode::Close,
+            0x9 => Opcode::Ping,
+            0xA => Opcode::Pong,
+            _ => return None,
+        })
+    }
+
+    /// Close, ping and pong: short, never fragmented, allowed between the
+    /// fragments of a message.
+    pub(crate) fn is_control(self) -> bool {
+        self as u8 & 0x8 != 0
+    }
+}
+
+/// A client frame's header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Header {
+    pub(crate) fin: bool,
+    pub(crate) opcode: Opcode,
+    pub(crate) mask: [u8; 4],
+    /// Bytes the header itself takes.
+    pub(crate) len: usize,
+    pub(crate) payload_len: u64,
+}
+
+/// Why a client's frame breaks the protocol (answered with close code 1002).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum FrameError {
+    ReservedBits,
+    UnknownOpcode(u8),
+    Unmasked,
+    /// A 64-bit length with its top bit set.
+    LengthOverflow,
+    /// A close, ping or pong that is fragmented or longer than 125 bytes.
+    BadControlFrame,
+}
+
+impl std::fmt::Display for FrameError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FrameError::ReservedBits => f.write_str("reserved bits set"),
+            FrameError::UnknownOpcode(op) => write!(f, "unknown opcode {op:#x}"),
+            FrameError::Unmasked => f.write_str("unmasked client frame"),
+            FrameError::LengthOverflow => f.write_str("frame length out of range"),
+            FrameError::BadControlFrame => f.write_str("fragmented or long control frame"),
+        }
+    }
+}
+
+/// Parses the header at the start of `buf`: `Ok(None)` until all of it is
+/// there. The payload need not be.
+pub(crate) fn parse_header(buf: &[u8]) -> Result<Option<Header>, FrameError> {
+    let [first, second, ..] = *buf else {
+        return Ok(None);
+    };
+    if first & 0x70 != 0 {
+        return Err(FrameError::ReservedBits);
+    }
+    let opcode = Opcode::from_bits(first & 0x0F).ok_or(FrameError::UnknownOpcode(first & 0x0F))?;
+    if second & 0x80 == 0 {
+        return Err(FrameError::Unmasked);
+    }
+    let fin = first & 0x80 != 0;
+    let (payload_len, len_bytes) = match second & 0x7F {
+        126 => match buf.get(2..4) {
+            Some(b) => (u64::from(u16::from_be_bytes([b[0], b[1]])), 2),
+            None => return Ok(None),
+        },
+        127 => match buf.get(2..10) {
+            Some(b) => {
+                let n = u64::from_be_bytes(b.try_into().expect("eight bytes"));
+                if n >> 63 != 0 {
+                    return Err(FrameError::LengthOverflow);
+                }
+                (n, 8)
+            }
+            None => return Ok(None),
+        },
+        n => (u64::from(n), 0),
+    };
+    if opcode.is_control() && (!fin || payload_len > 125) {
+        return Err(FrameError::BadControlFrame);
+    }
+    let mask_at = 2 + len_bytes;
+    let Some(mask) = buf.get(mask_at..mask_at + 4) else {
+        return Ok(None);
+    };
+    Ok(Some(Header {
+        fin,
+        opcode,
+        mask: mask.try_into().expect("four bytes"),
+        len: mask_at + 4,
+        payload_len,
+    }))
+}
+
+/// Undoes the client's masking of a whole payload, in place.
+pub(crate) fn unmask(data: &mut [u8], mask: [u8; 4]) {
+    let word = u32::from_ne_bytes(mask);
+    let mut chunks = data.chunks_exact_mut(4);
+    for chunk in &mut chunks {
+        let masked = u32::from_ne_bytes(chunk.try_into().expect("four bytes")) ^ word;
+        chunk.copy_from_slice(&masked.to_ne_bytes());
+    }
+    for (byte, k) in chunks.into_remainder().iter_mut().zip(mask) {
+        *byte ^= k;
+    }
 }
 
 /// Writes the header of a final, unmasked frame of `payload_len` bytes into
@@ -40,11 +163,73 @@ pub(crate) fn write_header(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::transport::client_frame::client_frame;
 
     fn header(opcode: Opcode, len: usize) -> Vec<u8> {
         let mut out = [0u8; MAX_HEADER];
         let used = write_header(&mut out, opcode, len);
         out[MAX_HEADER - used..].to_vec()
+    }
+
+    #[test]
+    fn client_headers_parse_in_all_three_length_forms() {
+        let mask = [1, 2, 3, 4];
+        for (len, header_len) in [(0, 6), (125, 6), (126, 8), (65_535, 8), (65_536, 14)] {
+            let frame = client_frame(0x82, &vec![7u8; len], mask);
+            let header = parse_header(&frame).unwrap().unwrap();
+            assert_eq!(
+                header,
+                Header {
+                    fin: true,
+                    opcode: Opcode::Binary,
+                    mask,
+                    len: header_len,
+                    payload_len: len as u64
+                }
+            );
+            // Any prefix shorter than the header asks for more bytes.
+            for cut in 0..header_len {
+                assert_eq!(parse_header(&frame[..cut]), Ok(None), "len {len} cut {cut}");
+            }
+        }
+    }
+
+    #[test]
+    fn protocol_violations_are_refused() {
+        let mask = [9, 9, 9, 9];
+        assert_eq!(
+            parse_header(&client_frame(0xC1, b"x", mask)),
+            Err(FrameError::ReservedBits)
+        );
+        assert_eq!(
+            parse_header(&client_frame(0x83, b"x", mask)),
+            Err(FrameError::UnknownOpcode(3))
+        );
+        assert_eq!(parse_header(&[0x81, 0x01, b'x']), Err(FrameError::Unmasked));
+        assert_eq!(
+            parse_header(&client_frame(0x09, b"", mask)),
+            Err(FrameError::BadControlFrame)
+        );
+        assert_eq!(
+            parse_header(&client_frame(0x89, &[0; 126], mask)),
+            Err(FrameError::BadControlFrame)
+        );
+        let mut huge = vec![0x82, 0xFF];
+        huge.extend_from_slice(&u64::MAX.to_be_bytes());
+        huge.extend_from_slice(&mask);
+        assert_eq!(parse_header(&huge), Err(FrameError::LengthOverflow));
+    }
+
+    #[test]
+    fn unmasking_restores_every_length() {
+        let mask = [0x12, 0x34, 0x56, 0x78];
+        for len in 0..40 {
+            let plain: Vec<u8> = (0..len as u8).collect();
+            let frame = client_frame(0x82, &plain, mask);
+            let mut payload = frame[frame.len() - len..].to_vec();
+            unmask(&mut payload, mask);
+            assert_eq!(payload, plain);
+        }
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! The byte stream under a WebSocket session, and the one writer to it.
+//! The byte stream under a WebSocket session: the one reader of it and the
+//! one writer to it.
 //!
 //! Served by [`serve`](crate::serve), an upgraded connection is taken back down
 //! to its `TcpStream`: no boxed trait object and no rewind buffer stay in
@@ -6,40 +7,73 @@
 //! which wraps its connections in a private type) is driven through hyper's
 //! `Upgraded` as it is.
 //!
+//! Reads land in a buffer on the stack, where the frames that arrived whole
+//! are unmasked and handed on (`ws_message`); only the piece of a frame cut
+//! off by the end of a read is kept, so an idle connection holds no read
+//! buffer at all.
+//!
 //! Writes go through one ordered queue of whole frames. The session's
 //! messages are queued as the shared frames they already are (see
 //! `OutMessage`), so a broadcast writes the same bytes to every socket with no
-//! per-connection copy; what tungstenite writes itself (a pong, the close
-//! frame) is queued behind them as it comes. The two can therefore never
-//! interleave inside a frame, even when the socket takes only part of a write.
+//! per-connection copy; pongs and the close frame join the same queue, so
+//! frames never interleave, even when the socket takes only part of a write.
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};
+use std::mem::MaybeUninit;
+use std::ops::ControlFlow;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
-use bytes::{Buf, Bytes};
+use bytes::{Buf, Bytes, BytesMut};
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 use tokio::net::TcpStream;
 
+use crate::transport::ws_message::{Assembler, Incoming, ReadError, Step};
+
 /// Pieces gathered into one vectored write.
 const MAX_PIECES: usize = 64;
-/// Queued bytes past which tungstenite's own writes wait for the socket: a
-/// client that sends pings and never reads cannot grow the queue.
-const OWN_WRITES_LIMIT: usize = 64 * 1024;
+/// Queued bytes past which pings go unanswered: a client that sends pings
+/// and never reads cannot grow the queue.
+const PONG_LIMIT: usize = 64 * 1024;
 /// Slots the queue keeps once empty; a longer one is given back, so that
 /// idle connections stay small.
 const KEPT_SLOTS: usize = 8;
+/// Bytes one read asks for, into a buffer on the stack.
+const READ_CHUNK: usize = 4 * 1024;
 
 pub(crate) struct WsIo {
     stream: Stream,
+    outbox: Outbox,
+    /// Bytes read and not yet taken: a frame that is not all there yet, or
+    /// frames left over when a read budget ran out. Empty, with no
+    /// allocation, on an idle connection.
+    unread: BytesMut,
+    assembler: Assembler,
+}
+
+struct Outbox {
     /// Whole frames (or frame pieces, header then payload) not yet written;
     /// the first may be partly written already.
     out: VecDeque<Bytes>,
     /// Bytes in `out`.
     queued: usize,
+}
+
+/// Why reading stopped.
+pub(crate) enum ReadEnd {
+    /// Nothing more to read for now; the task will be woken.
+    Pending,
+    /// The frame budget is spent; more may be there already.
+    Budget,
+    /// The caller's callback asked to stop.
+    Stopped,
+    /// The peer closed the connection, or it failed.
+    Closed,
+    /// The peer broke the protocol.
+    Invalid(ReadError),
 }
 
 enum Stream {
@@ -48,38 +82,99 @@ enum Stream {
 }
 
 impl WsIo {
-    /// The stream, and the bytes hyper had already read past the HTTP request.
-    pub(crate) fn from_upgraded(upgraded: Upgraded) -> (WsIo, Bytes) {
+    /// The connection hyper upgraded; messages over `max_message` bytes are
+    /// refused.
+    pub(crate) fn from_upgraded(upgraded: Upgraded, max_message: usize) -> WsIo {
         let (stream, read) = match upgraded.downcast::<TokioIo<TcpStream>>() {
             // Its options were set when it was accepted (`serve`).
             Ok(parts) => (Stream::Tcp(parts.io.into_inner()), parts.read_buf),
             Err(upgraded) => (Stream::Upgraded(TokioIo::new(upgraded)), Bytes::new()),
         };
-        let io = WsIo {
+        WsIo {
             stream,
-            out: VecDeque::new(),
-            queued: 0,
-        };
-        (io, read)
+            outbox: Outbox {
+                out: VecDeque::new(),
+                queued: 0,
+            },
+            // What hyper had read past the HTTP request: the client's first frames.
+            unread: BytesMut::from(&read[..]),
+            assembler: Assembler::new(max_message),
+        }
     }
 
     /// Queues a piece of a frame; `poll_drain` writes it.
     pub(crate) fn push(&mut self, piece: Bytes) {
-        self.queued += piece.len();
-        self.out.push_back(piece);
+        self.outbox.push(piece);
     }
 
     /// Bytes queued and not yet written.
     pub(crate) fn queued(&self) -> usize {
-        self.queued
+        self.outbox.queued
+    }
+
+    /// Reads the client's messages and hands each text, binary or close to
+    /// `on`, for at most `budget` frames. Pings are answered here.
+    pub(crate) fn poll_read(
+        &mut self,
+        cx: &mut Context<'_>,
+        budget: usize,
+        mut on: impl FnMut(Incoming<'_>) -> ControlFlow<()>,
+    ) -> ReadEnd {
+        let mut budget = budget;
+        loop {
+            if !self.unread.is_empty() {
+                let (used, end) = take_frames(
+                    &mut self.assembler,
+                    &mut self.outbox,
+                    &mut self.unread,
+                    &mut budget,
+                    &mut on,
+                );
+                self.unread.advance(used);
+                match end {
+                    Taken::NeedMore(size) => {
+                        self.unread
+                            .reserve(size.max(READ_CHUNK).saturating_sub(self.unread.len()));
+                        match ready_or(self.stream.poll_read_buf(cx, &mut self.unread)) {
+                            Some(ReadEnd::Pending) => return ReadEnd::Pending,
+                            Some(end) => return end,
+                            None => continue,
+                        }
+                    }
+                    Taken::Ended(end) => return end,
+                }
+            }
+            // Nothing left over: read onto the stack, and keep only what a
+            // frame cut in two leaves.
+            self.unread = BytesMut::new();
+            let mut chunk = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
+            let mut buf = ReadBuf::uninit(&mut chunk);
+            if let Some(end) = ready_or(self.stream.poll_read(cx, &mut buf)) {
+                return end;
+            }
+            let read = buf.filled_mut();
+            let (used, end) = take_frames(
+                &mut self.assembler,
+                &mut self.outbox,
+                read,
+                &mut budget,
+                &mut on,
+            );
+            self.unread.extend_from_slice(&read[used..]);
+            match end {
+                Taken::NeedMore(_) => continue,
+                Taken::Ended(end) => return end,
+            }
+        }
     }
 
     /// Writes what is queued; ready once all of it is out.
     pub(crate) fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        while !self.out.is_empty() {
+        let outbox = &mut self.outbox;
+        while !outbox.out.is_empty() {
             let mut slices = [IoSlice::new(&[]); MAX_PIECES];
             let mut count = 0;
-            for (slot, piece) in slices.iter_mut().zip(&self.out) {
+            for (slot, piece) in slices.iter_mut().zip(&outbox.out) {
                 *slot = IoSlice::new(piece);
                 count += 1;
             }
@@ -87,12 +182,79 @@ impl WsIo {
             if written == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }
-            self.consume(written);
+            outbox.consume(written);
         }
-        if self.out.capacity() > KEPT_SLOTS {
-            self.out = VecDeque::new();
+        if outbox.out.capacity() > KEPT_SLOTS {
+            outbox.out = VecDeque::new();
         }
         Poll::Ready(Ok(()))
+    }
+}
+
+/// How `take_frames` stopped.
+enum Taken {
+    /// The next frame is not all there; the number is its size when known.
+    NeedMore(usize),
+    Ended(ReadEnd),
+}
+
+/// Takes the whole frames at the start of `buf`; returns the bytes they took.
+fn take_frames(
+    assembler: &mut Assembler,
+    outbox: &mut Outbox,
+    buf: &mut [u8],
+    budget: &mut usize,
+    on: &mut impl FnMut(Incoming<'_>) -> ControlFlow<()>,
+) -> (usize, Taken) {
+    let mut used = 0;
+    while used < buf.len() {
+        if *budget == 0 {
+            return (used, Taken::Ended(ReadEnd::Budget));
+        }
+        let (consumed, incoming) = match assembler.step(&mut buf[used..]) {
+            Ok(Step::Frame { consumed, incoming }) => (consumed, incoming),
+            Ok(Step::NeedMore(size)) => return (used, Taken::NeedMore(size)),
+            Err(e) => return (used, Taken::Ended(ReadEnd::Invalid(e))),
+        };
+        used += consumed;
+        *budget -= 1;
+        let flow = match incoming {
+            Some(Incoming::Ping(payload)) => {
+                outbox.pong(payload);
+                ControlFlow::Continue(())
+            }
+            Some(Incoming::Pong) | None => ControlFlow::Continue(()),
+            Some(message) => on(message),
+        };
+        if flow.is_break() {
+            return (used, Taken::Ended(ReadEnd::Stopped));
+        }
+    }
+    (used, Taken::NeedMore(0))
+}
+
+/// `None` when bytes were read; otherwise how reading ends.
+fn ready_or(read: Poll<io::Result<usize>>) -> Option<ReadEnd> {
+    match read {
+        Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => Some(ReadEnd::Closed),
+        Poll::Ready(Ok(_)) => None,
+        Poll::Pending => Some(ReadEnd::Pending),
+    }
+}
+
+impl Outbox {
+    fn push(&mut self, piece: Bytes) {
+        self.queued += piece.len();
+        self.out.push_back(piece);
+    }
+
+    /// Answers a ping in kind, unless the client is not reading anyway.
+    fn pong(&mut self, payload: &[u8]) {
+        if self.queued >= PONG_LIMIT {
+            tracing::debug!("websocket ping left unanswered: the client is not reading");
+            return;
+        }
+        self.push(control_frame(OPCODE_PONG, payload));
     }
 
     fn consume(&mut self, mut written: usize) {
@@ -108,7 +270,48 @@ impl WsIo {
     }
 }
 
+const OPCODE_PONG: u8 = 0xA;
+const OPCODE_CLOSE: u8 = 0x8;
+
+/// A close frame with `code`, to queue with `push`.
+pub(crate) fn close_frame(code: u16) -> Bytes {
+    control_frame(OPCODE_CLOSE, &code.to_be_bytes())
+}
+
+/// A control frame: final, unmasked, at most 125 bytes of payload.
+fn control_frame(opcode: u8, payload: &[u8]) -> Bytes {
+    let mut frame = Vec::with_capacity(2 + payload.len());
+    frame.extend_from_slice(&[0x80 | opcode, payload.len() as u8]);
+    frame.extend_from_slice(payload);
+    Bytes::from(frame)
+}
+
 impl Stream {
+    fn poll_read(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<usize>> {
+        let before = buf.filled().len();
+        ready!(match self {
+            Stream::Tcp(io) => Pin::new(io).poll_read(cx, buf),
+            Stream::Upgraded(io) => Pin::new(io).poll_read(cx, buf),
+        })?;
+        Poll::Ready(Ok(buf.filled().len() - before))
+    }
+
+    /// Reads into the spare room of `buf`.
+    fn poll_read_buf(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut BytesMut,
+    ) -> Poll<io::Result<usize>> {
+        match self {
+            Stream::Tcp(io) => tokio_util::io::poll_read_buf(Pin::new(io), cx, buf),
+            Stream::Upgraded(io) => tokio_util::io::poll_read_buf(Pin::new(io), cx, buf),
+        }
+    }
+
     fn poll_write_vectored(
         &mut self,
         cx: &mut Context<'_>,
@@ -133,49 +336,6 @@ impl Stream {
                 }
             },
             Stream::Upgraded(io) => Pin::new(io).poll_write_vectored(cx, slices),
-        }
-    }
-}
-
-impl AsyncRead for WsIo {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        match &mut self.get_mut().stream {
-            Stream::Tcp(io) => Pin::new(io).poll_read(cx, buf),
-            Stream::Upgraded(io) => Pin::new(io).poll_read(cx, buf),
-        }
-    }
-}
-
-/// What tungstenite writes itself. It hands over its whole buffer, whole
-/// frames, so each write joins the queue as one piece.
-impl AsyncWrite for WsIo {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        data: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        if this.queued >= OWN_WRITES_LIMIT {
-            ready!(this.poll_drain(cx))?;
-        }
-        this.push(Bytes::copy_from_slice(data));
-        Poll::Ready(Ok(data.len()))
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.get_mut().poll_drain(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        ready!(this.poll_drain(cx))?;
-        match &mut this.stream {
-            Stream::Tcp(io) => Pin::new(io).poll_shutdown(cx),
-            Stream::Upgraded(io) => Pin::new(io).poll_shutdown(cx),
         }
     }
 }

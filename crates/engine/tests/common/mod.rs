@@ -3,6 +3,8 @@
 //! and a handler that records every callback and echoes messages back.
 #![allow(dead_code)]
 
+pub mod client_frame;
+
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -1,0 +1,338 @@
+//! Client frames assembled into messages (RFC 6455, sections 5.4 to 5.7).
+//!
+//! Pure, like the packet parsers: given the bytes read so far, it says how
+//! many more a frame needs, or takes one whole frame and tells what it means.
+//! A message in a single frame, which is nearly every Engine.IO packet, is
+//! unmasked where it was read and handed on borrowed; only a fragmented one is
+//! gathered into a buffer of its own.
+//!
+//! A message is refused as soon as a frame header announces more than the
+//! limit, before its payload arrives.
+
+use std::fmt;
+
+use crate::transport::ws_frame::{parse_header, unmask, FrameError, Opcode};
+
+/// What one frame means for the connection.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Incoming<'a> {
+    Text(&'a str),
+    Binary(&'a [u8]),
+    /// To be answered with a pong of the same payload.
+    Ping(&'a [u8]),
+    Pong,
+    /// The peer's close frame, with its status code if it gave one.
+    Close(Option<u16>),
+}
+
+/// What the next frame needs or gives.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Step<'a> {
+    /// The frame is not all there. The number is the whole frame's size when
+    /// its header has arrived (so a reader can make room for it), else 0.
+    NeedMore(usize),
+    /// A frame of `consumed` bytes, and the message it completes, if any.
+    Frame {
+        consumed: usize,
+        incoming: Option<Incoming<'a>>,
+    },
+}
+
+/// Why the connection must close; each maps to a close code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ReadError {
+    Frame(FrameError),
+    /// A continuation with no message to continue, or a new message before
+    /// the last one's final fragment.
+    Fragmentation,
+    /// A close frame with a one-byte payload or a status code no one may send.
+    BadClose,
+    InvalidUtf8,
+    TooBig,
+}
+
+impl ReadError {
+    /// The status code of the close frame that answers it.
+    pub(crate) fn close_code(self) -> u16 {
+        match self {
+            ReadError::InvalidUtf8 => 1007,
+            ReadError::TooBig => 1009,
+            _ => 1002,
+        }
+    }
+}
+
+impl fmt::Display for ReadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReadError::Frame(e) => e.fmt(f),
+            ReadError::Fragmentation => f.write_str("fragments out of order"),
+            ReadError::BadClose => f.write_str("invalid close frame"),
+            ReadError::InvalidUtf8 => f.write_str("text is not UTF-8"),
+            ReadError::TooBig => f.write_str("message over the size limit"),
+        }
+    }
+}
+
+/// Assembles one connection's messages.
+pub(crate) struct Assembler {
+    max_message: usize,
+    /// The message being gathered from fragments.
+    fragments: Option<Fragments>,
+    /// `fragments` was handed out complete by the last step: drop it on the next.
+    handed_out: bool,
+}
+
+struct Fragments {
+    text: bool,
+    data: Vec<u8>,
+}
+
+impl Assembler {
+    pub(crate) fn new(max_message: usize) -> Assembler {
+        Assembler {
+            max_message,
+            fragments: None,
+            handed_out: false,
+        }
+    }
+
+    /// Looks at the frame at the start of `buf`, unmasking it in place once
+    /// it is whole.
+    pub(crate) fn step<'a>(&'a mut self, buf: &'a mut [u8]) -> Result<Step<'a>, ReadError> {
+        if self.handed_out {
+            self.handed_out = false;
+            self.fragments = None;
+        }
+        let Some(header) = parse_header(buf).map_err(ReadError::Frame)? else {
+            return Ok(Step::NeedMore(0));
+        };
+        let gathered = self.fragments.as_ref().map_or(0, |f| f.data.len());
+        match (header.opcode, gathered) {
+            (Opcode::Continuation, _) if self.fragments.is_none() => {
+                return Err(ReadError::Fragmentation)
+            }
+            (Opcode::Text | Opcode::Binary, _) if self.fragments.is_some() => {
+                return Err(ReadError::Fragmentation)
+            }
+            _ => {}
+        }
+        if header.payload_len > (self.max_message - gathered.min(self.max_message)) as u64 {
+            return Err(ReadError::TooBig);
+        }
+        let consumed = header.len + header.payload_len as usize;
+        if buf.len() < consumed {
+            return Ok(Step::NeedMore(consumed));
+        }
+        let payload = &mut buf[header.len..consumed];
+        unmask(payload, header.mask);
+        let payload: &'a [u8] = payload;
+        let incoming = match header.opcode {
+            Opcode::Ping => Some(Incoming::Ping(payload)),
+            Opcode::Pong => Some(Incoming::Pong),
+            Opcode::Close => Some(Incoming::Close(close_code(payload)?)),
+            Opcode::Text if header.fin => Some(Incoming::Text(utf8(payload)?)),
+            Opcode::Binary if header.fin => Some(Incoming::Binary(payload)),
+            Opcode::Text | Opcode::Binary => {
+                self.fragments = Some(Fragments {
+                    text: header.opcode == Opcode::Text,
+                    data: payload.to_vec(),
+                });
+                None
+            }
+            Opcode::Continuation => {
+                let fragments = self.fragments.as_mut().expect("checked above");
+                fragments.data.extend_from_slice(payload);
+                if header.fin {
+                    self.handed_out = true;
+                    let Fragments { text, data } = self.fragments.as_ref().expect("just extended");
+                    Some(if *text {
+                        Incoming::Text(utf8(data)?)
+                    } else {
+                        Incoming::Binary(data)
+                    })
+                } else {
+                    None
+                }
+            }
+        };
+        Ok(Step::Frame { consumed, incoming })
+    }
+}
+
+fn utf8(data: &[u8]) -> Result<&str, ReadError> {
+    std::str::from_utf8(data).map_err(|_| ReadError::InvalidUtf8)
+}
+
+/// A close frame's status code, checked against those an endpoint may send.
+fn close_code(payload: &[u8]) -> Result<Option<u16>, ReadError> {
+    let [high, low, reason @ ..] = payload else {
+        return if payload.is_empty() {
+            Ok(None)
+        } else {
+            Err(ReadError::BadClose)
+        };
+    };
+    utf8(reason)?;
+    match u16::from_be_bytes([*high, *low]) {
+        code @ (1000..=1003 | 1007..=1014 | 3000..=4999) => Ok(Some(code)),
+        _ => Err(ReadError::BadClose),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transport::client_frame::client_frame;
+
+    const MASK: [u8; 4] = [0xA1, 0x00, 0x7F, 0x3C];
+
+    /// Steps through `bytes`, as a reader would, and collects every message.
+    fn messages(max: usize, mut bytes: Vec<u8>) -> Result<Vec<String>, ReadError> {
+        let mut assembler = Assembler::new(max);
+        let mut out = Vec::new();
+        let mut at = 0;
+        while at < bytes.len() {
+            match assembler.step(&mut bytes[at..])? {
+                Step::NeedMore(_) => panic!("frames are whole"),
+                Step::Frame { consumed, incoming } => {
+                    at += consumed;
+                    if let Some(m) = incoming {
+                        out.push(format!("{m:?}"));
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn frames(list: &[(u8, &[u8])]) -> Vec<u8> {
+        list.iter()
+            .flat_map(|(first, payload)| client_frame(*first, payload, MASK))
+            .collect()
+    }
+
+    #[test]
+    fn single_frames_arrive_unmasked() {
+        let bytes = frames(&[
+            (0x81, b"4hello"),
+            (0x82, &[1, 2, 3]),
+            (0x89, b"hb"),
+            (0x8A, b""),
+        ]);
+        assert_eq!(
+            messages(100, bytes).unwrap(),
+            [
+                "Text(\"4hello\")",
+                "Binary([1, 2, 3])",
+                "Ping([104, 98])",
+                "Pong"
+            ]
+        );
+    }
+
+    #[test]
+    fn fragments_are_joined_around_control_frames() {
+        let bytes = frames(&[
+            (0x01, b"4he"),
+            (0x89, b"p"),
+            (0x00, b"l"),
+            (0x80, b"lo"),
+            (0x02, &[1]),
+            (0x80, &[2]),
+            (0x81, b"4next"),
+        ]);
+        assert_eq!(
+            messages(100, bytes).unwrap(),
+            [
+                "Ping([112])",
+                "Text(\"4hello\")",
+                "Binary([1, 2])",
+                "Text(\"4next\")"
+            ]
+        );
+    }
+
+    #[test]
+    fn fragments_out_of_order_are_refused() {
+        assert_eq!(
+            messages(100, frames(&[(0x80, b"x")])),
+            Err(ReadError::Fragmentation)
+        );
+        assert_eq!(
+            messages(100, frames(&[(0x01, b"x"), (0x81, b"y")])),
+            Err(ReadError::Fragmentation)
+        );
+    }
+
+    #[test]
+    fn the_limit_holds_for_a_frame_and_for_fragments_together() {
+        assert_eq!(messages(5, frames(&[(0x81, b"12345")])).unwrap().len(), 1);
+        assert_eq!(
+            messages(5, frames(&[(0x81, b"123456")])),
+            Err(ReadError::TooBig)
+        );
+        assert_eq!(
+            messages(5, frames(&[(0x01, b"123"), (0x80, b"456")])),
+            Err(ReadError::TooBig)
+        );
+        // Refused on the header alone: no need to wait for the payload.
+        let mut header = frames(&[(0x82, &[0; 1000])]);
+        header.truncate(8);
+        assert_eq!(
+            Assembler::new(999).step(&mut header),
+            Err(ReadError::TooBig)
+        );
+    }
+
+    #[test]
+    fn text_must_be_utf8_even_across_fragments() {
+        assert_eq!(
+            messages(100, frames(&[(0x81, &[0xFF])])),
+            Err(ReadError::InvalidUtf8)
+        );
+        // "é" split between two fragments is fine once joined.
+        let bytes = frames(&[(0x01, &[b'4', 0xC3]), (0x80, &[0xA9])]);
+        assert_eq!(messages(100, bytes).unwrap(), ["Text(\"4é\")"]);
+    }
+
+    #[test]
+    fn close_frames_give_their_code_or_are_refused() {
+        assert_eq!(
+            messages(100, frames(&[(0x88, b"")])).unwrap(),
+            ["Close(None)"]
+        );
+        assert_eq!(
+            messages(100, frames(&[(0x88, &[0x03, 0xE8, b'o', b'k'])])).unwrap(),
+            ["Close(Some(1000))"]
+        );
+        assert_eq!(
+            messages(100, frames(&[(0x88, &[0x03])])),
+            Err(ReadError::BadClose)
+        );
+        // 1005 and 1006 are for reporting, never for sending.
+        assert_eq!(
+            messages(100, frames(&[(0x88, &[0x03, 0xED])])),
+            Err(ReadError::BadClose)
+        );
+    }
+
+    #[test]
+    fn a_partial_frame_asks_for_its_whole_size() {
+        let mut bytes = frames(&[(0x81, b"4hello")]);
+        let whole = bytes.len();
+        let mut assembler = Assembler::new(100);
+        assert_eq!(assembler.step(&mut bytes[..1]), Ok(Step::NeedMore(0)));
+        assert_eq!(
+            assembler.step(&mut bytes[..whole - 1]),
+            Ok(Step::NeedMore(whole))
+        );
+        assert_eq!(
+            assembler.step(&mut bytes),
+            Ok(Step::Frame {
+                consumed: whole,
+                incoming: Some(Incoming::Text("4hello"))
+            })
+        );
+    }
+}
