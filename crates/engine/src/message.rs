@@ -42,39 +42,45 @@ struct Inner {
 }
 
 /// Room left in front of a text payload for the frame header, which is known
-/// only once the payload's length is. NUL bytes keep the buffer a `String`.
-const HEADER_ROOM: &str = "\0\0\0\0\0\0\0\0\0\0";
+/// only once the payload's length is.
+const HEADER_ROOM: [u8; MAX_HEADER] = [0; MAX_HEADER];
 
 impl OutMessage {
     /// A text message; `s` is the payload WITHOUT the engine "4" prefix.
     pub fn text(s: impl Into<String>) -> Self {
         let s = s.into();
-        Self::text_with(s.len(), |out| out.push_str(&s))
+        Self::text_with(s.len(), |out| out.extend_from_slice(s.as_bytes()))
     }
 
     /// A text message whose payload `write` appends in place, after the
     /// engine's "4": the layer above encodes straight into the frame, with no
-    /// second buffer and no copy. `capacity` is a hint for the payload's size.
-    pub fn text_with(capacity: usize, write: impl FnOnce(&mut String)) -> Self {
-        let mut framed = String::with_capacity(MAX_HEADER + 1 + capacity);
-        framed.push_str(HEADER_ROOM);
-        framed.push('4');
+    /// second buffer and no copy. What `write` appends must be UTF-8 (it goes
+    /// out as a WebSocket text frame); bytes rather than a `String` so that
+    /// serializers write into it directly. `capacity` is a hint for the
+    /// payload's size.
+    pub fn text_with(capacity: usize, write: impl FnOnce(&mut Vec<u8>)) -> Self {
+        let mut framed = Vec::with_capacity(MAX_HEADER + 1 + capacity);
+        framed.extend_from_slice(&HEADER_ROOM);
+        framed.push(b'4');
         write(&mut framed);
+        debug_assert!(
+            std::str::from_utf8(&framed[MAX_HEADER..]).is_ok(),
+            "a text message must be UTF-8"
+        );
         Self::from_room_and_text(framed)
     }
 
     /// One of the engine's own text packets, already framed (a pong, "3probe").
     pub(crate) fn control(packet: &str) -> Self {
-        let mut framed = String::with_capacity(MAX_HEADER + packet.len());
-        framed.push_str(HEADER_ROOM);
-        framed.push_str(packet);
+        let mut framed = Vec::with_capacity(MAX_HEADER + packet.len());
+        framed.extend_from_slice(&HEADER_ROOM);
+        framed.extend_from_slice(packet.as_bytes());
         Self::from_room_and_text(framed)
     }
 
-    /// `framed` is `HEADER_ROOM` then the payload; the header goes into the
+    /// `bytes` is `HEADER_ROOM` then the payload; the header goes into the
     /// end of the room and the rest of the room is sliced off.
-    fn from_room_and_text(framed: String) -> Self {
-        let mut bytes = framed.into_bytes();
+    fn from_room_and_text(mut bytes: Vec<u8>) -> Self {
         let mut header = [0u8; MAX_HEADER];
         let used = write_header(&mut header, Opcode::Text, bytes.len() - MAX_HEADER);
         bytes[..MAX_HEADER].copy_from_slice(&header);

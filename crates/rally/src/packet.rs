@@ -20,7 +20,7 @@
 //!   on JavaScript coercions (see the notes on [`Decoder`]).
 
 use std::borrow::Cow;
-use std::fmt::{self, Write as _};
+use std::fmt;
 
 use bytes::Bytes;
 use serde_json::Value;
@@ -196,29 +196,31 @@ impl Packet {
 /// represented and yields text the peer rejects; call [`Packet::validate`]
 /// first when that is not known. An empty namespace is written like `"/"`.
 pub fn encode(packet: &Packet) -> String {
-    let mut out = String::new();
+    let mut out = Vec::new();
     encode_into(packet, &mut out);
-    out
+    String::from_utf8(out).expect("digits, a namespace and JSON are UTF-8")
 }
 
-/// [`encode`], appending to `out`: lets the engine's frame hold the packet
-/// without a copy.
-pub fn encode_into(packet: &Packet, out: &mut String) {
+/// [`encode`], appending UTF-8 to `out`: lets the engine's frame hold the
+/// packet without a copy, and serde_json write the payload straight into it.
+pub fn encode_into(packet: &Packet, out: &mut Vec<u8>) {
     let kind = packet.wire_kind();
-    out.push(kind.digit());
-    // Writing into a String cannot fail, hence the ignored fmt::Results.
+    out.push(kind.digit() as u8);
+    let mut digits = itoa::Buffer::new();
     if kind.is_binary() {
-        let _ = write!(out, "{}-", packet.attachments.len());
+        out.extend_from_slice(digits.format(packet.attachments.len()).as_bytes());
+        out.push(b'-');
     }
     if !packet.nsp.is_empty() && packet.nsp != "/" {
-        out.push_str(&packet.nsp);
-        out.push(',');
+        out.extend_from_slice(packet.nsp.as_bytes());
+        out.push(b',');
     }
     if let Some(id) = packet.id {
-        let _ = write!(out, "{id}");
+        out.extend_from_slice(digits.format(id).as_bytes());
     }
     if let Some(data) = &packet.data {
-        let _ = write!(out, "{data}");
+        // A Value has string keys only, and a Vec takes every write.
+        serde_json::to_writer(&mut *out, data).expect("a JSON value always serializes");
     }
 }
 
