@@ -35,6 +35,9 @@ use crate::transport::ws_message::{Assembler, Incoming, ReadError, Step};
 
 /// Pieces gathered into one vectored write.
 const MAX_PIECES: usize = 64;
+/// A client keeping up has a few frames queued at a time: their write takes a
+/// smaller slice array to fill.
+const FEW_PIECES: usize = 8;
 /// Queued bytes past which pings go unanswered: a client that sends pings
 /// and never reads cannot grow the queue.
 const PONG_LIMIT: usize = 64 * 1024;
@@ -172,13 +175,15 @@ impl WsIo {
     pub(crate) fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let outbox = &mut self.outbox;
         while !outbox.out.is_empty() {
-            let mut slices = [IoSlice::new(&[]); MAX_PIECES];
-            let mut count = 0;
-            for (slot, piece) in slices.iter_mut().zip(&outbox.out) {
-                *slot = IoSlice::new(piece);
-                count += 1;
-            }
-            let written = ready!(self.stream.poll_write_vectored(cx, &slices[..count]))?;
+            let written = if outbox.out.len() <= FEW_PIECES {
+                let mut slices = [IoSlice::new(&[]); FEW_PIECES];
+                let count = outbox.gather(&mut slices);
+                ready!(self.stream.poll_write_vectored(cx, &slices[..count]))?
+            } else {
+                let mut slices = [IoSlice::new(&[]); MAX_PIECES];
+                let count = outbox.gather(&mut slices);
+                ready!(self.stream.poll_write_vectored(cx, &slices[..count]))?
+            };
             if written == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }
@@ -255,6 +260,16 @@ impl Outbox {
             return;
         }
         self.push(control_frame(OPCODE_PONG, payload));
+    }
+
+    /// Points `slices` at the first pieces; returns how many it took.
+    fn gather<'a>(&'a self, slices: &mut [IoSlice<'a>]) -> usize {
+        let mut count = 0;
+        for (slot, piece) in slices.iter_mut().zip(&self.out) {
+            *slot = IoSlice::new(piece);
+            count += 1;
+        }
+        count
     }
 
     fn consume(&mut self, mut written: usize) {

@@ -93,6 +93,11 @@ impl MemoryAdapter {
     /// Calls `f` with each targeted local socket; the room index is read under one lock.
     pub fn apply(&self, opts: &BroadcastOptions, mut f: impl FnMut(&Socket)) {
         let Some(ns) = self.nsp.upgrade() else { return };
+        if opts.rooms.is_empty() && opts.except.is_empty() {
+            // The whole namespace: its own map has every socket, no need to
+            // look each one up from the index.
+            return ns.with_sockets(|sockets| sockets.values().for_each(f));
+        }
         let index = read(&self.index);
         ns.with_sockets(|sockets| {
             index.for_each_target(opts, |sid| {
