@@ -184,6 +184,7 @@ fn close_code(payload: &[u8]) -> Result<Option<u16>, ReadError> {
 mod tests {
     use super::*;
     use crate::transport::client_frame::client_frame;
+    use proptest::prelude::*;
 
     const MASK: [u8; 4] = [0xA1, 0x00, 0x7F, 0x3C];
 
@@ -334,5 +335,123 @@ mod tests {
                 incoming: Some(Incoming::Text("4hello"))
             })
         );
+    }
+
+    /// A message as a client might send it: text or binary, in one frame or
+    /// several, with pings between the fragments.
+    #[derive(Clone, Debug)]
+    struct Sent {
+        text: bool,
+        payload: Vec<u8>,
+        /// Where the payload is cut into fragments.
+        cuts: Vec<usize>,
+        pings_between: bool,
+    }
+
+    fn any_sent() -> impl Strategy<Value = Sent> {
+        (
+            any::<bool>(),
+            proptest::collection::vec(any::<u8>(), 0..300),
+            proptest::collection::vec(0..300usize, 0..4),
+            any::<bool>(),
+        )
+            .prop_map(|(text, payload, cuts, pings_between)| {
+                // Text must be UTF-8: map the bytes to characters, some multi-byte.
+                let payload = if text {
+                    payload
+                        .iter()
+                        .map(|&b| char::from_u32(0x41 + u32::from(b) * 7).unwrap_or('?'))
+                        .collect::<String>()
+                        .into_bytes()
+                } else {
+                    payload
+                };
+                let mut cuts: Vec<usize> =
+                    cuts.into_iter().map(|c| c % (payload.len() + 1)).collect();
+                cuts.sort_unstable();
+                Sent {
+                    text,
+                    payload,
+                    cuts,
+                    pings_between,
+                }
+            })
+    }
+
+    fn encode(sent: &Sent) -> Vec<u8> {
+        let mut bounds = vec![0];
+        bounds.extend(&sent.cuts);
+        bounds.push(sent.payload.len());
+        let pieces: Vec<&[u8]> = bounds
+            .windows(2)
+            .map(|w| &sent.payload[w[0]..w[1]])
+            .collect();
+        let mut out = Vec::new();
+        for (i, piece) in pieces.iter().enumerate() {
+            let opcode = match (i, sent.text) {
+                (0, true) => 0x1,
+                (0, false) => 0x2,
+                _ => 0x0,
+            };
+            let fin = if i + 1 == pieces.len() { 0x80 } else { 0 };
+            out.extend(client_frame(fin | opcode, piece, MASK));
+            if sent.pings_between && fin == 0 {
+                out.extend(client_frame(0x89, b"hb", MASK));
+            }
+        }
+        out
+    }
+
+    proptest! {
+        /// However the network cuts the bytes, the messages come out whole and in order.
+        #[test]
+        fn messages_survive_any_cutting(
+            sent in proptest::collection::vec(any_sent(), 1..6),
+            reads in proptest::collection::vec(1..200usize, 1..20),
+        ) {
+            let bytes: Vec<u8> = sent.iter().flat_map(encode).collect();
+            let mut assembler = Assembler::new(10_000);
+            let mut buffer: Vec<u8> = Vec::new();
+            let mut received = Vec::new();
+            let mut at = 0;
+            for read in reads.iter().cycle() {
+                if at == bytes.len() {
+                    break;
+                }
+                let end = (at + read).min(bytes.len());
+                buffer.extend_from_slice(&bytes[at..end]);
+                at = end;
+                loop {
+                    match assembler.step(&mut buffer).unwrap() {
+                        Step::NeedMore(_) => break,
+                        Step::Frame { consumed, incoming } => {
+                            match incoming {
+                                Some(Incoming::Text(t)) => received.push((true, t.as_bytes().to_vec())),
+                                Some(Incoming::Binary(b)) => received.push((false, b.to_vec())),
+                                Some(Incoming::Ping(p)) => prop_assert_eq!(p, b"hb"),
+                                other => prop_assert!(other.is_none(), "unexpected {:?}", other),
+                            }
+                            buffer.drain(..consumed);
+                        }
+                    }
+                }
+            }
+            prop_assert!(buffer.is_empty());
+            let expected: Vec<(bool, Vec<u8>)> = sent.into_iter().map(|s| (s.text, s.payload)).collect();
+            prop_assert_eq!(received, expected);
+        }
+
+        /// Bytes from anywhere never panic the assembler.
+        #[test]
+        fn arbitrary_bytes_never_panic(mut bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let mut assembler = Assembler::new(256);
+            let mut at = 0;
+            while at < bytes.len() {
+                match assembler.step(&mut bytes[at..]) {
+                    Ok(Step::Frame { consumed, .. }) => at += consumed,
+                    Ok(Step::NeedMore(_)) | Err(_) => break,
+                }
+            }
+        }
     }
 }
