@@ -342,7 +342,11 @@ impl Session {
                 return Err(SendError::QueueFull);
             }
             st.queued_bytes += bytes;
-            st.queue.extend(msgs.iter().cloned().map(Outgoing::Message));
+            match msgs {
+                // A broadcast's usual case, without the iterator machinery.
+                [one] => st.queue.push_back(Outgoing::Message(one.clone())),
+                _ => st.queue.extend(msgs.iter().cloned().map(Outgoing::Message)),
+            }
         }
         // A non-empty queue already had its wake-up: the writer drains until
         // it observes the queue empty, so it will see this message too.
