@@ -10,6 +10,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib import ticker  # noqa: E402
 
 SERVERS = [("rally", "Rally", "#d9480f"), ("node socket.io", "Node.js socket.io", "#495057")]
 # (scenario, label, rate field, cpu field)
@@ -51,6 +52,9 @@ def main(results_path, out_path):
         ax.set_ylabel(unit)
         ax.legend()
     cpu_ax.set_yscale("log")
+    # Plain numbers on the log axis, not powers of ten.
+    cpu_ax.yaxis.set_major_formatter(ticker.FormatStrFormatter("%g"))
+    cpu_ax.yaxis.set_minor_formatter(ticker.FormatStrFormatter("%g"))
     fig.suptitle("Rally vs Node.js socket.io 4.8 on the same machine (loopback, 2 cores)")
     fig.tight_layout()
     fig.savefig(out_path, dpi=110)
