@@ -46,6 +46,8 @@ const PONG_LIMIT: usize = 64 * 1024;
 const KEPT_SLOTS: usize = 8;
 /// Bytes one read asks for, into a buffer on the stack.
 const READ_CHUNK: usize = 4 * 1024;
+/// Most room made at once for the rest of a large frame.
+const READ_STEP_MAX: usize = 64 * 1024;
 
 pub(crate) struct WsIo {
     stream: Stream,
@@ -136,8 +138,11 @@ impl WsIo {
                 self.unread.advance(used);
                 match end {
                     Taken::NeedMore(size) => {
+                        // Room grows with what arrives: a header announcing a
+                        // large frame reserves a step of it, not all of it.
+                        let missing = size.saturating_sub(self.unread.len());
                         self.unread
-                            .reserve(size.max(READ_CHUNK).saturating_sub(self.unread.len()));
+                            .reserve(missing.clamp(READ_CHUNK, READ_STEP_MAX));
                         match ready_or(self.stream.poll_read_buf(cx, &mut self.unread)) {
                             Some(ReadEnd::Pending) => return ReadEnd::Pending,
                             Some(end) => return end,
