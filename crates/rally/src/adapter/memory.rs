@@ -48,28 +48,28 @@ impl RoomIndex {
         self.rooms.get(room).into_iter().flatten().chain(own)
     }
 
+    /// Whether `sid` (a socket of this index) is in `room`.
+    fn is_member(&self, room: &Room, sid: &SocketId) -> bool {
+        room == sid
+            || self
+                .rooms
+                .get(room)
+                .is_some_and(|members| members.contains(sid))
+    }
+
     /// Calls `f` once for each socket the options target.
     fn for_each_target(&self, opts: &BroadcastOptions, mut f: impl FnMut(&SocketId)) {
-        // Socket ids, chosen by the server: the cheap hash serves (see `IdHash`).
-        let excluded: HashSet<&SocketId, IdHash> = opts
-            .except
-            .iter()
-            .flat_map(|room| self.members(room))
-            .collect();
+        // Asked of each target rather than gathered into a set first: the
+        // usual exception is one room (the sender's own), and a set would be
+        // an allocation per broadcast.
+        let excluded = |sid: &SocketId| opts.except.iter().any(|room| self.is_member(room, sid));
         match opts.rooms.as_slice() {
-            [] => self
-                .sids
-                .keys()
-                .filter(|s| !excluded.contains(s))
-                .for_each(f),
-            [room] => self
-                .members(room)
-                .filter(|s| !excluded.contains(s))
-                .for_each(f),
+            [] => self.sids.keys().filter(|s| !excluded(s)).for_each(f),
+            [room] => self.members(room).filter(|s| !excluded(s)).for_each(f),
             rooms => {
                 let mut seen = HashSet::with_hasher(IdHash::default());
                 for sid in rooms.iter().flat_map(|room| self.members(room)) {
-                    if !excluded.contains(sid) && seen.insert(sid) {
+                    if !excluded(sid) && seen.insert(sid) {
                         f(sid);
                     }
                 }
