@@ -137,6 +137,9 @@ impl WsIo {
                 );
                 self.unread.advance(used);
                 match end {
+                    // All of it taken: read onto the stack below, and let the
+                    // buffer go, as an idle connection should.
+                    Taken::NeedMore(_) if self.unread.is_empty() => {}
                     Taken::NeedMore(size) => {
                         // Room grows with what arrives: a header announcing a
                         // large frame reserves a step of it, not all of it.
