@@ -11,12 +11,11 @@
 //! session's transport on `5`. Until then the polling side stays in charge,
 //! and a probe that stalls past `upgrade_timeout` is simply dropped.
 
-use std::sync::Arc;
-use std::time::Duration;
-
 use std::future::poll_fn;
 use std::ops::ControlFlow;
+use std::sync::Arc;
 use std::task::Poll;
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::response::Response;
@@ -31,8 +30,9 @@ use crate::message::OutMessage;
 use crate::packet::{decode_text, Packet};
 use crate::server::Shared;
 use crate::session::Session;
-use crate::transport::ws_driver::{Driver, NORMAL_CLOSURE};
-use crate::transport::ws_io::{close_frame, ReadEnd, WsIo};
+use crate::transport::ws_driver::Driver;
+use crate::transport::ws_frame::{close_frame, NORMAL_CLOSURE};
+use crate::transport::ws_io::{ReadEnd, WsIo};
 use crate::transport::ws_message::Incoming;
 use crate::transport::TransportKind;
 

@@ -9,12 +9,11 @@
 //! client is as good as gone: the session ends with a transport error.
 
 use std::future::Future;
+use std::ops::ControlFlow;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
-
-use std::ops::ControlFlow;
 
 use bytes::Bytes;
 use tokio::time::{Instant, Sleep};
@@ -22,7 +21,8 @@ use tokio::time::{Instant, Sleep};
 use crate::message::OutMessage;
 use crate::packet::{decode_binary, decode_text};
 use crate::session::{CloseReason, Session, WsNext};
-use crate::transport::ws_io::{close_frame, ReadEnd, WsIo};
+use crate::transport::ws_frame::{close_frame, NORMAL_CLOSURE};
+use crate::transport::ws_io::{ReadEnd, WsIo};
 use crate::transport::ws_message::Incoming;
 
 /// Frames read in one poll before yielding to other tasks.
@@ -31,8 +31,6 @@ const READ_BUDGET: usize = 64;
 const WRITE_BUFFER: usize = 4 * 1024;
 /// Bound on saying goodbye to a peer that may be gone.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
-/// Close code for a session that ends normally.
-pub(crate) const NORMAL_CLOSURE: u16 = 1000;
 
 pub(crate) struct Driver {
     session: Arc<Session>,

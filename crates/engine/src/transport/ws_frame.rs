@@ -1,5 +1,6 @@
 //! WebSocket frame headers (RFC 6455, section 5.2): written for the server's
-//! frames, parsed from the client's. Pure: bytes in, header out.
+//! frames (and whole control frames: close, pong), parsed from the client's.
+//! Pure: bytes in, header out.
 //!
 //! Server frames are never masked and Rally sends every message as one final
 //! frame, so the header depends only on the opcode and the payload's length.
@@ -10,8 +11,12 @@
 //! Client frames must be masked; no extension is ever negotiated, so the
 //! reserved bits must be clear.
 
+use bytes::Bytes;
+
 /// Longest header: 2 bytes and a 64-bit length.
 pub(crate) const MAX_HEADER: usize = 10;
+/// Close code for a connection that ends normally.
+pub(crate) const NORMAL_CLOSURE: u16 = 1000;
 
 /// The frame's opcode: what the payload is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -160,6 +165,23 @@ pub(crate) fn write_header(
     used
 }
 
+/// A control frame (close, ping, pong): at most 125 bytes of payload, so its
+/// header is the short form.
+pub(crate) fn control_frame(opcode: Opcode, payload: &[u8]) -> Bytes {
+    debug_assert!(opcode.is_control() && payload.len() <= 125);
+    let mut header = [0u8; MAX_HEADER];
+    let used = write_header(&mut header, opcode, payload.len());
+    let mut frame = Vec::with_capacity(used + payload.len());
+    frame.extend_from_slice(&header[MAX_HEADER - used..]);
+    frame.extend_from_slice(payload);
+    Bytes::from(frame)
+}
+
+/// A close frame with `code`.
+pub(crate) fn close_frame(code: u16) -> Bytes {
+    control_frame(Opcode::Close, &code.to_be_bytes())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -230,6 +252,15 @@ mod tests {
             unmask(&mut payload, mask);
             assert_eq!(payload, plain);
         }
+    }
+
+    #[test]
+    fn control_frames_carry_their_payload() {
+        assert_eq!(&close_frame(1001)[..], [0x88, 2, 0x03, 0xE9]);
+        assert_eq!(
+            &control_frame(Opcode::Pong, b"hb")[..],
+            [0x8A, 2, b'h', b'b']
+        );
     }
 
     #[test]

@@ -31,6 +31,7 @@ use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 use tokio::net::TcpStream;
 
+use crate::transport::ws_frame::{control_frame, Opcode};
 use crate::transport::ws_message::{Assembler, Incoming, ReadError, Step};
 
 /// Pieces gathered into one vectored write.
@@ -183,15 +184,11 @@ impl WsIo {
     pub(crate) fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let outbox = &mut self.outbox;
         while !outbox.out.is_empty() {
-            let written = if outbox.out.len() <= FEW_PIECES {
-                let mut slices = [IoSlice::new(&[]); FEW_PIECES];
-                let count = outbox.gather(&mut slices);
-                ready!(self.stream.poll_write_vectored(cx, &slices[..count]))?
+            let written = ready!(if outbox.out.len() <= FEW_PIECES {
+                outbox.poll_write::<FEW_PIECES>(&mut self.stream, cx)
             } else {
-                let mut slices = [IoSlice::new(&[]); MAX_PIECES];
-                let count = outbox.gather(&mut slices);
-                ready!(self.stream.poll_write_vectored(cx, &slices[..count]))?
-            };
+                outbox.poll_write::<MAX_PIECES>(&mut self.stream, cx)
+            })?;
             if written == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }
@@ -267,17 +264,22 @@ impl Outbox {
             tracing::debug!("websocket ping left unanswered: the client is not reading");
             return;
         }
-        self.push(control_frame(OPCODE_PONG, payload));
+        self.push(control_frame(Opcode::Pong, payload));
     }
 
-    /// Points `slices` at the first pieces; returns how many it took.
-    fn gather<'a>(&'a self, slices: &mut [IoSlice<'a>]) -> usize {
+    /// One vectored write of the first `N` pieces at most.
+    fn poll_write<const N: usize>(
+        &self,
+        stream: &mut Stream,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<usize>> {
+        let mut slices = [IoSlice::new(&[]); N];
         let mut count = 0;
         for (slot, piece) in slices.iter_mut().zip(&self.out) {
             *slot = IoSlice::new(piece);
             count += 1;
         }
-        count
+        stream.poll_write_vectored(cx, &slices[..count])
     }
 
     fn consume(&mut self, mut written: usize) {
@@ -291,22 +293,6 @@ impl Outbox {
             self.out.pop_front();
         }
     }
-}
-
-const OPCODE_PONG: u8 = 0xA;
-const OPCODE_CLOSE: u8 = 0x8;
-
-/// A close frame with `code`, to queue with `push`.
-pub(crate) fn close_frame(code: u16) -> Bytes {
-    control_frame(OPCODE_CLOSE, &code.to_be_bytes())
-}
-
-/// A control frame: final, unmasked, at most 125 bytes of payload.
-fn control_frame(opcode: u8, payload: &[u8]) -> Bytes {
-    let mut frame = Vec::with_capacity(2 + payload.len());
-    frame.extend_from_slice(&[0x80 | opcode, payload.len() as u8]);
-    frame.extend_from_slice(payload);
-    Bytes::from(frame)
 }
 
 impl Stream {
