@@ -108,18 +108,9 @@ async fn a_panicking_handler_closes_only_its_session() {
     assert_eq!(next_text(&mut good).await, "4still here");
 }
 
-/// Both ways a server can be run: axum::serve (the engine gets a boxed stream) and
-/// rally_engine::serve (it gets the TcpStream and writes it itself).
-async fn both_servers() -> [Server; 2] {
-    [
-        start(EngineConfig::default()).await,
-        start_served(EngineConfig::default()).await,
-    ]
-}
-
 #[tokio::test]
 async fn large_frames_take_the_long_length_forms() {
-    for srv in both_servers().await {
+    for srv in both_servers(EngineConfig::default()).await {
         let (mut ws, _) = srv.open_ws().await;
         // Past 16 bits of length: the 64-bit form (1 KiB frames elsewhere take the 16-bit one).
         let text = format!("4{}", "t".repeat(70_000));
@@ -137,7 +128,7 @@ async fn large_frames_take_the_long_length_forms() {
 #[tokio::test]
 async fn websocket_pings_are_answered_between_whole_data_frames() {
     use futures::StreamExt;
-    for srv in both_servers().await {
+    for srv in both_servers(EngineConfig::default()).await {
         let (mut ws, sid) = srv.open_ws().await;
         let session = srv.session(&sid);
         // The server writes while the client pings: each pong must land between

@@ -116,10 +116,6 @@ impl RawWs {
     }
 }
 
-async fn both_servers(config: EngineConfig) -> [Server; 2] {
-    [start(config.clone()).await, start_served(config).await]
-}
-
 #[tokio::test]
 async fn frames_cut_anywhere_or_packed_together_arrive_whole() {
     for srv in both_servers(EngineConfig::default()).await {

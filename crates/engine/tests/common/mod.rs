@@ -103,6 +103,12 @@ pub async fn start_served(config: EngineConfig) -> Server {
     .await
 }
 
+/// Both ways a server can be run: axum::serve (the engine gets a boxed stream) and
+/// rally_engine::serve (it gets the TcpStream and writes it itself).
+pub async fn both_servers(config: EngineConfig) -> [Server; 2] {
+    [start(config.clone()).await, start_served(config).await]
+}
+
 /// An engine with a recording, echoing handler, served by `serve` on a free port.
 async fn launch<F, Fut>(config: EngineConfig, serve: F) -> Server
 where
