@@ -610,26 +610,24 @@ impl Session {
         }
     }
 
-    /// Switches the session to WebSocket. Returns `None` if the session is
-    /// gone, else whether the noop promised to the polling side was never
-    /// collected (it is then sent on the WebSocket, as some servers and the
-    /// protocol test suite expect).
-    pub(crate) fn complete_upgrade(&self) -> Option<bool> {
-        let noop;
+    /// Switches the session to WebSocket; false if the session is gone. A noop
+    /// the polling side never collected is dropped: it exists only to release
+    /// a pending GET, so it is never written on the WebSocket (as in Node).
+    pub(crate) fn complete_upgrade(&self) -> bool {
         {
             let mut st = self.lock();
             if matches!(st.phase, Phase::Finished(_)) || st.upgrade != Upgrade::Probing {
-                return None;
+                return false;
             }
             st.upgrade = Upgrade::Done;
-            noop = std::mem::take(&mut st.noop_pending);
+            st.noop_pending = false;
             self.transport
                 .store(TransportKind::WebSocket as u8, Ordering::Release);
         }
         // The poll still pending on the old transport must learn it is over.
         self.notify.notify_waiters();
         self.writer.wake();
-        Some(noop)
+        true
     }
 
     // ---- polling side ----

@@ -72,12 +72,15 @@ function connect(srv, sockets, query = 'EIO=4&transport=websocket') {
         });
       });
     },
-    /** Next message that is not a ping ("2") nor a noop ("6"); pings are answered. */
+    /**
+     * Next message that is not a ping ("2"); pings are answered. A noop ("6") fails the
+     * test: it exists only to release a pending polling GET, never on a WebSocket.
+     */
     async nextData(timeoutMs = 3000) {
       for (;;) {
         const m = await this.next(timeoutMs);
         if (m === '2') { ws.send('3'); continue; }
-        if (m === '6') continue;
+        assert.notEqual(m, '6', 'a noop was written on the WebSocket');
         return m;
       }
     },
@@ -242,6 +245,38 @@ test('upgrade by hand: probe, noop on the paused poll, upgrade, then messages fl
     assert.equal(await c.nextData(), '4hello');
     c.ws.send(Buffer.from([9, 8, 7]));
     assert.deepEqual(await c.nextData(), Buffer.from([9, 8, 7]));
+  }));
+
+test('upgrade with a GET pending during the probe: the GET gets the noop, the WebSocket none', () =>
+  withEcho(async (srv, sockets) => {
+    const hs = await fetch(pollUrl(srv, 'EIO=4&transport=polling'));
+    const sid = JSON.parse((await hs.text()).slice(1)).sid;
+    const pending = fetch(pollUrl(srv, `EIO=4&transport=polling&sid=${sid}`));
+    await sleep(50);
+    const c = connect(srv, sockets, `EIO=4&transport=websocket&sid=${encodeURIComponent(sid)}`);
+    await c.opened;
+    c.ws.send('2probe');
+    assert.equal(await c.next(), '3probe');
+    const poll = await within(pending, 2000, 'pending GET released');
+    assert.equal(await poll.text(), '6');
+    c.ws.send('5');
+    c.ws.send('4first');
+    assert.equal(await c.nextData(), '4first');
+  }));
+
+test('upgrade without any GET: no noop anywhere, the first frame after "5" is the echo', () =>
+  withEcho(async (srv, sockets) => {
+    const hs = await fetch(pollUrl(srv, 'EIO=4&transport=polling'));
+    const sid = JSON.parse((await hs.text()).slice(1)).sid;
+    const c = connect(srv, sockets, `EIO=4&transport=websocket&sid=${encodeURIComponent(sid)}`);
+    await c.opened;
+    c.ws.send('2probe');
+    assert.equal(await c.next(), '3probe');
+    c.ws.send('5');
+    c.ws.send('4first');
+    assert.equal(await c.nextData(), '4first');
+    c.ws.send('4second');
+    assert.equal(await c.nextData(), '4second');
   }));
 
 test('upgrade by hand: messages queued on polling before the upgrade are not lost', () =>

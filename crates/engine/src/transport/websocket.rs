@@ -8,7 +8,8 @@
 //!
 //! A WebSocket opened with a `sid` is an upgrade probe: it answers `2probe`
 //! with `3probe`, releases the pending poll with a noop, and becomes the
-//! session's transport on `5`. Until then the polling side stays in charge,
+//! session's transport on `5`. No noop is ever written on the WebSocket: it
+//! exists only to make a pending GET return. Until then the polling side stays in charge,
 //! and a probe that stalls past `upgrade_timeout` is simply dropped.
 
 use std::future::poll_fn;
@@ -125,11 +126,10 @@ async fn probe(session: Arc<Session>, mut ws: WsIo) {
         return;
     }
     match upgrade_dance(&session, &mut ws).await {
-        Ok(Some(noop)) => {
-            let first = noop.then(|| OutMessage::control("6"));
-            tokio::spawn(Driver::new(session, ws, first));
+        Ok(true) => {
+            tokio::spawn(Driver::new(session, ws, None));
         }
-        Ok(None) => close(&mut ws).await,
+        Ok(false) => close(&mut ws).await,
         Err(()) => {
             session.abort_probe();
             close(&mut ws).await;
@@ -137,18 +137,17 @@ async fn probe(session: Arc<Session>, mut ws: WsIo) {
     }
 }
 
-/// Runs the probe until the client sends `5`. `Ok(Some(noop))`: the session
-/// now runs on this socket (and still owes the client a noop when `noop`);
-/// `Ok(None)`: the session ended meanwhile; `Err`: the probe failed and the
-/// session stays on polling.
-async fn upgrade_dance(session: &Session, ws: &mut WsIo) -> Result<Option<bool>, ()> {
+/// Runs the probe until the client sends `5`. `Ok(true)`: the session now
+/// runs on this socket; `Ok(false)`: the session ended meanwhile; `Err`: the
+/// probe failed and the session stays on polling.
+async fn upgrade_dance(session: &Session, ws: &mut WsIo) -> Result<bool, ()> {
     let deadline = Instant::now() + session.config().upgrade_timeout;
     loop {
         let notified = session.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
         if session.is_finished() {
-            return Ok(None);
+            return Ok(false);
         }
         tokio::select! {
             text = next_text(ws) => {
@@ -161,11 +160,11 @@ async fn upgrade_dance(session: &Session, ws: &mut WsIo) -> Result<Option<bool>,
                         session.probe_answered();
                     }
                     Ok(Packet::Upgrade) => {
-                        let Some(noop) = session.complete_upgrade() else {
-                            return Ok(None);
-                        };
+                        if !session.complete_upgrade() {
+                            return Ok(false);
+                        }
                         tracing::debug!(sid = session.id(), "upgraded to websocket");
-                        return Ok(Some(noop));
+                        return Ok(true);
                     }
                     // Anything else is not the upgrade dance: drop the probe,
                     // the session carries on over polling.
