@@ -28,6 +28,12 @@
 //! [{id, name}]), `typing`({id, name, room, typing}), `notice`({room, text, time}),
 //! `error`({code, message, event}).
 //!
+//! Names: a client may send one in its handshake (`auth: {name}`); one that sends none
+//! (or an invalid one) is given a guest name (`guest-4821`, unique among those online on
+//! the whole cluster; see `guests`), which `set_name` changes at any time. A page may send
+//! its guest name back in the handshake of a reconnection (`auth: {guest}`) to keep it
+//! while no one else has taken it meanwhile.
+//!
 //! Presence is read from the adapter (`fetch_sockets`, names in `socket.data`), so it
 //! spans every server of a cluster; it is published in coalesced snapshots, by the server
 //! where something changed (and by every server when the cluster's Redis comes back,
@@ -39,6 +45,7 @@
 //! round trip. `message` and `private_message` of one socket are relayed in the order they
 //! were sent even when a check has to wait for the other servers.
 
+use crate::guests::{is_guest_name, GuestNames};
 use crate::history::{HistoryStore, StoredMessage};
 use crate::limits::{validate_name, validate_room, DropReporter, TokenBucket};
 use rally::{Ack, AdapterError, Args, Event, Server, Socket};
@@ -95,6 +102,7 @@ pub struct Chat(Arc<ChatInner>);
 struct ChatInner {
     io: Server,
     store: Arc<dyn HistoryStore>,
+    guests: GuestNames,
     config: ChatConfig,
     presence: Mutex<PendingPresence>,
     typing: Mutex<HashMap<TypingKey, TypingEntry>>,
@@ -168,10 +176,6 @@ fn name_of(data: &Value) -> String {
     data["name"].as_str().unwrap_or("guest").to_owned()
 }
 
-fn default_name(id: &str) -> String {
-    format!("guest-{}", id.chars().take(4).collect::<String>())
-}
-
 /// Whether a name has the shape of a socket id: Rally's and socket.io's are 15 random
 /// bytes in base64 (20 characters; URL-safe for both, `+` and `/` let in to be safe).
 fn could_be_socket_id(name: &str) -> bool {
@@ -191,10 +195,16 @@ fn room_arg(event: &Event, i: usize) -> Result<Option<String>, Refusal> {
 }
 
 impl Chat {
-    pub fn new(io: Server, store: Arc<dyn HistoryStore>, config: ChatConfig) -> Chat {
+    pub fn new(
+        io: Server,
+        store: Arc<dyn HistoryStore>,
+        guests: GuestNames,
+        config: ChatConfig,
+    ) -> Chat {
         Chat(Arc::new(ChatInner {
             io,
             store,
+            guests,
             config,
             presence: Mutex::default(),
             typing: Mutex::default(),
@@ -213,17 +223,34 @@ impl Chat {
     /// Registers the chat on the server's main namespace.
     pub fn attach(&self) {
         let chat = self.clone();
+        self.0.io.use_middleware(move |socket| {
+            let chat = chat.clone();
+            async move {
+                let name = chat.name_on_arrival(&socket).await;
+                socket.set_data(json!({ "name": name }));
+                Ok(())
+            }
+        });
+        let chat = self.clone();
         self.0
             .io
             .on_connection(move |socket| chat.connected(socket));
     }
 
+    /// The name a connecting socket starts with: the one its handshake chose, else a guest
+    /// name (the one it had before a reconnection when that is still free).
+    async fn name_on_arrival(&self, socket: &Socket) -> String {
+        let auth = &socket.handshake().auth;
+        if let Some(name) = auth["name"].as_str().and_then(|n| validate_name(n).ok()) {
+            return name;
+        }
+        let previous = auth["guest"].as_str().filter(|n| is_guest_name(n));
+        self.0.guests.allocate(previous).await
+    }
+
     fn connected(&self, socket: Socket) {
-        let name = socket.handshake().auth["name"]
-            .as_str()
-            .and_then(|name| validate_name(name).ok())
-            .unwrap_or_else(|| default_name(socket.id()));
-        socket.set_data(json!({ "name": name }));
+        let name = name_of(&socket.data());
+        self.0.guests.settle(&name);
         tracing::info!(socket = %socket.id(), name = %name, transport = ?socket.transport(), "connected");
         let peer = Arc::new(Peer::new(&self.0.config));
 
@@ -809,15 +836,18 @@ async fn on_set_name(chat: Chat, peer: Arc<Peer>, socket: Socket, mut event: Eve
         );
         return chat.refuse(&socket, ack, "set_name", refused);
     }
+    let old = name_of(&socket.data());
     let name = match event
         .arg::<String>(0)
         .map_err(|_| "a name must be a string".to_owned())
-        .and_then(|name| validate_name(&name))
-    {
+        .and_then(|name| match name.trim() {
+            // Keeping one's own guest name is no change.
+            same if same == old => Ok(old.clone()),
+            _ => validate_name(&name),
+        }) {
         Ok(name) => name,
         Err(e) => return chat.refuse(&socket, ack, "set_name", refusal("invalid_name", e)),
     };
-    let old = name_of(&socket.data());
     if old != name {
         let mut data = socket.data();
         data["name"] = json!(name);

@@ -9,6 +9,7 @@
 //! servers and history lives in Redis (`redis_history`).
 
 pub mod chat;
+pub mod guests;
 pub mod history;
 pub mod limits;
 pub mod redis_history;

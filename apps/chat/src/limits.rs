@@ -42,6 +42,9 @@ pub fn validate_name(name: &str) -> Result<String, String> {
     if name.chars().any(char::is_control) {
         return Err("a name cannot contain control characters".into());
     }
+    if crate::guests::is_guest_name(name) {
+        return Err("names like guest-123 are given by the server: choose another".into());
+    }
     Ok(name.to_owned())
 }
 
@@ -129,6 +132,8 @@ mod tests {
         assert!(validate_name("   ").is_err());
         assert!(validate_name(&"x".repeat(33)).is_err());
         assert!(validate_name("tab\there").is_err());
+        assert!(validate_name("guest-12").is_err());
+        assert!(validate_name("guest-ann").is_ok());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The command line and the process: options, start-up, graceful shutdown.
 
 use crate::chat::{Chat, ChatConfig};
+use crate::guests::GuestNames;
 use crate::history::{HistoryStore, SqliteStore};
 use crate::redis_history::{RedisStore, RedisStoreConfig};
 use crate::web::{self, Health};
@@ -147,9 +148,15 @@ pub async fn run(options: Options) -> Result<(), String> {
                 (io, Arc::new(store), Some(factory))
             }
         };
+    let guests = match options.redis_url() {
+        None => GuestNames::new(io.clone()),
+        Some(url) => GuestNames::clustered(io.clone(), url, &options.redis_prefix)
+            .map_err(|e| format!("--redis-url: {e}"))?,
+    };
     let chat = Chat::new(
         io.clone(),
         store.clone(),
+        guests,
         ChatConfig {
             history_limit: options.history_limit,
             history_bytes: options.max_payload,

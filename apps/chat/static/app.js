@@ -33,7 +33,9 @@
   const pmKey = (id) => `pm:${id}`;
 
   const state = {
-    me: { id: null, name: localStorage.getItem(NAME_KEY) || '' },
+    // `chosen`: the name this person picked (remembered across visits); `name`: the one
+    // shown, which the server gives (a guest name until one is chosen).
+    me: { id: null, name: '', chosen: localStorage.getItem(NAME_KEY) || '' },
     channels: new Map(), // key -> channel
     current: LOBBY,
     users: new Map(), // socket id -> name
@@ -56,10 +58,14 @@
 
   // ---- the connection ----------------------------------------------------------
 
-  // Connects once there is a name: the stored one, or the first one chosen.
+  // Connects at once. The handshake carries the chosen name, if any; a guest sends the
+  // guest name it had, so a reconnection keeps it while it is free.
   const socket = io({
-    autoConnect: false,
-    auth: (cb) => cb(state.me.name ? { name: state.me.name } : {}),
+    auth: (cb) => {
+      if (state.me.chosen) cb({ name: state.me.chosen });
+      else if (state.me.name) cb({ guest: state.me.name });
+      else cb({});
+    },
   });
 
   socket.on('connect', () => {
@@ -78,7 +84,13 @@
   socket.on('welcome', (info) => {
     state.me.id = info.id;
     state.me.name = info.name;
-    el.nameInput.value = info.name;
+    // A stored name the server refused (it breaks the rules) is forgotten.
+    if (state.me.chosen && state.me.chosen !== info.name) {
+      state.me.chosen = '';
+      localStorage.removeItem(NAME_KEY);
+    }
+    if (document.activeElement !== el.nameInput) el.nameInput.value = info.name;
+    renderUsers();
   });
 
   socket.on('users', (list) => {
@@ -165,11 +177,6 @@
     e.preventDefault();
     const text = el.input.value.trim();
     if (!text) return;
-    if (!socket.active) {
-      notice(state.current, 'Choose a name first, then press Enter.', 'error');
-      el.nameInput.focus();
-      return;
-    }
     const ch = state.channels.get(state.current);
     const answer = (res) => { if (res && res.error) notice(ch.key, `Not sent: ${res.error}`, 'error'); };
     if (ch.kind === 'private') {
@@ -212,15 +219,7 @@
   el.nameForm.addEventListener('submit', (e) => {
     e.preventDefault();
     const name = el.nameInput.value.trim();
-    if (!name) return;
-    if (!socket.connected && !socket.active) {
-      state.me.name = name;
-      localStorage.setItem(NAME_KEY, name);
-      setStatus('connecting…', 'waiting');
-      socket.connect();
-      el.input.focus();
-      return;
-    }
+    if (!name || name === state.me.name) return;
     socket.emit('set_name', name, (res) => {
       if (res && res.error) {
         notice(state.current, `Name not changed: ${res.error}`, 'error');
@@ -228,7 +227,9 @@
         return;
       }
       state.me.name = name;
+      state.me.chosen = name;
       localStorage.setItem(NAME_KEY, name);
+      renderUsers();
       el.input.focus();
     });
   });
@@ -468,14 +469,9 @@
     el.users.replaceChildren(...items);
   }
 
-  el.nameInput.value = state.me.name;
+  el.nameInput.value = state.me.chosen;
+  setStatus('connecting…', 'waiting');
   renderChannels();
   renderHeader();
-  if (state.me.name) {
-    socket.connect();
-    el.input.focus();
-  } else {
-    setStatus('choose a name to start', 'waiting');
-    el.nameInput.focus();
-  }
+  el.input.focus();
 })();

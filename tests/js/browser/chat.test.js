@@ -1,5 +1,7 @@
 // rally-chat's page in a real browser: Debian's Chromium driven by playwright-core.
-// Two pages chat with each other using the keyboard alone (Enter sends), join a room,
+// Two fresh pages (fresh profiles, no name chosen) are online the moment they open, with
+// the lobby's history and a guest name each, and chat with each other and with a plain
+// socket.io-client; then they choose names and go on with the keyboard alone (Enter sends), join a room,
 // exchange a private message, see each other typing; a payload like
 // `<img src=x onerror=alert(1)>` shows literally and runs nothing; the page works under
 // its Content-Security-Policy. Screenshots go to artifacts/ at the repository root.
@@ -12,7 +14,8 @@ const os = require('node:os');
 const path = require('node:path');
 const { chromium } = require('playwright-core');
 const { ROOT } = require('../lib/server');
-const { startChat } = require('../chat/chat-helpers');
+const sio = require('../lib/sio');
+const { startChat, chatClient } = require('../chat/chat-helpers');
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = path.join(ROOT, 'artifacts');
@@ -25,6 +28,7 @@ describe('rally-chat page in Chromium', () => {
   const problems = []; // dialogs, CSP violations, page errors: each fails the suite
   let ada;
   let bob;
+  let node; // a plain socket.io-client in the lobby, no name given
 
   async function browser(who) {
     const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'rally-chat-chromium-'));
@@ -53,6 +57,10 @@ describe('rally-chat page in Chromium', () => {
   before(async () => {
     assert.ok(fs.existsSync(CHROMIUM), `${CHROMIUM} is missing (Debian: apt-get install chromium)`);
     chat = await startChat();
+    node = await chatClient(chat.url);
+    // Something in the lobby's history before anyone opens the page.
+    node.socket.emit('message', 'Earlier, in the lobby');
+    await node.rec.wait('message', (payload) => payload === 'Earlier, in the lobby');
     ada = await browser('ada');
     bob = await browser('bob');
   });
@@ -62,22 +70,37 @@ describe('rally-chat page in Chromium', () => {
       await context.close().catch(() => {});
       fs.rmSync(profile, { recursive: true, force: true });
     }
+    await sio.closeAll();
     if (chat) {
       await chat.stop();
       chat.cleanup();
     }
   });
 
-  /** Loads the page, waits until it is online, and sets the display name with the keyboard. */
-  async function open(page, name) {
+  /**
+   * A first visit: loads the page and does nothing else. It must be online at once, with
+   * the lobby's history and a guest name shown in the header; resolves that name.
+   */
+  async function openFresh(page) {
     await page.bringToFront();
     await page.goto(chat.url, WAIT);
-    // a first visit asks for a name (focused), and connects once it is given
-    await page.locator('#status', { hasText: 'choose a name' }).waitFor(WAIT);
-    assert.equal(await page.evaluate(() => document.activeElement.id), 'name-input');
+    await page.locator('#status', { hasText: 'online' }).waitFor(WAIT);
+    await message(page, 'Earlier, in the lobby').waitFor(WAIT);
+    // the message box has the focus: a newcomer can type at once
+    assert.equal(await page.evaluate(() => document.activeElement.id), 'input');
+    await page.waitForFunction(() => /^guest-\d+$/.test(document.getElementById('name-input').value), null, WAIT);
+    const name = await page.locator('#name-input').inputValue();
+    await page.locator('#users button', { hasText: `${name} (you)` }).waitFor(WAIT);
+    return name;
+  }
+
+  /** Chooses a display name in the header with the keyboard. */
+  async function chooseName(page, name) {
+    await page.bringToFront();
+    await page.locator('#name-input').fill('');
+    await page.locator('#name-input').focus();
     await page.keyboard.type(name);
     await page.keyboard.press('Enter');
-    await page.locator('#status', { hasText: 'online' }).waitFor(WAIT);
     await page.locator('#users button', { hasText: `${name} (you)` }).waitFor(WAIT);
   }
 
@@ -93,9 +116,52 @@ describe('rally-chat page in Chromium', () => {
     return page.locator('#messages .message .text', { hasText: text });
   }
 
+  it('fresh pages, no name chosen anywhere: online at once, a typed message reaches both pages and a Node client', async () => {
+    const guestA = await openFresh(ada);
+    const guestB = await openFresh(bob);
+    assert.notEqual(guestA, guestB);
+    // each page lists the other, and the Node client, by their guest names
+    await ada.locator('#users button', { hasText: guestB }).waitFor(WAIT);
+    await ada.locator('#users button', { hasText: node.welcome.name }).waitFor(WAIT);
+    await bob.locator('#users button', { hasText: guestA }).waitFor(WAIT);
+    await bob.bringToFront();
+    await bob.locator('#online-count', { hasText: '3' }).waitFor(WAIT);
+
+    // typed and sent with Enter in page A, no other step
+    await say(ada, 'Hello from a fresh page');
+    await message(ada, 'Hello from a fresh page').waitFor(WAIT);
+    await message(bob, 'Hello from a fresh page').waitFor(WAIT);
+    const [payload] = await node.rec.wait('message', (p) => p === 'Hello from a fresh page');
+    assert.equal(payload, 'Hello from a fresh page');
+    const [info] = await node.rec.wait('message_info', (i) => i.name === guestA);
+    assert.equal(info.room, null);
+    assert.equal(await bob.locator('#messages .message', { hasText: 'Hello from a fresh page' }).locator('.who').textContent(), guestA);
+
+    // the Send button works as well as Enter
+    await bob.bringToFront();
+    await bob.locator('#input').fill('Sent with the button');
+    await bob.locator('#composer button[type=submit]').click();
+    await message(ada, 'Sent with the button').waitFor(WAIT);
+    await node.rec.wait('message', (p) => p === 'Sent with the button');
+
+    // what a newcomer sees (docs/chat.png is this picture)
+    fs.mkdirSync(ARTIFACTS, { recursive: true });
+    await ada.bringToFront();
+    await ada.locator('#input').blur();
+    await ada.screenshot({ path: path.join(ARTIFACTS, 'chat-fresh.png') });
+
+    // page B chooses a name: its next message shows it, everywhere
+    await chooseName(bob, 'Bob');
+    await say(bob, 'Now with a name');
+    await message(ada, 'Now with a name').waitFor(WAIT);
+    await ada.bringToFront();
+    assert.equal(await ada.locator('#messages .message', { hasText: 'Now with a name' }).locator('.who').textContent(), 'Bob');
+    await node.rec.wait('message_info', (i) => i.name === 'Bob');
+    await ada.locator('#users button', { hasText: 'Bob' }).waitFor(WAIT);
+    await chooseName(ada, 'Ada');
+  });
+
   it('two pages chat in the lobby; each message shows its sender\'s name and a time', async () => {
-    await open(ada, 'Ada');
-    await open(bob, 'Bob');
     await say(ada, 'Hello Bob, welcome to Rally chat!');
     await message(bob, 'Hello Bob').waitFor(WAIT);
     const item = bob.locator('#messages .message', { hasText: 'Hello Bob' });

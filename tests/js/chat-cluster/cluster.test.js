@@ -61,6 +61,23 @@ describe('rally-chat cluster: two servers on one Redis', () => {
     for (const x of [a1, a2, b1, b2]) assert.equal(messages(x.rec).length, 2, 'each message exactly once');
   });
 
+  it('guest names are unique across both servers', async () => {
+    const { A, B } = await twoServers({ tag: 'guests' });
+    const crowd = await Promise.all(Array.from({ length: 50 }, (_, i) => chatClient(i % 2 ? B.url : A.url)));
+    const names = crowd.map((c) => c.welcome.name);
+    for (const name of names) assert.match(name, /^guest-\d{4,}$/);
+    assert.equal(new Set(names).size, names.length, `duplicate guest names: ${names}`);
+    // a guest name held on server A is not handed out again by server B
+    const onA = crowd[0];
+    const onB = await chatClient(B.url, { auth: { guest: onA.welcome.name } });
+    assert.notEqual(onB.welcome.name, onA.welcome.name);
+    // and once its holder left, B gives it back to the guest who asks for it
+    onA.socket.disconnect();
+    await crowd[1].rec.waitLast('users', (list) => !list.some((u) => u.id === onA.id));
+    const again = await chatClient(B.url, { auth: { guest: onA.welcome.name } });
+    assert.equal(again.welcome.name, onA.welcome.name);
+  });
+
   it('binary payloads cross servers as binary', async () => {
     const { A, B } = await twoServers({ tag: 'bin' });
     const [a, b] = await Promise.all([chatClient(A.url), chatClient(B.url)]);

@@ -35,6 +35,37 @@ describe('rally-chat presence, names, typing', () => {
     assert.match(bad.welcome.name, /^guest-/);
   });
 
+  it('guest names: readable, unique among those online, kept by a reconnecting guest while free', async () => {
+    const crowd = await Promise.all(Array.from({ length: 30 }, () => chatClient(chat.url)));
+    const names = crowd.map((c) => c.welcome.name);
+    for (const name of names) assert.match(name, /^guest-\d{4,}$/);
+    assert.equal(new Set(names).size, names.length, `duplicate guest names: ${names}`);
+    // the users list shows the same names
+    await crowd[0].rec.waitLast('users', (list) => names.every((n) => list.some((u) => u.name === n)));
+
+    // a reconnection that sends its guest name back keeps it, unless someone has it
+    const [first] = crowd;
+    const taken = await chatClient(chat.url, { auth: { guest: first.welcome.name } });
+    assert.notEqual(taken.welcome.name, first.welcome.name);
+    assert.match(taken.welcome.name, /^guest-\d{4,}$/);
+    first.socket.disconnect();
+    await crowd[1].rec.waitLast('users', (list) => !list.some((u) => u.id === first.id));
+    const back = await chatClient(chat.url, { auth: { guest: first.welcome.name } });
+    assert.equal(back.welcome.name, first.welcome.name);
+    // a guest-shaped "guest" that is not one is ignored
+    const odd = await chatClient(chat.url, { auth: { guest: 'Ada' } });
+    assert.match(odd.welcome.name, /^guest-\d{4,}$/);
+
+    // chosen names never take the guest shape: not in the handshake, not with set_name
+    const sly = await chatClient(chat.url, { name: names[1] });
+    assert.notEqual(sly.welcome.name, names[1]);
+    assert.match(sly.welcome.name, /^guest-\d{4,}$/);
+    const [res] = await ackOf(sly.socket, 'set_name', 'Guest-4242');
+    assert.equal(res && res.code, 'invalid_name');
+    // keeping one's own guest name is no change, and fine
+    assert.deepEqual(await ackOf(sly.socket, 'set_name', sly.welcome.name), []);
+  });
+
   it('users lists everyone online with names and ids, kept current as people come and go', async () => {
     const a = await chatClient(chat.url, { name: 'Ada' });
     const b = await chatClient(chat.url, { name: 'Bob' });
