@@ -12,6 +12,7 @@
 //! Chosen names never take the guest shape (`validate_chosen_name`), so a guest name is
 //! never somebody else's chosen name either.
 
+use crate::lock;
 use rally::{RemoteSocket, Server};
 use rand::Rng;
 use std::collections::{HashMap, HashSet};
@@ -84,7 +85,7 @@ impl GuestNames {
         let mut previous = previous.map(str::to_owned);
         for _ in 0..DRAWS {
             let name = {
-                let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+                let mut recent = lock(&self.recent);
                 let now = Instant::now();
                 recent.retain(|_, at| now.duration_since(*at) < RESERVATION);
                 // Four digits while few are online, then as many as keep a draw likely free.
@@ -121,12 +122,7 @@ impl GuestNames {
     /// The socket named `name` is connected, so `fetch_sockets` shows it from now on: its
     /// reservations are no longer needed.
     pub fn settle(&self, name: &str) {
-        let reserved = self
-            .recent
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(name)
-            .is_some();
+        let reserved = lock(&self.recent).remove(name).is_some();
         if let (true, Some(claims)) = (reserved, &self.claims) {
             let claims = claims.clone();
             let name = name.to_owned();

@@ -12,6 +12,7 @@
 //! append is answered only after its transaction committed (WAL, `synchronous=FULL`): a
 //! message whose ack a client received survives a crash of the process or the machine.
 
+use crate::lock;
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use futures::FutureExt;
@@ -207,10 +208,6 @@ impl StoreWorker<mpsc::Sender<Request>> {
             "the history thread stopped",
         ))
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// The thread's side: owns the connection.

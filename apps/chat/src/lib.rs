@@ -15,3 +15,9 @@ pub mod limits;
 pub mod redis_history;
 pub mod server;
 pub mod web;
+
+/// Locks a mutex whose data stays consistent even if a holder panicked (every critical
+/// section here leaves it whole), so one panicking handler cannot wedge the chat.
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
