@@ -1,18 +1,19 @@
 //! Engine.IO v4 server: the transport layer under Socket.IO.
 //!
-//! The crate is split along the protocol's own seams: a pure codec
-//! ([`packet`]), the per-connection state machine ([`Session`]), the two
-//! transports (HTTP long-polling and WebSocket, under `transport`) and the
-//! HTTP front door ([`Engine`]) that routes requests to them. The layer above
+//! The crate is split along the protocol's own seams: the pure codecs
+//! (`codec`: Engine.IO packets, WebSocket frames, message assembly; the one
+//! floor every other module stands on, importing none of them), the
+//! per-connection state machine ([`Session`]), the two transports (HTTP
+//! long-polling and WebSocket, under `transport`) and the HTTP front door
+//! ([`Engine`]) that routes requests to them. The layer above
 //! only sees [`EngineHandler`] callbacks and [`Session::send`]; everything
 //! about framing, heartbeats and upgrades stays in here.
 
+mod codec;
 mod config;
 mod cors;
 mod error;
 mod handshake;
-mod message;
-pub mod packet;
 mod serve;
 mod server;
 mod session;
@@ -20,10 +21,12 @@ mod sid;
 mod transport;
 
 pub use bytes::Bytes;
+pub use codec::message::OutMessage;
+pub use codec::packet;
+pub use codec::packet::Message;
 pub use config::{AllowRequest, Cors, CorsOrigin, EngineConfig};
 pub use error::ProtocolError;
 pub use handshake::HandshakeInfo;
-pub use message::{Message, OutMessage};
 pub use serve::serve;
 pub use server::Engine;
 pub use session::{CloseReason, EngineHandler, SendError, Session};

@@ -28,10 +28,10 @@ use tokio::sync::futures::Notified;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
+use crate::codec::message::OutMessage;
+use crate::codec::packet::{Message, Packet, SEPARATOR};
 use crate::config::EngineConfig;
 use crate::handshake::HandshakeInfo;
-use crate::message::{Message, OutMessage};
-use crate::packet::{Packet, SEPARATOR};
 use crate::server::Shared;
 use crate::transport::TransportKind;
 

@@ -9,13 +9,7 @@ pub(crate) mod polling;
 pub(crate) mod tcp;
 pub(crate) mod websocket;
 pub(crate) mod ws_driver;
-pub(crate) mod ws_frame;
 pub(crate) mod ws_io;
-pub(crate) mod ws_message;
-
-#[cfg(test)]
-#[path = "../../tests/common/client_frame.rs"]
-mod client_frame;
 
 /// Which transport a session currently uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

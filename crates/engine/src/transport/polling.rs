@@ -18,9 +18,9 @@ use futures::StreamExt;
 use http::{header, HeaderMap, HeaderValue, StatusCode};
 use tokio::time::Instant;
 
+use crate::codec::packet::decode_payload;
 use crate::error::ProtocolError;
 use crate::handshake::HandshakeInfo;
-use crate::packet::decode_payload;
 use crate::server::Shared;
 use crate::session::{CloseReason, Refusal, Session};
 use crate::transport::TransportKind;

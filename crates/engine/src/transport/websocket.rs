@@ -25,16 +25,16 @@ use hyper::upgrade::OnUpgrade;
 use tokio::time::{sleep_until, timeout, Instant};
 use tungstenite::handshake::derive_accept_key;
 
+use crate::codec::message::OutMessage;
+use crate::codec::packet::{decode_text, Packet};
+use crate::codec::ws_frame::{close_frame, NORMAL_CLOSURE};
+use crate::codec::ws_message::Incoming;
 use crate::error::ProtocolError;
 use crate::handshake::HandshakeInfo;
-use crate::message::OutMessage;
-use crate::packet::{decode_text, Packet};
 use crate::server::Shared;
 use crate::session::Session;
 use crate::transport::ws_driver::Driver;
-use crate::transport::ws_frame::{close_frame, NORMAL_CLOSURE};
 use crate::transport::ws_io::{ReadEnd, WsIo};
-use crate::transport::ws_message::Incoming;
 use crate::transport::TransportKind;
 
 /// Bound on a single write during the upgrade dance.

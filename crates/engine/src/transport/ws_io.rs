@@ -31,8 +31,8 @@ use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 use tokio::net::TcpStream;
 
-use crate::transport::ws_frame::{control_frame, Opcode};
-use crate::transport::ws_message::{Assembler, Incoming, ReadError, Step};
+use crate::codec::ws_frame::{control_frame, Opcode};
+use crate::codec::ws_message::{Assembler, Incoming, ReadError, Step};
 
 /// Pieces gathered into one vectored write.
 const MAX_PIECES: usize = 64;

@@ -11,7 +11,7 @@
 
 use std::fmt;
 
-use crate::transport::ws_frame::{parse_header, unmask, FrameError, Opcode};
+use super::ws_frame::{parse_header, unmask, FrameError, Opcode};
 
 /// What one frame means for the connection.
 #[derive(Debug, PartialEq, Eq)]
@@ -183,7 +183,7 @@ fn close_code(payload: &[u8]) -> Result<Option<u16>, ReadError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transport::client_frame::client_frame;
+    use crate::codec::client_frame::client_frame;
     use proptest::prelude::*;
 
     const MASK: [u8; 4] = [0xA1, 0x00, 0x7F, 0x3C];

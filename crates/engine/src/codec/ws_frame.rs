@@ -185,7 +185,7 @@ pub(crate) fn close_frame(code: u16) -> Bytes {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transport::client_frame::client_frame;
+    use crate::codec::client_frame::client_frame;
 
     fn header(opcode: Opcode, len: usize) -> Vec<u8> {
         let mut out = [0u8; MAX_HEADER];
