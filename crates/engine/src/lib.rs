@@ -19,6 +19,7 @@ mod server;
 mod session;
 mod sid;
 mod transport;
+pub mod ws;
 
 pub use bytes::Bytes;
 pub use codec::message::OutMessage;

@@ -11,7 +11,7 @@
 //! - `message`: outgoing messages, encoded once into their WebSocket frame and
 //!   polling forms.
 //!
-//! Only `packet` is public as it is; the WebSocket codec is published through
+//! `packet` is public as it is; the WebSocket codec is published through
 //! [`crate::ws`].
 
 pub(crate) mod message;
