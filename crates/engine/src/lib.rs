@@ -18,7 +18,9 @@ mod serve;
 mod server;
 mod session;
 mod sid;
+mod sync;
 mod transport;
+mod transport_kind;
 pub mod ws;
 
 pub use bytes::Bytes;
@@ -32,7 +34,7 @@ pub use serve::serve;
 pub use server::Engine;
 pub use session::{CloseReason, EngineHandler, SendError, Session};
 pub use transport::tcp::{tune_tcp, NOTSENT_LOWAT};
-pub use transport::TransportKind;
+pub use transport_kind::TransportKind;
 
 /// A fresh random URL-safe id, as unguessable as a session id; the Socket.IO floor names sockets with it.
 pub use sid::generate as generate_id;

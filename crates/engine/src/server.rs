@@ -24,7 +24,9 @@ use crate::cors;
 use crate::error::ProtocolError;
 use crate::handshake::{HandshakeInfo, Query};
 use crate::session::{CloseReason, EngineHandler, Session};
-use crate::transport::{polling, websocket, TransportKind};
+use crate::sync::{read, write};
+use crate::transport::{polling, websocket};
+use crate::transport_kind::TransportKind;
 
 /// State shared by the Engine, its routes and its sessions.
 pub(crate) struct Shared {
@@ -36,41 +38,23 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub(crate) fn get(&self, sid: &str) -> Option<Arc<Session>> {
-        self.sessions
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(sid)
-            .cloned()
+        read(&self.sessions).get(sid).cloned()
     }
 
     pub(crate) fn insert(&self, session: Arc<Session>) {
-        self.sessions
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(session.id().to_owned(), session);
+        write(&self.sessions).insert(session.id().to_owned(), session);
     }
 
     pub(crate) fn remove(&self, sid: &str) {
-        self.sessions
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(sid);
+        write(&self.sessions).remove(sid);
     }
 
     fn snapshot(&self) -> Vec<Arc<Session>> {
-        self.sessions
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .values()
-            .cloned()
-            .collect()
+        read(&self.sessions).values().cloned().collect()
     }
 
     fn count(&self) -> usize {
-        self.sessions
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .len()
+        read(&self.sessions).len()
     }
 
     /// Registers a fresh session and announces it. Registration comes first:

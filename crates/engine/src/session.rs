@@ -18,7 +18,7 @@ use std::any::Any;
 use std::collections::VecDeque;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::task::Waker;
 
 use futures::task::AtomicWaker;
@@ -33,7 +33,8 @@ use crate::codec::packet::{Message, Packet, SEPARATOR};
 use crate::config::EngineConfig;
 use crate::handshake::HandshakeInfo;
 use crate::server::Shared;
-use crate::transport::TransportKind;
+use crate::sync::lock;
+use crate::transport_kind::TransportKind;
 
 /// Callbacks from the engine to the layer above.
 pub trait EngineHandler: Send + Sync + 'static {
@@ -310,7 +311,7 @@ impl Session {
         }
         let was_empty;
         {
-            let mut st = self.lock();
+            let mut st = lock(&self.state);
             if st.phase != Phase::Open {
                 return Err(SendError::Closed);
             }
@@ -362,7 +363,7 @@ impl Session {
     /// collect the close packet is finished after `ping_timeout`.
     pub fn close(&self, reason: CloseReason) {
         {
-            let mut st = self.lock();
+            let mut st = lock(&self.state);
             if st.phase != Phase::Open {
                 return;
             }
@@ -388,13 +389,6 @@ impl Session {
 
     pub(crate) fn config(&self) -> &EngineConfig {
         &self.shared.config
-    }
-
-    fn lock(&self) -> MutexGuard<'_, State> {
-        // A panic in another thread while holding the lock cannot leave the
-        // state half-updated in a way that matters more than a dead session;
-        // never propagate the poison into network paths.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Wakes whichever transport waits on this session: a pending poll or the WebSocket driver.
@@ -425,13 +419,13 @@ impl Session {
     }
 
     pub(crate) fn is_finished(&self) -> bool {
-        matches!(self.lock().phase, Phase::Finished(_))
+        matches!(lock(&self.state).phase, Phase::Finished(_))
     }
 
     /// Ends the session now. Returns false if it had already ended.
     pub(crate) fn finish(&self, reason: CloseReason) -> bool {
         {
-            let mut st = self.lock();
+            let mut st = lock(&self.state);
             if let Phase::Finished(_) = st.phase {
                 return false;
             }
@@ -466,7 +460,7 @@ impl Session {
 
     fn push_control(&self, item: Outgoing) {
         {
-            let mut st = self.lock();
+            let mut st = lock(&self.state);
             if st.phase != Phase::Open {
                 return;
             }
@@ -479,7 +473,7 @@ impl Session {
     /// session on a missed pong or an expired graceful close. Returns when to
     /// call again, or `None` once the session is finished.
     pub(crate) fn tick(&self, now: Instant) -> Option<Instant> {
-        let mut st = self.lock();
+        let mut st = lock(&self.state);
         match st.phase {
             Phase::Finished(_) => None,
             Phase::Closing { reason, deadline } => {
@@ -540,7 +534,7 @@ impl Session {
                 self.push_control(Outgoing::Pong(OutMessage::control(&format!("3{d}"))))
             }
             Packet::Pong(_) => {
-                let mut st = self.lock();
+                let mut st = lock(&self.state);
                 st.pong_deadline = None;
                 st.next_ping = Instant::now() + self.shared.config.ping_interval;
                 // The writer's timer still points at the old pong deadline;
@@ -559,7 +553,7 @@ impl Session {
     // ---- WebSocket side ----
 
     pub(crate) fn pop_ws(&self) -> WsNext {
-        let mut st = self.lock();
+        let mut st = lock(&self.state);
         match st.phase {
             Phase::Finished(_) => WsNext::Finished,
             phase => match st.queue.pop_front() {
@@ -585,7 +579,7 @@ impl Session {
 
     /// Claims the upgrade slot for a probing WebSocket.
     pub(crate) fn try_begin_probe(&self) -> bool {
-        let mut st = self.lock();
+        let mut st = lock(&self.state);
         if st.phase != Phase::Open
             || st.upgrade != Upgrade::None
             || self.transport() != TransportKind::Polling
@@ -598,12 +592,12 @@ impl Session {
 
     /// The probe ping was answered: release the pending poll with a noop.
     pub(crate) fn probe_answered(&self) {
-        self.lock().noop_pending = true;
+        lock(&self.state).noop_pending = true;
         self.wake();
     }
 
     pub(crate) fn abort_probe(&self) {
-        let mut st = self.lock();
+        let mut st = lock(&self.state);
         if st.upgrade == Upgrade::Probing {
             st.upgrade = Upgrade::None;
             st.noop_pending = false;
@@ -615,7 +609,7 @@ impl Session {
     /// a pending GET, so it is never written on the WebSocket (as in Node).
     pub(crate) fn complete_upgrade(&self) -> bool {
         {
-            let mut st = self.lock();
+            let mut st = lock(&self.state);
             if matches!(st.phase, Phase::Finished(_)) || st.upgrade != Upgrade::Probing {
                 return false;
             }
@@ -633,25 +627,25 @@ impl Session {
     // ---- polling side ----
 
     pub(crate) fn begin_get(&self) -> Result<(), Refusal> {
-        let mut st = self.lock();
+        let mut st = lock(&self.state);
         Self::refusal(&st, st.get_active)?;
         st.get_active = true;
         Ok(())
     }
 
     pub(crate) fn end_get(&self) {
-        self.lock().get_active = false;
+        lock(&self.state).get_active = false;
     }
 
     pub(crate) fn begin_post(&self) -> Result<(), Refusal> {
-        let mut st = self.lock();
+        let mut st = lock(&self.state);
         Self::refusal(&st, st.post_active)?;
         st.post_active = true;
         Ok(())
     }
 
     pub(crate) fn end_post(&self) {
-        self.lock().post_active = false;
+        lock(&self.state).post_active = false;
     }
 
     fn refusal(st: &State, active: bool) -> Result<(), Refusal> {
@@ -669,7 +663,7 @@ impl Session {
     /// Takes what a pending GET should answer, if anything; releases the GET
     /// slot when it returns a body.
     pub(crate) fn take_poll(&self) -> Option<PollBody> {
-        let mut st = self.lock();
+        let mut st = lock(&self.state);
         let fixed = |b: &'static [u8]| PollBody {
             body: Bytes::from_static(b),
             finish: None,

@@ -10,28 +10,3 @@ pub(crate) mod tcp;
 pub(crate) mod websocket;
 pub(crate) mod ws_driver;
 pub(crate) mod ws_io;
-
-/// Which transport a session currently uses.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum TransportKind {
-    Polling,
-    WebSocket,
-}
-
-impl TransportKind {
-    /// The protocol name, as in the `transport` query parameter.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            TransportKind::Polling => "polling",
-            TransportKind::WebSocket => "websocket",
-        }
-    }
-
-    pub(crate) fn parse(s: &str) -> Option<Self> {
-        match s {
-            "polling" => Some(TransportKind::Polling),
-            "websocket" => Some(TransportKind::WebSocket),
-            _ => None,
-        }
-    }
-}

@@ -23,7 +23,7 @@ use crate::error::ProtocolError;
 use crate::handshake::HandshakeInfo;
 use crate::server::Shared;
 use crate::session::{CloseReason, Refusal, Session};
-use crate::transport::TransportKind;
+use crate::transport_kind::TransportKind;
 
 /// Opens a session over polling; the response is the open packet alone.
 pub(crate) fn handshake(shared: &Arc<Shared>, info: HandshakeInfo) -> Response {

@@ -35,7 +35,7 @@ use crate::server::Shared;
 use crate::session::Session;
 use crate::transport::ws_driver::Driver;
 use crate::transport::ws_io::{ReadEnd, WsIo};
-use crate::transport::TransportKind;
+use crate::transport_kind::TransportKind;
 
 /// Bound on a single write during the upgrade dance.
 const PROBE_WRITE_TIMEOUT: Duration = Duration::from_secs(1);
