@@ -14,6 +14,7 @@ mod config;
 mod cors;
 mod error;
 mod handshake;
+mod registry;
 mod serve;
 mod server;
 mod session;

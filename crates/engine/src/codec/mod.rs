@@ -11,8 +11,8 @@
 //! - `message`: outgoing messages, encoded once into their WebSocket frame and
 //!   polling forms.
 //!
-//! `packet` is public as it is; the WebSocket codec is published through
-//! [`crate::ws`].
+//! `packet` is public as it is; the crate's `ws` module publishes the
+//! WebSocket codec.
 
 pub(crate) mod message;
 pub mod packet;

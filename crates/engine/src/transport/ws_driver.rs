@@ -22,7 +22,8 @@ use crate::codec::message::OutMessage;
 use crate::codec::packet::{decode_binary, decode_text};
 use crate::codec::ws_frame::{close_frame, NORMAL_CLOSURE};
 use crate::codec::ws_message::Incoming;
-use crate::session::{CloseReason, Session, WsNext};
+use crate::session::websocket::WsNext;
+use crate::session::{CloseReason, Session};
 use crate::transport::ws_io::{ReadEnd, WsIo};
 
 /// Frames read in one poll before yielding to other tasks.
