@@ -4,10 +4,14 @@
 //! A session does not know this registry. Its [`SessionContext`] carries a
 //! remover closure holding only a `Weak` to the registry, so no session owns
 //! a path back to the server, and no reference cycle keeps the registry alive
-//! after the engine and its routes are gone.
+//! after the engine and its routes are gone. The registry signals when its
+//! last session leaves, which is what [`Engine::close`](crate::Engine::close)
+//! waits on.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock, Weak};
+
+use tokio::sync::Notify;
 
 use crate::config::EngineConfig;
 use crate::handshake::HandshakeInfo;
@@ -17,6 +21,8 @@ use crate::transport_kind::TransportKind;
 
 pub(crate) struct Registry {
     sessions: RwLock<HashMap<String, Arc<Session>>>,
+    /// Signalled each time the registry becomes empty.
+    emptied: Notify,
     /// Given to every session opened here.
     context: Arc<SessionContext>,
 }
@@ -32,6 +38,7 @@ impl Registry {
             };
             Registry {
                 sessions: RwLock::new(HashMap::new()),
+                emptied: Notify::new(),
                 context: Arc::new(SessionContext {
                     config,
                     handler,
@@ -64,7 +71,13 @@ impl Registry {
     }
 
     fn remove(&self, sid: &str) {
-        write(&self.sessions).remove(sid);
+        let emptied = {
+            let mut sessions = write(&self.sessions);
+            sessions.remove(sid).is_some() && sessions.is_empty()
+        };
+        if emptied {
+            self.emptied.notify_waiters();
+        }
     }
 
     pub(crate) fn snapshot(&self) -> Vec<Arc<Session>> {
@@ -73,5 +86,20 @@ impl Registry {
 
     pub(crate) fn count(&self) -> usize {
         read(&self.sessions).len()
+    }
+
+    /// Returns once no session is left.
+    pub(crate) async fn wait_empty(&self) {
+        loop {
+            // Enabled before the count is read, so that the last session
+            // leaving in between still wakes this wait.
+            let emptied = self.emptied.notified();
+            tokio::pin!(emptied);
+            emptied.as_mut().enable();
+            if self.count() == 0 {
+                return;
+            }
+            emptied.await;
+        }
     }
 }

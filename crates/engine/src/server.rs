@@ -92,10 +92,9 @@ impl Engine {
         for s in registry.snapshot() {
             s.close(CloseReason::ServerShutdown);
         }
-        let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
-        while registry.count() > 0 && tokio::time::Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        // Each session leaves the registry as it finishes, and the last one
+        // to leave wakes this wait: no polling of the count.
+        let _ = tokio::time::timeout(SHUTDOWN_GRACE, registry.wait_empty()).await;
         for s in registry.snapshot() {
             s.finish(CloseReason::ServerShutdown);
         }
