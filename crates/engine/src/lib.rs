@@ -1,13 +1,20 @@
 //! Engine.IO v4 server: the transport layer under Socket.IO.
 //!
-//! The crate is split along the protocol's own seams: the pure codecs
-//! (`codec`: Engine.IO packets, WebSocket frames, message assembly; the one
-//! floor every other module stands on, importing none of them), the
-//! per-connection state machine ([`Session`]), the two transports (HTTP
-//! long-polling and WebSocket, under `transport`) and the HTTP front door
-//! ([`Engine`]) that routes requests to them. The layer above
-//! only sees [`EngineHandler`] callbacks and [`Session::send`]; everything
-//! about framing, heartbeats and upgrades stays in here.
+//! The crate is split along the protocol's own seams, in floors that only
+//! ever import downwards:
+//! - `codec`: the pure codecs (Engine.IO packets, WebSocket frames, message
+//!   assembly, outgoing messages), importing nothing else of the engine; the
+//!   WebSocket part is public as [`ws`], the packet part as [`packet`];
+//! - `session`: the per-connection state machine ([`Session`]), split by
+//!   transport, which sees the engine only through a narrow context (config,
+//!   handler, a way to leave the registry);
+//! - `registry`: the live sessions; `transport`: HTTP long-polling and
+//!   WebSocket;
+//! - `server`: the HTTP front door ([`Engine`]) that routes requests to them.
+//!
+//! The layer above only sees [`EngineHandler`] callbacks and
+//! [`Session::send`]; everything about framing, heartbeats and upgrades stays
+//! in here.
 
 mod codec;
 mod config;

@@ -8,7 +8,7 @@
 //! `Upgraded` as it is.
 //!
 //! Reads land in a buffer on the stack, where the frames that arrived whole
-//! are unmasked and handed on (`ws_message`); only the piece of a frame cut
+//! are unmasked and handed on (`codec::ws_message`); only the piece of a frame cut
 //! off by the end of a read is kept, so an idle connection holds no read
 //! buffer at all.
 //!
