@@ -12,7 +12,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::transport::TransportKind;
+use crate::transport_kind::TransportKind;
 
 /// A request filter run on every handshake (not on requests of an existing
 /// session). `Err(message)` refuses it with HTTP 403 and

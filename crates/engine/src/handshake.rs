@@ -1,5 +1,6 @@
-//! What the server knew about the client when the session was opened, and
-//! the query parameters that steer routing.
+//! What the server knew about the client when the session was opened, the
+//! query parameters that steer routing, and the open packet that answers a
+//! handshake.
 //!
 //! The handshake request is kept (headers, URI, peer address) because the
 //! layer above authenticates from it long after the HTTP request is gone.
@@ -9,6 +10,9 @@
 
 use std::net::SocketAddr;
 use std::time::SystemTime;
+
+use crate::config::EngineConfig;
+use crate::transport_kind::TransportKind;
 
 /// The handshake request of a session.
 ///
@@ -88,6 +92,18 @@ impl HandshakeInfo {
     pub fn query(&self) -> Option<&str> {
         self.url.split_once('?').map(|(_, q)| q)
     }
+}
+
+/// The open packet that answers the handshake of session `sid` on transport `kind`.
+pub(crate) fn open_packet(config: &EngineConfig, sid: &str, kind: TransportKind) -> String {
+    let data = serde_json::json!({
+        "sid": sid,
+        "upgrades": config.upgrades_for(kind),
+        "pingInterval": config.ping_interval.as_millis() as u64,
+        "pingTimeout": config.ping_timeout.as_millis() as u64,
+        "maxPayload": config.max_payload,
+    });
+    format!("0{data}")
 }
 
 /// The routing-relevant query parameters. Values are taken raw (not

@@ -1,34 +1,48 @@
 //! Engine.IO v4 server: the transport layer under Socket.IO.
 //!
-//! The crate is split along the protocol's own seams: a pure codec
-//! ([`packet`]), the per-connection state machine ([`Session`]), the two
-//! transports (HTTP long-polling and WebSocket, under `transport`) and the
-//! HTTP front door ([`Engine`]) that routes requests to them. The layer above
-//! only sees [`EngineHandler`] callbacks and [`Session::send`]; everything
-//! about framing, heartbeats and upgrades stays in here.
+//! The crate is split along the protocol's own seams, in floors that only
+//! ever import downwards:
+//! - `codec`: the pure codecs (Engine.IO packets, WebSocket frames, message
+//!   assembly, outgoing messages), importing nothing else of the engine; the
+//!   WebSocket part is public as [`ws`], the packet part as [`packet`];
+//! - `session`: the per-connection state machine ([`Session`]), split by
+//!   transport, which sees the engine only through a narrow context (config,
+//!   handler, a way to leave the registry);
+//! - `registry`: the live sessions; `transport`: HTTP long-polling and
+//!   WebSocket;
+//! - `server`: the HTTP front door ([`Engine`]) that routes requests to them.
+//!
+//! The layer above only sees [`EngineHandler`] callbacks and
+//! [`Session::send`]; everything about framing, heartbeats and upgrades stays
+//! in here.
 
+mod codec;
 mod config;
 mod cors;
 mod error;
 mod handshake;
-mod message;
-pub mod packet;
+mod registry;
 mod serve;
 mod server;
 mod session;
 mod sid;
+mod sync;
 mod transport;
+mod transport_kind;
+pub mod ws;
 
 pub use bytes::Bytes;
+pub use codec::message::OutMessage;
+pub use codec::packet;
+pub use codec::packet::Message;
 pub use config::{AllowRequest, Cors, CorsOrigin, EngineConfig};
 pub use error::ProtocolError;
 pub use handshake::HandshakeInfo;
-pub use message::{Message, OutMessage};
 pub use serve::serve;
 pub use server::Engine;
 pub use session::{CloseReason, EngineHandler, SendError, Session};
 pub use transport::tcp::{tune_tcp, NOTSENT_LOWAT};
-pub use transport::TransportKind;
+pub use transport_kind::TransportKind;
 
 /// A fresh random URL-safe id, as unguessable as a session id; the Socket.IO floor names sockets with it.
 pub use sid::generate as generate_id;

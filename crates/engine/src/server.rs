@@ -1,15 +1,17 @@
-//! The Engine: session registry, request routing, handshakes, shutdown.
+//! The Engine: request routing, handshakes, shutdown.
 //!
 //! Every Engine.IO request lands on one handler that validates the query
 //! (transport, protocol version, sid) in the reference server's order and
 //! hands the request to the transport. Checks happen before any session
 //! state is touched, so a refused request has no side effect except where
 //! the protocol asks for one (an overlapping poll kills its session).
+//!
+//! The live sessions are the registry's (`registry.rs`); the server keeps it
+//! and the shutdown flag, and nothing of the server reaches a session.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -23,82 +25,15 @@ use crate::config::EngineConfig;
 use crate::cors;
 use crate::error::ProtocolError;
 use crate::handshake::{HandshakeInfo, Query};
+use crate::registry::Registry;
 use crate::session::{CloseReason, EngineHandler, Session};
-use crate::transport::{polling, websocket, TransportKind};
+use crate::transport::{polling, websocket};
+use crate::transport_kind::TransportKind;
 
-/// State shared by the Engine, its routes and its sessions.
-pub(crate) struct Shared {
-    pub config: EngineConfig,
-    pub handler: Arc<dyn EngineHandler>,
-    sessions: RwLock<HashMap<String, Arc<Session>>>,
+/// What the Engine and its routes share.
+struct Shared {
+    registry: Arc<Registry>,
     shutting_down: AtomicBool,
-}
-
-impl Shared {
-    pub(crate) fn get(&self, sid: &str) -> Option<Arc<Session>> {
-        self.sessions
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(sid)
-            .cloned()
-    }
-
-    pub(crate) fn insert(&self, session: Arc<Session>) {
-        self.sessions
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(session.id().to_owned(), session);
-    }
-
-    pub(crate) fn remove(&self, sid: &str) {
-        self.sessions
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(sid);
-    }
-
-    fn snapshot(&self) -> Vec<Arc<Session>> {
-        self.sessions
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .values()
-            .cloned()
-            .collect()
-    }
-
-    fn count(&self) -> usize {
-        self.sessions
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .len()
-    }
-
-    /// Registers a fresh session and announces it. Registration comes first:
-    /// `on_open` may close the session, and closing unregisters it.
-    pub(crate) fn open(self: &Arc<Self>, info: HandshakeInfo, kind: TransportKind) -> Arc<Session> {
-        let session = Session::new(crate::sid::generate(), info, self.clone(), kind);
-        self.insert(session.clone());
-        tracing::debug!(
-            sid = session.id(),
-            transport = kind.as_str(),
-            "session opened"
-        );
-        self.handler.on_open(&session);
-        session
-    }
-
-    /// The open packet for a session on transport `kind`.
-    pub(crate) fn open_packet(&self, sid: &str, kind: TransportKind) -> String {
-        let c = &self.config;
-        let data = serde_json::json!({
-            "sid": sid,
-            "upgrades": c.upgrades_for(kind),
-            "pingInterval": c.ping_interval.as_millis() as u64,
-            "pingTimeout": c.ping_timeout.as_millis() as u64,
-            "maxPayload": c.max_payload,
-        });
-        format!("0{data}")
-    }
 }
 
 /// An Engine.IO server.
@@ -113,9 +48,7 @@ impl Engine {
     pub fn new(config: EngineConfig, handler: Arc<dyn EngineHandler>) -> Arc<Engine> {
         Arc::new(Engine {
             shared: Arc::new(Shared {
-                config,
-                handler,
-                sessions: RwLock::new(HashMap::new()),
+                registry: Registry::new(config, handler),
                 shutting_down: AtomicBool::new(false),
             }),
         })
@@ -126,7 +59,7 @@ impl Engine {
     pub fn router(self: &Arc<Self>) -> Router {
         let shared = self.shared.clone();
         let route = any(move |req: Request| handle(shared.clone(), req));
-        let trimmed = self.shared.config.path.trim_end_matches('/');
+        let trimmed = self.config().path.trim_end_matches('/');
         let router = Router::new().route(&format!("{trimmed}/"), route.clone());
         if trimmed.is_empty() {
             router
@@ -136,16 +69,16 @@ impl Engine {
     }
 
     pub fn config(&self) -> &EngineConfig {
-        &self.shared.config
+        self.shared.registry.config()
     }
 
     pub fn session_count(&self) -> usize {
-        self.shared.count()
+        self.shared.registry.count()
     }
 
     /// Looks up a live session by id.
     pub fn session(&self, sid: &str) -> Option<Arc<Session>> {
-        self.shared.get(sid)
+        self.shared.registry.get(sid)
     }
 
     /// Graceful shutdown: refuses new handshakes (HTTP 503), closes every
@@ -154,15 +87,15 @@ impl Engine {
     /// sessions are gone, for at most a couple of seconds; stragglers are
     /// then ended without waiting for their clients.
     pub async fn close(&self) {
+        let registry = &self.shared.registry;
         self.shared.shutting_down.store(true, Ordering::Release);
-        for s in self.shared.snapshot() {
+        for s in registry.snapshot() {
             s.close(CloseReason::ServerShutdown);
         }
-        let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
-        while self.shared.count() > 0 && tokio::time::Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        for s in self.shared.snapshot() {
+        // Each session leaves the registry as it finishes, and the last one
+        // to leave wakes this wait: no polling of the count.
+        let _ = tokio::time::timeout(SHUTDOWN_GRACE, registry.wait_empty()).await;
+        for s in registry.snapshot() {
             s.finish(CloseReason::ServerShutdown);
         }
     }
@@ -170,7 +103,7 @@ impl Engine {
 
 async fn handle(shared: Arc<Shared>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
-    let cors = shared.config.cors.as_ref();
+    let cors = shared.registry.config().cors.as_ref();
     if let (Some(cors), &Method::OPTIONS) = (cors, &parts.method) {
         return cors::preflight(cors, &parts.headers);
     }
@@ -182,13 +115,15 @@ async fn handle(shared: Arc<Shared>, req: Request) -> Response {
     resp
 }
 
-async fn route(shared: &Arc<Shared>, mut parts: http::request::Parts, body: Body) -> Response {
+async fn route(shared: &Shared, mut parts: http::request::Parts, body: Body) -> Response {
+    let registry = &shared.registry;
+    let config = registry.config();
     let query = parts.uri.query().map(str::to_owned);
     let q = Query::parse(query.as_deref());
     let Some(kind) = q
         .transport
         .and_then(TransportKind::parse)
-        .filter(|k| shared.config.allows(*k))
+        .filter(|k| config.allows(*k))
     else {
         return ProtocolError::UnknownTransport.response();
     };
@@ -197,7 +132,7 @@ async fn route(shared: &Arc<Shared>, mut parts: http::request::Parts, body: Body
     }
 
     if let Some(sid) = q.sid {
-        let Some(session) = shared.get(sid) else {
+        let Some(session) = registry.get(sid) else {
             return ProtocolError::UnknownSid.response();
         };
         return match kind {
@@ -213,7 +148,7 @@ async fn route(shared: &Arc<Shared>, mut parts: http::request::Parts, body: Body
                 }
             }
             TransportKind::WebSocket => {
-                if !shared.config.allow_upgrades {
+                if !config.allow_upgrades {
                     return ProtocolError::BadRequest.response();
                 }
                 match websocket::WsRequest::from_parts(&mut parts) {
@@ -231,7 +166,7 @@ async fn route(shared: &Arc<Shared>, mut parts: http::request::Parts, body: Body
         return ProtocolError::BadRequest
             .response_with(StatusCode::SERVICE_UNAVAILABLE, "Server shutting down");
     }
-    if let Some(allow) = &shared.config.allow_request {
+    if let Some(allow) = &config.allow_request {
         if let Err(message) = allow(&parts) {
             let message = if message.is_empty() {
                 ProtocolError::Forbidden.message()
@@ -247,10 +182,10 @@ async fn route(shared: &Arc<Shared>, mut parts: http::request::Parts, body: Body
         .map(|c| c.0);
     let info = HandshakeInfo::from_parts(&parts, address);
     match kind {
-        TransportKind::Polling => polling::handshake(shared, info),
+        TransportKind::Polling => polling::handshake(registry, info),
         TransportKind::WebSocket => {
             match websocket::WsRequest::from_parts(&mut parts) {
-                Some(request) => websocket::handshake(shared.clone(), info, request),
+                Some(request) => websocket::handshake(registry.clone(), info, request),
                 // A plain GET asking for the websocket transport.
                 None => websocket::not_an_upgrade(),
             }

@@ -36,3 +36,21 @@ async fn close_ends_every_session() {
     assert_eq!(r.status, 503);
     assert_eq!(r.json()["code"], 3);
 }
+
+#[tokio::test]
+async fn close_returns_as_soon_as_the_last_session_is_gone() {
+    let srv = start(EngineConfig::default()).await;
+    let started = Instant::now();
+    srv.engine.close().await;
+    assert!(started.elapsed() < Duration::from_millis(100), "no session");
+
+    let srv = start(EngineConfig::default()).await;
+    let (mut ws, sid) = srv.open_ws().await;
+    let started = Instant::now();
+    srv.engine.close().await;
+    // Woken by the session leaving, long before the grace period runs out.
+    assert!(started.elapsed() < Duration::from_secs(1));
+    assert_eq!(srv.engine.session_count(), 0);
+    expect_closed(&mut ws).await;
+    assert_eq!(srv.wait_close(&sid).await, CloseReason::ServerShutdown);
+}

@@ -3,41 +3,12 @@
 //! Both drive the same [`Session`](crate::Session) queue and heartbeat; they
 //! differ only in how packets reach the wire and in who owns the timers
 //! (a small driver task for polling, the connection task itself for
-//! WebSocket).
+//! WebSocket). The session's side of each (request slots, probe, queue
+//! draining) is in `session::polling` and `session::websocket`; the bytes on
+//! the wire are the codecs' (`codec`).
 
 pub(crate) mod polling;
 pub(crate) mod tcp;
 pub(crate) mod websocket;
 pub(crate) mod ws_driver;
-pub(crate) mod ws_frame;
 pub(crate) mod ws_io;
-pub(crate) mod ws_message;
-
-#[cfg(test)]
-#[path = "../../tests/common/client_frame.rs"]
-mod client_frame;
-
-/// Which transport a session currently uses.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum TransportKind {
-    Polling,
-    WebSocket,
-}
-
-impl TransportKind {
-    /// The protocol name, as in the `transport` query parameter.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            TransportKind::Polling => "polling",
-            TransportKind::WebSocket => "websocket",
-        }
-    }
-
-    pub(crate) fn parse(s: &str) -> Option<Self> {
-        match s {
-            "polling" => Some(TransportKind::Polling),
-            "websocket" => Some(TransportKind::WebSocket),
-            _ => None,
-        }
-    }
-}

@@ -18,17 +18,18 @@ use futures::StreamExt;
 use http::{header, HeaderMap, HeaderValue, StatusCode};
 use tokio::time::Instant;
 
+use crate::codec::packet::decode_payload;
 use crate::error::ProtocolError;
-use crate::handshake::HandshakeInfo;
-use crate::packet::decode_payload;
-use crate::server::Shared;
-use crate::session::{CloseReason, Refusal, Session};
-use crate::transport::TransportKind;
+use crate::handshake::{open_packet, HandshakeInfo};
+use crate::registry::Registry;
+use crate::session::polling::Refusal;
+use crate::session::{CloseReason, Session};
+use crate::transport_kind::TransportKind;
 
 /// Opens a session over polling; the response is the open packet alone.
-pub(crate) fn handshake(shared: &Arc<Shared>, info: HandshakeInfo) -> Response {
-    let session = shared.open(info, TransportKind::Polling);
-    let open = shared.open_packet(session.id(), TransportKind::Polling);
+pub(crate) fn handshake(registry: &Registry, info: HandshakeInfo) -> Response {
+    let session = registry.open(info, TransportKind::Polling);
+    let open = open_packet(registry.config(), session.id(), TransportKind::Polling);
     tokio::spawn(drive(session));
     payload_response(open.into())
 }

@@ -25,17 +25,17 @@ use hyper::upgrade::OnUpgrade;
 use tokio::time::{sleep_until, timeout, Instant};
 use tungstenite::handshake::derive_accept_key;
 
+use crate::codec::message::OutMessage;
+use crate::codec::packet::{decode_text, Packet};
+use crate::codec::ws_frame::{close_frame, NORMAL_CLOSURE};
+use crate::codec::ws_message::Incoming;
 use crate::error::ProtocolError;
-use crate::handshake::HandshakeInfo;
-use crate::message::OutMessage;
-use crate::packet::{decode_text, Packet};
-use crate::server::Shared;
+use crate::handshake::{open_packet, HandshakeInfo};
+use crate::registry::Registry;
 use crate::session::Session;
 use crate::transport::ws_driver::Driver;
-use crate::transport::ws_frame::{close_frame, NORMAL_CLOSURE};
 use crate::transport::ws_io::{ReadEnd, WsIo};
-use crate::transport::ws_message::Incoming;
-use crate::transport::TransportKind;
+use crate::transport_kind::TransportKind;
 
 /// Bound on a single write during the upgrade dance.
 const PROBE_WRITE_TIMEOUT: Duration = Duration::from_secs(1);
@@ -98,11 +98,15 @@ impl WsRequest {
 }
 
 /// Opens a session directly over WebSocket.
-pub(crate) fn handshake(shared: Arc<Shared>, info: HandshakeInfo, request: WsRequest) -> Response {
-    let max_payload = shared.config.max_payload;
+pub(crate) fn handshake(
+    registry: Arc<Registry>,
+    info: HandshakeInfo,
+    request: WsRequest,
+) -> Response {
+    let max_payload = registry.config().max_payload;
     request.accept(max_payload, move |ws| async move {
-        let session = shared.open(info, TransportKind::WebSocket);
-        let open = shared.open_packet(session.id(), TransportKind::WebSocket);
+        let session = registry.open(info, TransportKind::WebSocket);
+        let open = open_packet(registry.config(), session.id(), TransportKind::WebSocket);
         // The connection's own task: nothing of the upgrade stays in it.
         tokio::spawn(Driver::new(session, ws, Some(OutMessage::control(&open))));
     })

@@ -18,12 +18,13 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::time::{Instant, Sleep};
 
-use crate::message::OutMessage;
-use crate::packet::{decode_binary, decode_text};
-use crate::session::{CloseReason, Session, WsNext};
-use crate::transport::ws_frame::{close_frame, NORMAL_CLOSURE};
+use crate::codec::message::OutMessage;
+use crate::codec::packet::{decode_binary, decode_text};
+use crate::codec::ws_frame::{close_frame, NORMAL_CLOSURE};
+use crate::codec::ws_message::Incoming;
+use crate::session::websocket::WsNext;
+use crate::session::{CloseReason, Session};
 use crate::transport::ws_io::{ReadEnd, WsIo};
-use crate::transport::ws_message::Incoming;
 
 /// Frames read in one poll before yielding to other tasks.
 const READ_BUDGET: usize = 64;

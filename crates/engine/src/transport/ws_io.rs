@@ -8,7 +8,7 @@
 //! `Upgraded` as it is.
 //!
 //! Reads land in a buffer on the stack, where the frames that arrived whole
-//! are unmasked and handed on (`ws_message`); only the piece of a frame cut
+//! are unmasked and handed on (`codec::ws_message`); only the piece of a frame cut
 //! off by the end of a read is kept, so an idle connection holds no read
 //! buffer at all.
 //!
@@ -31,8 +31,8 @@ use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 use tokio::net::TcpStream;
 
-use crate::transport::ws_frame::{control_frame, Opcode};
-use crate::transport::ws_message::{Assembler, Incoming, ReadError, Step};
+use crate::codec::ws_frame::{control_frame, Opcode};
+use crate::codec::ws_message::{Assembler, Incoming, ReadError, Step};
 
 /// Pieces gathered into one vectored write.
 const MAX_PIECES: usize = 64;

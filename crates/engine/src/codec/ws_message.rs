@@ -11,11 +11,13 @@
 
 use std::fmt;
 
-use crate::transport::ws_frame::{parse_header, unmask, FrameError, Opcode};
+use super::ws_frame::{
+    parse_header, unmask, FrameError, Opcode, INVALID_PAYLOAD, MESSAGE_TOO_BIG, PROTOCOL_ERROR,
+};
 
 /// What one frame means for the connection.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Incoming<'a> {
+pub enum Incoming<'a> {
     Text(&'a str),
     Binary(&'a [u8]),
     /// To be answered with a pong of the same payload.
@@ -27,7 +29,7 @@ pub(crate) enum Incoming<'a> {
 
 /// What the next frame needs or gives.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Step<'a> {
+pub enum Step<'a> {
     /// The frame is not all there. The number is the whole frame's size when
     /// its header has arrived (so a reader can make room for it), else 0.
     NeedMore(usize),
@@ -40,7 +42,7 @@ pub(crate) enum Step<'a> {
 
 /// Why the connection must close; each maps to a close code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum ReadError {
+pub enum ReadError {
     Frame(FrameError),
     /// A continuation with no message to continue, or a new message before
     /// the last one's final fragment.
@@ -53,11 +55,11 @@ pub(crate) enum ReadError {
 
 impl ReadError {
     /// The status code of the close frame that answers it.
-    pub(crate) fn close_code(self) -> u16 {
+    pub fn close_code(self) -> u16 {
         match self {
-            ReadError::InvalidUtf8 => 1007,
-            ReadError::TooBig => 1009,
-            _ => 1002,
+            ReadError::InvalidUtf8 => INVALID_PAYLOAD,
+            ReadError::TooBig => MESSAGE_TOO_BIG,
+            _ => PROTOCOL_ERROR,
         }
     }
 }
@@ -74,8 +76,10 @@ impl fmt::Display for ReadError {
     }
 }
 
+impl std::error::Error for ReadError {}
+
 /// Assembles one connection's messages.
-pub(crate) struct Assembler {
+pub struct Assembler {
     max_message: usize,
     /// The message being gathered from fragments.
     fragments: Option<Fragments>,
@@ -89,7 +93,7 @@ struct Fragments {
 }
 
 impl Assembler {
-    pub(crate) fn new(max_message: usize) -> Assembler {
+    pub fn new(max_message: usize) -> Assembler {
         Assembler {
             max_message,
             fragments: None,
@@ -99,7 +103,7 @@ impl Assembler {
 
     /// Looks at the frame at the start of `buf`, unmasking it in place once
     /// it is whole.
-    pub(crate) fn step<'a>(&'a mut self, buf: &'a mut [u8]) -> Result<Step<'a>, ReadError> {
+    pub fn step<'a>(&'a mut self, buf: &'a mut [u8]) -> Result<Step<'a>, ReadError> {
         if self.handed_out {
             self.handed_out = false;
             self.fragments = None;
@@ -183,7 +187,7 @@ fn close_code(payload: &[u8]) -> Result<Option<u16>, ReadError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transport::client_frame::client_frame;
+    use crate::codec::client_frame::client_frame;
     use proptest::prelude::*;
 
     const MASK: [u8; 4] = [0xA1, 0x00, 0x7F, 0x3C];

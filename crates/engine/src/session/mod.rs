@@ -13,27 +13,41 @@
 //! exactly once whatever races happen between transports and timers.
 //! Handler callbacks are never invoked with the state lock held, so the
 //! handler may call back into the session freely.
+//!
+//! A session knows the engine only through its [`SessionContext`]: the
+//! configuration, the layer above's handler, and a way to leave the registry
+//! when it ends. It knows nothing of the server, its routes or its registry,
+//! so the dependencies run one way: server, transports, session, codecs.
+//!
+//! This file holds the state both transports share and the life cycle; what
+//! only one transport uses is in `polling.rs` and `websocket.rs`, the queue's
+//! entries in `outgoing.rs`, the verdicts (`CloseReason`, `SendError`) in
+//! `reason.rs`.
+
+pub(crate) mod outgoing;
+pub(crate) mod polling;
+mod reason;
+pub(crate) mod websocket;
 
 use std::any::Any;
 use std::collections::VecDeque;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
-use std::task::Waker;
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use futures::task::AtomicWaker;
-
-use bytes::{BufMut, Bytes, BytesMut};
 use tokio::sync::futures::Notified;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
+use crate::codec::message::OutMessage;
+use crate::codec::packet::{Message, Packet};
 use crate::config::EngineConfig;
 use crate::handshake::HandshakeInfo;
-use crate::message::{Message, OutMessage};
-use crate::packet::{Packet, SEPARATOR};
-use crate::server::Shared;
-use crate::transport::TransportKind;
+use crate::sync::lock;
+use crate::transport_kind::TransportKind;
+use outgoing::Outgoing;
+pub use reason::{CloseReason, SendError};
 
 /// Callbacks from the engine to the layer above.
 pub trait EngineHandler: Send + Sync + 'static {
@@ -47,106 +61,15 @@ pub trait EngineHandler: Send + Sync + 'static {
     fn on_close(&self, session: &Arc<Session>, reason: CloseReason);
 }
 
-/// Why a session ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CloseReason {
-    /// The client closed (close packet, WebSocket close, dropped request).
-    TransportClose,
-    /// The transport failed: I/O error, overlapping polls, oversize
-    /// payload, full outgoing queue.
-    TransportError,
-    /// No pong within `ping_timeout` of a ping.
-    PingTimeout,
-    /// The client sent something that does not decode.
-    ParseError,
-    /// Closed by the layer above.
-    ForcedClose,
-    /// Closed by [`Engine::close`](crate::Engine::close).
-    ServerShutdown,
-    /// The client stopped reading and its outgoing queue reached
-    /// `max_queue` messages or `max_queued_bytes`.
-    BufferFull,
-}
-
-impl CloseReason {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            CloseReason::TransportClose => "transport close",
-            CloseReason::TransportError => "transport error",
-            CloseReason::PingTimeout => "ping timeout",
-            CloseReason::ParseError => "parse error",
-            CloseReason::ForcedClose => "forced close",
-            CloseReason::ServerShutdown => "server shutting down",
-            CloseReason::BufferFull => "transport buffer full",
-        }
-    }
-}
-
-impl fmt::Display for CloseReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Why [`Session::send`] refused a message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SendError {
-    /// The session is closing or closed.
-    Closed,
-    /// The outgoing queue hit its bound; the session is being closed.
-    QueueFull,
-}
-
-impl fmt::Display for SendError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SendError::Closed => f.write_str("session closed"),
-            SendError::QueueFull => f.write_str("session outgoing queue full"),
-        }
-    }
-}
-
-impl std::error::Error for SendError {}
-
-/// One queued packet. Data messages are shared `OutMessage`s and the rare
-/// pong is framed as one too, so an entry is two words: a stalled client's
-/// backlog costs 16 bytes a message.
-pub(crate) enum Outgoing {
-    Message(OutMessage),
-    Ping,
-    /// The answer to a client's ping, framed ("3" + its data).
-    Pong(OutMessage),
-    /// End of a graceful close: everything before it is flushed first.
-    Close,
-}
-
-impl Outgoing {
-    /// Bytes this entry counts against `max_queued_bytes`.
-    fn queued_bytes(&self) -> usize {
-        match self {
-            Outgoing::Message(m) => m.len(),
-            _ => 0,
-        }
-    }
-
-    /// The entry's complete WebSocket frame, in one or two shared pieces.
-    pub(crate) fn ws_frame(&self) -> (Bytes, Option<Bytes>) {
-        match self {
-            Outgoing::Message(m) | Outgoing::Pong(m) => m.ws_frame(),
-            // Final text frames of one byte: "2" (ping) and "1" (close).
-            Outgoing::Ping => (Bytes::from_static(b"\x81\x012"), None),
-            Outgoing::Close => (Bytes::from_static(b"\x81\x011"), None),
-        }
-    }
-
-    fn put_polling(&self, out: &mut BytesMut) {
-        match self {
-            Outgoing::Message(m) => out.put_slice(&m.polling_bytes()),
-            Outgoing::Ping => out.put_u8(b'2'),
-            Outgoing::Pong(m) => out.put_slice(&m.polling_bytes()),
-            Outgoing::Close => out.put_u8(b'1'),
-        }
-    }
+/// What a session needs of the engine that opened it, shared by all its
+/// sessions: the configuration, the layer above, and a way to leave the
+/// engine's registry. In place of the whole server, so that a session can be
+/// built and reasoned about without one.
+pub(crate) struct SessionContext {
+    pub(crate) config: EngineConfig,
+    pub(crate) handler: Arc<dyn EngineHandler>,
+    /// Takes a finished session (by id) out of the registry it was opened in.
+    pub(crate) remove: Box<dyn Fn(&str) + Send + Sync>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -187,7 +110,7 @@ struct State {
 pub struct Session {
     id: String,
     handshake: Arc<HandshakeInfo>,
-    shared: Arc<Shared>,
+    context: Arc<SessionContext>,
     this: Weak<Session>,
     transport: AtomicU8,
     /// Closing or finished: refuses sends, ignores incoming packets.
@@ -209,45 +132,18 @@ impl fmt::Debug for Session {
     }
 }
 
-/// What a WebSocket writer should do next.
-pub(crate) enum WsNext {
-    /// The next item, and whether more were queued behind it (so the writer
-    /// need not take the lock again just to find the queue empty).
-    Send(Outgoing, bool),
-    /// The graceful close marker was reached: close the socket, then finish.
-    Close(CloseReason),
-    Empty,
-    Finished,
-}
-
-/// Why a poll request may not attach to the session.
-pub(crate) enum Refusal {
-    /// Another request of the same kind is in flight (a protocol violation).
-    Overlap,
-    /// The session moved to WebSocket.
-    Upgraded,
-    Gone,
-}
-
-/// A poll response body, and the reason to finish the session with once it
-/// is written (set when the body carries the graceful close packet).
-pub(crate) struct PollBody {
-    pub body: Bytes,
-    pub finish: Option<CloseReason>,
-}
-
 impl Session {
     pub(crate) fn new(
         id: String,
         handshake: HandshakeInfo,
-        shared: Arc<Shared>,
+        context: Arc<SessionContext>,
         transport: TransportKind,
     ) -> Arc<Session> {
-        let next_ping = Instant::now() + shared.config.ping_interval;
+        let next_ping = Instant::now() + context.config.ping_interval;
         Arc::new_cyclic(|this| Session {
             id,
             handshake: Arc::new(handshake),
-            shared,
+            context,
             this: this.clone(),
             transport: AtomicU8::new(transport as u8),
             closed: AtomicBool::new(false),
@@ -310,7 +206,7 @@ impl Session {
         }
         let was_empty;
         {
-            let mut st = self.lock();
+            let mut st = lock(&self.state);
             if st.phase != Phase::Open {
                 return Err(SendError::Closed);
             }
@@ -322,7 +218,7 @@ impl Session {
                 return Ok(false);
             }
             let bytes: usize = msgs.iter().map(OutMessage::len).sum();
-            let config = &self.shared.config;
+            let config = &self.context.config;
             // The bound measures how far behind a client is: one emit larger
             // than it still goes to a client that has caught up.
             if !was_empty
@@ -362,11 +258,11 @@ impl Session {
     /// collect the close packet is finished after `ping_timeout`.
     pub fn close(&self, reason: CloseReason) {
         {
-            let mut st = self.lock();
+            let mut st = lock(&self.state);
             if st.phase != Phase::Open {
                 return;
             }
-            let deadline = Instant::now() + self.shared.config.ping_timeout;
+            let deadline = Instant::now() + self.context.config.ping_timeout;
             st.phase = Phase::Closing { reason, deadline };
             st.queue.push_back(Outgoing::Close);
         }
@@ -387,14 +283,7 @@ impl Session {
     // ---- crate-internal: shared by the transports ----
 
     pub(crate) fn config(&self) -> &EngineConfig {
-        &self.shared.config
-    }
-
-    fn lock(&self) -> MutexGuard<'_, State> {
-        // A panic in another thread while holding the lock cannot leave the
-        // state half-updated in a way that matters more than a dead session;
-        // never propagate the poison into network paths.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        &self.context.config
     }
 
     /// Wakes whichever transport waits on this session: a pending poll or the WebSocket driver.
@@ -407,17 +296,6 @@ impl Session {
         self.writer.wake();
     }
 
-    /// Registers the WebSocket driver to be woken on any change.
-    pub(crate) fn register_writer(&self, waker: &Waker) {
-        self.writer.register(waker);
-    }
-
-    /// Forgets the driver's waker while the driver itself runs, so that what
-    /// its own reading queues (an ack, say) does not wake it a second time.
-    pub(crate) fn unregister_writer(&self) {
-        drop(self.writer.take());
-    }
-
     /// A wake-up future, to be `enable()`d before checking state so that no
     /// notification between the check and the wait is lost.
     pub(crate) fn notified(&self) -> Notified<'_> {
@@ -425,13 +303,13 @@ impl Session {
     }
 
     pub(crate) fn is_finished(&self) -> bool {
-        matches!(self.lock().phase, Phase::Finished(_))
+        matches!(lock(&self.state).phase, Phase::Finished(_))
     }
 
     /// Ends the session now. Returns false if it had already ended.
     pub(crate) fn finish(&self, reason: CloseReason) -> bool {
         {
-            let mut st = self.lock();
+            let mut st = lock(&self.state);
             if let Phase::Finished(_) = st.phase {
                 return false;
             }
@@ -440,11 +318,11 @@ impl Session {
             st.queued_bytes = 0;
         }
         self.closed.store(true, Ordering::Release);
-        self.shared.remove(&self.id);
+        (self.context.remove)(&self.id);
         self.wake();
         tracing::debug!(sid = %self.id, reason = reason.as_str(), "session closed");
         if let Some(this) = self.this.upgrade() {
-            self.shared.handler.on_close(&this, reason);
+            self.context.handler.on_close(&this, reason);
         }
         true
     }
@@ -466,7 +344,7 @@ impl Session {
 
     fn push_control(&self, item: Outgoing) {
         {
-            let mut st = self.lock();
+            let mut st = lock(&self.state);
             if st.phase != Phase::Open {
                 return;
             }
@@ -479,7 +357,7 @@ impl Session {
     /// session on a missed pong or an expired graceful close. Returns when to
     /// call again, or `None` once the session is finished.
     pub(crate) fn tick(&self, now: Instant) -> Option<Instant> {
-        let mut st = self.lock();
+        let mut st = lock(&self.state);
         match st.phase {
             Phase::Finished(_) => None,
             Phase::Closing { reason, deadline } => {
@@ -503,7 +381,7 @@ impl Session {
                 if now < st.next_ping {
                     return Some(st.next_ping);
                 }
-                let deadline = now + self.shared.config.ping_timeout;
+                let deadline = now + self.context.config.ping_timeout;
                 st.pong_deadline = Some(deadline);
                 st.queue.push_back(Outgoing::Ping);
                 drop(st);
@@ -525,7 +403,7 @@ impl Session {
                     // A bug above must not kill the transport's task and leave the
                     // session to leak: the session ends instead, and the process goes on.
                     let handled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        self.shared.handler.on_message(&this, m)
+                        self.context.handler.on_message(&this, m)
                     }));
                     if handled.is_err() {
                         tracing::error!(sid = %self.id, "message handler panicked: closing the session");
@@ -540,9 +418,9 @@ impl Session {
                 self.push_control(Outgoing::Pong(OutMessage::control(&format!("3{d}"))))
             }
             Packet::Pong(_) => {
-                let mut st = self.lock();
+                let mut st = lock(&self.state);
                 st.pong_deadline = None;
-                st.next_ping = Instant::now() + self.shared.config.ping_interval;
+                st.next_ping = Instant::now() + self.context.config.ping_interval;
                 // The writer's timer still points at the old pong deadline;
                 // it wakes then, finds no outstanding ping and re-arms, so no
                 // wake-up is needed here.
@@ -554,184 +432,5 @@ impl Session {
             Packet::Open(_) | Packet::Upgrade | Packet::Noop => {}
         }
         true
-    }
-
-    // ---- WebSocket side ----
-
-    pub(crate) fn pop_ws(&self) -> WsNext {
-        let mut st = self.lock();
-        match st.phase {
-            Phase::Finished(_) => WsNext::Finished,
-            phase => match st.queue.pop_front() {
-                Some(Outgoing::Close) => match phase {
-                    Phase::Closing { reason, .. } => WsNext::Close(reason),
-                    _ => WsNext::Close(CloseReason::ForcedClose),
-                },
-                Some(item) => {
-                    st.queued_bytes -= item.queued_bytes();
-                    WsNext::Send(item, !st.queue.is_empty())
-                }
-                None => {
-                    // Give back the memory of a past burst: idle sessions
-                    // must stay small.
-                    if st.queue.capacity() > 64 {
-                        st.queue = VecDeque::new();
-                    }
-                    WsNext::Empty
-                }
-            },
-        }
-    }
-
-    /// Claims the upgrade slot for a probing WebSocket.
-    pub(crate) fn try_begin_probe(&self) -> bool {
-        let mut st = self.lock();
-        if st.phase != Phase::Open
-            || st.upgrade != Upgrade::None
-            || self.transport() != TransportKind::Polling
-        {
-            return false;
-        }
-        st.upgrade = Upgrade::Probing;
-        true
-    }
-
-    /// The probe ping was answered: release the pending poll with a noop.
-    pub(crate) fn probe_answered(&self) {
-        self.lock().noop_pending = true;
-        self.wake();
-    }
-
-    pub(crate) fn abort_probe(&self) {
-        let mut st = self.lock();
-        if st.upgrade == Upgrade::Probing {
-            st.upgrade = Upgrade::None;
-            st.noop_pending = false;
-        }
-    }
-
-    /// Switches the session to WebSocket; false if the session is gone. A noop
-    /// the polling side never collected is dropped: it exists only to release
-    /// a pending GET, so it is never written on the WebSocket (as in Node).
-    pub(crate) fn complete_upgrade(&self) -> bool {
-        {
-            let mut st = self.lock();
-            if matches!(st.phase, Phase::Finished(_)) || st.upgrade != Upgrade::Probing {
-                return false;
-            }
-            st.upgrade = Upgrade::Done;
-            st.noop_pending = false;
-            self.transport
-                .store(TransportKind::WebSocket as u8, Ordering::Release);
-        }
-        // The poll still pending on the old transport must learn it is over.
-        self.notify.notify_waiters();
-        self.writer.wake();
-        true
-    }
-
-    // ---- polling side ----
-
-    pub(crate) fn begin_get(&self) -> Result<(), Refusal> {
-        let mut st = self.lock();
-        Self::refusal(&st, st.get_active)?;
-        st.get_active = true;
-        Ok(())
-    }
-
-    pub(crate) fn end_get(&self) {
-        self.lock().get_active = false;
-    }
-
-    pub(crate) fn begin_post(&self) -> Result<(), Refusal> {
-        let mut st = self.lock();
-        Self::refusal(&st, st.post_active)?;
-        st.post_active = true;
-        Ok(())
-    }
-
-    pub(crate) fn end_post(&self) {
-        self.lock().post_active = false;
-    }
-
-    fn refusal(st: &State, active: bool) -> Result<(), Refusal> {
-        if matches!(st.phase, Phase::Finished(_)) {
-            Err(Refusal::Gone)
-        } else if st.upgrade == Upgrade::Done {
-            Err(Refusal::Upgraded)
-        } else if active {
-            Err(Refusal::Overlap)
-        } else {
-            Ok(())
-        }
-    }
-
-    /// Takes what a pending GET should answer, if anything; releases the GET
-    /// slot when it returns a body.
-    pub(crate) fn take_poll(&self) -> Option<PollBody> {
-        let mut st = self.lock();
-        let fixed = |b: &'static [u8]| PollBody {
-            body: Bytes::from_static(b),
-            finish: None,
-        };
-        let out = match st.phase {
-            // The client asked to close: end its poll quietly. Otherwise tell
-            // it the session is over.
-            Phase::Finished(CloseReason::TransportClose) => fixed(b"6"),
-            Phase::Finished(_) => fixed(b"1"),
-            _ if st.upgrade == Upgrade::Done => fixed(b"6"),
-            phase if !st.queue.is_empty() => {
-                let mut body = BytesMut::new();
-                let mut finish = None;
-                while let Some(item) = st.queue.pop_front() {
-                    st.queued_bytes -= item.queued_bytes();
-                    // The close packet goes alone in the next poll, as Node does: the
-                    // client handles the messages before it (a Socket.IO DISCONNECT
-                    // among them) before it sees the transport close.
-                    if matches!(item, Outgoing::Close) && !body.is_empty() {
-                        st.queue.push_front(item);
-                        break;
-                    }
-                    if !body.is_empty() {
-                        body.put_u8(SEPARATOR);
-                    }
-                    item.put_polling(&mut body);
-                    if let Outgoing::Close = item {
-                        if let Phase::Closing { reason, .. } = phase {
-                            finish = Some(reason);
-                        }
-                        break;
-                    }
-                }
-                if st.queue.capacity() > 64 {
-                    st.queue = VecDeque::new();
-                }
-                PollBody {
-                    body: body.freeze(),
-                    finish,
-                }
-            }
-            _ if st.noop_pending => {
-                st.noop_pending = false;
-                fixed(b"6")
-            }
-            _ => return None,
-        };
-        st.get_active = false;
-        Some(out)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Outgoing;
-
-    #[test]
-    fn a_queued_entry_is_two_words() {
-        // What a stalled client's backlog costs per message.
-        assert_eq!(
-            std::mem::size_of::<Outgoing>(),
-            2 * std::mem::size_of::<usize>()
-        );
     }
 }

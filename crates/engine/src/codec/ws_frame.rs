@@ -14,13 +14,19 @@
 use bytes::Bytes;
 
 /// Longest header: 2 bytes and a 64-bit length.
-pub(crate) const MAX_HEADER: usize = 10;
+pub const MAX_HEADER: usize = 10;
 /// Close code for a connection that ends normally.
-pub(crate) const NORMAL_CLOSURE: u16 = 1000;
+pub const NORMAL_CLOSURE: u16 = 1000;
+/// Close code for a peer that broke the protocol.
+pub const PROTOCOL_ERROR: u16 = 1002;
+/// Close code for a text message that is not UTF-8.
+pub const INVALID_PAYLOAD: u16 = 1007;
+/// Close code for a message over the size limit.
+pub const MESSAGE_TOO_BIG: u16 = 1009;
 
 /// The frame's opcode: what the payload is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Opcode {
+pub enum Opcode {
     Continuation = 0x0,
     Text = 0x1,
     Binary = 0x2,
@@ -44,25 +50,28 @@ impl Opcode {
 
     /// Close, ping and pong: short, never fragmented, allowed between the
     /// fragments of a message.
-    pub(crate) fn is_control(self) -> bool {
+    pub fn is_control(self) -> bool {
         self as u8 & 0x8 != 0
     }
 }
 
 /// A client frame's header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Header {
-    pub(crate) fin: bool,
-    pub(crate) opcode: Opcode,
-    pub(crate) mask: [u8; 4],
+pub struct Header {
+    /// The frame ends its message (always true for a control frame).
+    pub fin: bool,
+    pub opcode: Opcode,
+    /// The client's masking key; see [`unmask`].
+    pub mask: [u8; 4],
     /// Bytes the header itself takes.
-    pub(crate) len: usize,
-    pub(crate) payload_len: u64,
+    pub len: usize,
+    /// Bytes of payload that follow the header.
+    pub payload_len: u64,
 }
 
 /// Why a client's frame breaks the protocol (answered with close code 1002).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum FrameError {
+pub enum FrameError {
     ReservedBits,
     UnknownOpcode(u8),
     Unmasked,
@@ -84,9 +93,11 @@ impl std::fmt::Display for FrameError {
     }
 }
 
+impl std::error::Error for FrameError {}
+
 /// Parses the header at the start of `buf`: `Ok(None)` until all of it is
 /// there. The payload need not be.
-pub(crate) fn parse_header(buf: &[u8]) -> Result<Option<Header>, FrameError> {
+pub fn parse_header(buf: &[u8]) -> Result<Option<Header>, FrameError> {
     let [first, second, ..] = *buf else {
         return Ok(None);
     };
@@ -132,7 +143,7 @@ pub(crate) fn parse_header(buf: &[u8]) -> Result<Option<Header>, FrameError> {
 }
 
 /// Undoes the client's masking of a whole payload, in place.
-pub(crate) fn unmask(data: &mut [u8], mask: [u8; 4]) {
+pub fn unmask(data: &mut [u8], mask: [u8; 4]) {
     let word = u32::from_ne_bytes(mask);
     let mut chunks = data.chunks_exact_mut(4);
     for chunk in &mut chunks {
@@ -146,11 +157,7 @@ pub(crate) fn unmask(data: &mut [u8], mask: [u8; 4]) {
 
 /// Writes the header of a final, unmasked frame of `payload_len` bytes into
 /// the end of `out` and returns how many bytes it takes there.
-pub(crate) fn write_header(
-    out: &mut [u8; MAX_HEADER],
-    opcode: Opcode,
-    payload_len: usize,
-) -> usize {
+pub fn write_header(out: &mut [u8; MAX_HEADER], opcode: Opcode, payload_len: usize) -> usize {
     let first = 0x80 | opcode as u8;
     let (len_bytes, marker): (&[u8], u8) = match payload_len {
         n if n < 126 => (&[], n as u8),
@@ -165,10 +172,8 @@ pub(crate) fn write_header(
     used
 }
 
-/// A control frame (close, ping, pong): at most 125 bytes of payload, so its
-/// header is the short form.
-pub(crate) fn control_frame(opcode: Opcode, payload: &[u8]) -> Bytes {
-    debug_assert!(opcode.is_control() && payload.len() <= 125);
+/// A whole final server frame, header and a copy of `payload` in one buffer.
+pub fn frame(opcode: Opcode, payload: &[u8]) -> Bytes {
     let mut header = [0u8; MAX_HEADER];
     let used = write_header(&mut header, opcode, payload.len());
     let mut frame = Vec::with_capacity(used + payload.len());
@@ -177,15 +182,22 @@ pub(crate) fn control_frame(opcode: Opcode, payload: &[u8]) -> Bytes {
     Bytes::from(frame)
 }
 
+/// A control frame (close, ping, pong): at most 125 bytes of payload, so its
+/// header is the short form.
+pub fn control_frame(opcode: Opcode, payload: &[u8]) -> Bytes {
+    debug_assert!(opcode.is_control() && payload.len() <= 125);
+    frame(opcode, payload)
+}
+
 /// A close frame with `code`.
-pub(crate) fn close_frame(code: u16) -> Bytes {
+pub fn close_frame(code: u16) -> Bytes {
     control_frame(Opcode::Close, &code.to_be_bytes())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transport::client_frame::client_frame;
+    use crate::codec::client_frame::client_frame;
 
     fn header(opcode: Opcode, len: usize) -> Vec<u8> {
         let mut out = [0u8; MAX_HEADER];

@@ -19,10 +19,15 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use bytes::{BufMut, Bytes, BytesMut};
 
-use crate::message::Message;
-
 /// Separator between packets in a polling payload.
 pub const SEPARATOR: u8 = 0x1e;
+
+/// An incoming data message (engine packet type 4): text, or binary data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message {
+    Text(String),
+    Binary(Bytes),
+}
 
 /// One Engine.IO packet.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,7 +1,8 @@
-//! Data messages in both directions.
+//! Outgoing data messages, encoded once for both transports.
 //!
-//! Incoming messages are plain owned values handed to the layer above.
-//! Outgoing messages are encoded once and shared behind an `Arc`, because a
+//! Incoming messages are plain owned values ([`Message`](super::packet::Message),
+//! decoded with the rest of the packet codec). Outgoing messages are encoded
+//! once, from the packet and frame codecs, and shared behind an `Arc`, because a
 //! broadcast hands the same message to thousands of sessions: cloning must be
 //! a refcount bump, and the wire form must not be rebuilt per recipient. A
 //! message carries its whole WebSocket frame, header included, so a socket is
@@ -13,14 +14,8 @@ use std::sync::{Arc, OnceLock};
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use crate::transport::ws_frame::{write_header, Opcode, MAX_HEADER};
-
-/// An incoming data message (engine packet type 4).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Message {
-    Text(String),
-    Binary(Bytes),
-}
+use super::packet::encode_base64;
+use super::ws_frame::{write_header, Opcode, MAX_HEADER};
 
 /// An outgoing data message, encoded once and shared: clone is a refcount
 /// bump.
@@ -154,7 +149,7 @@ impl OutMessage {
                 .0
                 .polling
                 .get_or_init(|| {
-                    let encoded = crate::packet::encode_base64(body);
+                    let encoded = encode_base64(body);
                     let mut out = BytesMut::with_capacity(encoded.len() + 1);
                     out.put_u8(b'b');
                     out.put_slice(encoded.as_bytes());
