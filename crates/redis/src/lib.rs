@@ -17,6 +17,8 @@
 //! How it is built:
 //! - [`codec`]: notepack.io 3.0 MessagePack ⇄ Rally's JSON-with-placeholders.
 //! - [`wire`]: the adapter's channels and messages, field for field.
+//! - [`connection`]: reconnect-with-backoff and batch-draining, for every task that owns a
+//!   Redis connection (here and in applications).
 //! - `transport`: one publisher connection and one subscriber connection per factory,
 //!   shared by every namespace, each kept alive by its own task (reconnect, resubscribe).
 //! - `adapter`: [`RedisAdapter`], one per namespace, wrapping Rally's `MemoryAdapter`.
@@ -29,6 +31,7 @@
 
 mod adapter;
 pub mod codec;
+pub mod connection;
 mod transport;
 pub mod wire;
 
