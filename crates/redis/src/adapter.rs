@@ -261,7 +261,7 @@ impl NsAdapter {
         }
         let msg = match wire::parse_broadcast(payload) {
             Ok(msg) => msg,
-            Err(e) => return self.shared.malformed(channel, &e),
+            Err(e) => return self.shared.malformed(channel, &e.to_string()),
         };
         if msg.uid.as_deref() == Some(self.shared.uid.as_str()) {
             return;
@@ -281,7 +281,7 @@ impl NsAdapter {
     pub(crate) fn on_request(self: &Arc<Self>, channel: &str, payload: &[u8]) {
         let (request, attachments) = match wire::decode_message(payload) {
             Ok(decoded) => decoded,
-            Err(e) => return self.shared.malformed(channel, &e),
+            Err(e) => return self.shared.malformed(channel, &e.to_string()),
         };
         let uid = request
             .get("uid")
@@ -473,7 +473,7 @@ impl NsAdapter {
         };
         let data = match wire::parse_packet(packet) {
             Ok((_, data)) => data,
-            Err(e) => return self.shared.malformed(channel, &e),
+            Err(e) => return self.shared.malformed(channel, &e.to_string()),
         };
         let raw_opts = request.get("opts").cloned().unwrap_or(Value::Null);
         // Node delivers with rooms and except only; the timeout bounds how long we relay acks.
@@ -537,7 +537,7 @@ impl NsAdapter {
     pub(crate) fn on_response(&self, channel: &str, payload: &[u8]) {
         let (response, attachments) = match wire::decode_message(payload) {
             Ok(decoded) => decoded,
-            Err(e) => return self.shared.malformed(channel, &e),
+            Err(e) => return self.shared.malformed(channel, &e.to_string()),
         };
         let Some(request_id) = request_id(&response) else {
             return;
