@@ -20,11 +20,12 @@
 
 use crate::history::{pack, unpack, Request, StoreError, StoreWorker, StoredMessage};
 use futures::FutureExt;
+use rally_redis::connection::{recv_batch, OutageLog, Reconnect};
 use redis::aio::MultiplexedConnection;
 use serde_json::{json, Value};
 use std::time::Duration;
 use tokio::sync::mpsc;
-use tokio::time::{timeout, Instant};
+use tokio::time::timeout;
 
 /// Where and how the store talks to Redis.
 #[derive(Clone, Debug)]
@@ -157,27 +158,16 @@ async fn run(
     config: RedisStoreConfig,
     mut rx: mpsc::UnboundedReceiver<Request>,
 ) {
-    let conn_config = redis::AsyncConnectionConfig::new()
-        .set_connection_timeout(Some(config.connect_timeout))
-        .set_response_timeout(Some(config.command_timeout));
     let mut conn: Option<MultiplexedConnection> = None;
-    let mut backoff = BACKOFF_MIN;
-    let mut next_attempt = Instant::now();
+    let mut reconnect = Reconnect::new(BACKOFF_MIN, BACKOFF_MAX);
     let mut last_error = String::from("not connected yet");
     // Whether the current outage was logged (at warn, once).
-    let mut outage_logged = false;
+    let outage = OutageLog::default();
     let mut closing = false;
     while !closing {
-        let Some(first) = rx.recv().await else {
+        let Some(mut batch) = recv_batch(&mut rx, BATCH).await else {
             return;
         };
-        let mut batch = vec![first];
-        while batch.len() < BATCH {
-            match rx.try_recv() {
-                Ok(request) => batch.push(request),
-                Err(_) => break,
-            }
-        }
         // Nothing is carried out after a close.
         if let Some(at) = batch.iter().position(|r| matches!(r, Request::Close(_))) {
             for request in batch.drain(at + 1..) {
@@ -188,27 +178,18 @@ async fn run(
         let has_work = batch
             .iter()
             .any(|r| matches!(r, Request::Append(..) | Request::Recent(..)));
-        if has_work && conn.is_none() && Instant::now() >= next_attempt {
-            let attempt = timeout(
-                config.connect_timeout * 2,
-                client.get_multiplexed_async_connection_with_config(&conn_config),
-            )
-            .await;
+        if has_work && conn.is_none() && reconnect.is_due() {
+            let attempt = reconnect
+                .multiplexed(&client, config.connect_timeout, config.command_timeout)
+                .await;
             match attempt {
-                Ok(Ok(c)) => {
-                    if outage_logged {
+                Ok(c) => {
+                    if outage.recovered() {
                         tracing::info!("history: Redis is back");
                     }
                     conn = Some(c);
-                    backoff = BACKOFF_MIN;
-                    outage_logged = false;
                 }
-                Ok(Err(e)) => last_error = format!("cannot connect to Redis: {e}"),
-                Err(_) => last_error = "cannot connect to Redis: timed out".into(),
-            }
-            if conn.is_none() {
-                next_attempt = Instant::now() + backoff;
-                backoff = (backoff * 2).min(BACKOFF_MAX);
+                Err(e) => last_error = format!("cannot connect to Redis: {e}"),
             }
         }
         let outcome = match (&mut conn, has_work) {
@@ -246,18 +227,17 @@ async fn run(
             Ok(values) => values,
             Err(why) => {
                 if conn.take().is_some() {
-                    next_attempt = Instant::now();
+                    reconnect.retry_now();
                 }
                 last_error = why.clone();
                 let count = batch
                     .iter()
                     .filter(|r| matches!(r, Request::Append(..)))
                     .count();
-                if !outage_logged {
+                if outage.failure() {
                     tracing::warn!(
                         "history: {count} message(s) not stored, history not readable: {why}"
                     );
-                    outage_logged = true;
                 } else {
                     tracing::debug!("history: {count} message(s) not stored: {why}");
                 }

@@ -1,33 +1,9 @@
-//! notepack.io 3.0 (the MessagePack codec of `@socket.io/redis-adapter` 8.3 and
-//! `@socket.io/redis-emitter` 5.1) ⇄ Rally's packet data: JSON values whose binary parts
-//! are `{"_placeholder":true,"num":n}` objects pointing into an attachment list.
-//!
-//! On the Redis wire Node puts real `Buffer`s where Rally keeps placeholders, so the
-//! decoder turns every binary value into a placeholder plus an attachment, and the
-//! encoder writes each placeholder's attachment as MessagePack `bin`.
-//!
-//! The mapping mirrors notepack.io 3.0.1 (`lib/encode.js`, `lib/decode.js`), which differs
-//! from the 2.x the older wire notes describe:
-//!
-//! | Node value | notepack 3 writes | this decoder gives |
-//! |---|---|---|
-//! | `undefined` | `nil` (`c0`); object keys whose value is `undefined` are left out | — |
-//! | `Buffer`, `ArrayBuffer`, typed arrays | `bin8/16/32` | a placeholder + attachment |
-//! | integer-valued number | smallest of fixint/uint8..64 (≥ 0) or fixint/int8..64 (< 0) | a JSON integer |
-//! | other number (incl. NaN, ±Infinity) | `float64` (`cb`), never float32 | a JSON float (`null` for NaN/±Inf, as `JSON.stringify` does) |
-//! | `Date` | timestamp ext −1 (32, 64 or 96 bit) | its ISO string (what `JSON.stringify` sends a client) |
-//! | plain object | map, keys in insertion order | an object, same order |
-//!
-//! and the decoder still reads what notepack 3 keeps reading for older encoders:
-//! `fixext1` type 0 (`d4 00 00`) is `undefined` (left out of objects, `null` in arrays, as
-//! `JSON.stringify` does), `ext8/16/32` type 0 is an `ArrayBuffer` (binary), `fixext8`
-//! type 0 is a legacy `Date`; any other extension becomes `[type, <binary>]` like notepack's
-//! `[type, Buffer]`. Map keys that are not strings become strings as JavaScript property
-//! keys would (`1` → `"1"`, `null` → `"null"`).
-//!
-//! Nothing here panics on hostile input: every read is bounds-checked, nesting is capped at
-//! [`MAX_DEPTH`], and lengths never drive an allocation before the bytes are there.
+//! The notepack.io 3.0 decoder: MessagePack bytes → JSON with placeholders plus the
+//! attachments they point to, and the JavaScript conversions `JSON.stringify` would apply on
+//! the way to a client (numbers, property keys, `Date`s). A pure function over a byte slice,
+//! kept apart from the encoder because the two share nothing but the placeholder form.
 
+use super::placeholder::{placeholder, placeholder_index};
 use bytes::Bytes;
 use serde_json::{Map, Number, Value};
 use std::fmt;
@@ -307,24 +283,6 @@ fn float(f: f64) -> Value {
     Number::from_f64(f).map_or(Value::Null, Value::Number)
 }
 
-/// The placeholder object Rally (and socket.io-parser) uses for attachment `num`.
-pub fn placeholder(num: usize) -> Value {
-    let mut map = Map::new();
-    map.insert("_placeholder".to_owned(), Value::Bool(true));
-    map.insert("num".to_owned(), Value::from(num));
-    Value::Object(map)
-}
-
-/// The attachment index of a placeholder, if `value` is one that points into `count` attachments
-/// (socket.io-parser's test: `_placeholder === true` and a valid `num`).
-pub fn placeholder_index(value: &Map<String, Value>, count: usize) -> Option<usize> {
-    if value.get("_placeholder") != Some(&Value::Bool(true)) {
-        return None;
-    }
-    let num = usize::try_from(value.get("num")?.as_u64()?).ok()?;
-    (num < count).then_some(num)
-}
-
 /// What a decoded map key becomes as a JavaScript property name; `None` drops the entry.
 fn property_key(key: Option<Value>, attachments: &mut Vec<Bytes>, before: usize) -> Option<String> {
     match key {
@@ -401,123 +359,4 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
     (year, month, day)
-}
-
-// ------------------------------------------------------------------------------- encoding
-//
-// `rmp` picks the same forms as notepack: the smallest fixint/uint/int, fixstr/str8/16/32,
-// bin8/16/32, fixarray/array16/32, fixmap/map16/32. Writing into a Vec cannot fail, so the
-// io results are dropped.
-
-/// Appends `value` as notepack would encode the Node value it stands for: placeholders that
-/// point into `attachments` become `bin`, numbers follow notepack's integer/float64 rule.
-pub fn write_value(buf: &mut Vec<u8>, value: &Value, attachments: &[Bytes]) {
-    match value {
-        Value::Null => write_nil(buf),
-        Value::Bool(b) => {
-            let _ = rmp::encode::write_bool(buf, *b);
-        }
-        Value::Number(n) => write_number(buf, n),
-        Value::String(s) => write_str(buf, s),
-        Value::Array(items) => {
-            write_array_len(buf, items.len());
-            for item in items {
-                write_value(buf, item, attachments);
-            }
-        }
-        Value::Object(map) => {
-            if let Some(num) = placeholder_index(map, attachments.len()) {
-                write_bin(buf, &attachments[num]);
-                return;
-            }
-            write_map_len(buf, map.len());
-            for (key, value) in map {
-                write_str(buf, key);
-                write_value(buf, value, attachments);
-            }
-        }
-    }
-}
-
-/// Encodes one value into a fresh buffer.
-pub fn encode(value: &Value, attachments: &[Bytes]) -> Vec<u8> {
-    let mut buf = Vec::new();
-    write_value(&mut buf, value, attachments);
-    buf
-}
-
-pub fn write_nil(buf: &mut Vec<u8>) {
-    let _ = rmp::encode::write_nil(buf);
-}
-
-pub fn write_str(buf: &mut Vec<u8>, s: &str) {
-    let _ = rmp::encode::write_str(buf, s);
-}
-
-pub fn write_bin(buf: &mut Vec<u8>, bytes: &[u8]) {
-    let _ = rmp::encode::write_bin(buf, bytes);
-}
-
-pub fn write_uint(buf: &mut Vec<u8>, n: u64) {
-    let _ = rmp::encode::write_uint(buf, n);
-}
-
-pub fn write_array_len(buf: &mut Vec<u8>, len: usize) {
-    let _ = rmp::encode::write_array_len(buf, u32::try_from(len).unwrap_or(u32::MAX));
-}
-
-pub fn write_map_len(buf: &mut Vec<u8>, len: usize) {
-    let _ = rmp::encode::write_map_len(buf, u32::try_from(len).unwrap_or(u32::MAX));
-}
-
-/// notepack: `Math.floor(v) !== v || !isFinite(v)` → float64, otherwise the smallest integer.
-fn write_number(buf: &mut Vec<u8>, n: &Number) {
-    if let Some(u) = n.as_u64() {
-        write_uint(buf, u);
-    } else if let Some(i) = n.as_i64() {
-        let _ = rmp::encode::write_sint(buf, i);
-    } else {
-        let f = n.as_f64().unwrap_or(f64::NAN);
-        // 2^64 and -2^63: the integer forms' bounds.
-        if f.is_finite() && f.fract() == 0.0 && (0.0..18_446_744_073_709_551_616.0).contains(&f) {
-            write_uint(buf, f as u64);
-        } else if f.is_finite()
-            && f.fract() == 0.0
-            && (-9_223_372_036_854_775_808.0..0.0).contains(&f)
-        {
-            let _ = rmp::encode::write_sint(buf, f as i64);
-        } else {
-            let _ = rmp::encode::write_f64(buf, f);
-        }
-    }
-}
-
-/// Replaces each placeholder by the JSON Node's `JSON.stringify` gives a Buffer,
-/// `{"type":"Buffer","data":[…]}`: what travels in the adapter's JSON requests.
-pub fn buffers_as_json(value: &Value, attachments: &[Bytes]) -> Value {
-    match value {
-        Value::Array(items) => Value::Array(
-            items
-                .iter()
-                .map(|v| buffers_as_json(v, attachments))
-                .collect(),
-        ),
-        Value::Object(map) => match placeholder_index(map, attachments.len()) {
-            Some(num) => {
-                let mut buffer = Map::new();
-                buffer.insert("type".to_owned(), Value::from("Buffer"));
-                buffer.insert(
-                    "data".to_owned(),
-                    Value::Array(attachments[num].iter().map(|b| Value::from(*b)).collect()),
-                );
-                Value::Object(buffer)
-            }
-            None => Value::Object(
-                map.iter()
-                    .map(|(k, v)| (k.clone(), buffers_as_json(v, attachments)))
-                    .collect(),
-            ),
-        },
-        other => other.clone(),
-    }
 }

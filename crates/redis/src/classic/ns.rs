@@ -1,0 +1,74 @@
+//! What the parts of the classic adapter share: [`Node`], one per factory (the node's uid on
+//! the wire and the transport), and [`Ns`], one per namespace (its name and channels, and
+//! the few things both the requester and the responder do with them).
+
+use crate::config::RedisAdapterConfig;
+use crate::stats::Counters;
+use crate::transport::{FailHook, Transport};
+use crate::wire::Channels;
+use rand::distributions::Alphanumeric;
+use rand::Rng;
+use std::fmt;
+use std::sync::Arc;
+
+/// What every namespace of a factory shares: the node's identity and the transport.
+pub(super) struct Node {
+    /// This node's id on the wire (6 random alphanumerics, like Node's `uid2(6)`).
+    pub uid: String,
+    pub transport: Arc<Transport>,
+}
+
+impl Node {
+    pub fn config(&self) -> &RedisAdapterConfig {
+        &self.transport.config
+    }
+}
+
+/// One namespace on the wire, as the requester and the responder both see it.
+pub(super) struct Ns {
+    pub node: Arc<Node>,
+    /// The namespace's name.
+    pub nsp: String,
+    pub channels: Channels,
+}
+
+impl Ns {
+    pub fn uid(&self) -> &str {
+        &self.node.uid
+    }
+
+    pub fn config(&self) -> &RedisAdapterConfig {
+        self.node.config()
+    }
+
+    pub fn transport(&self) -> &Transport {
+        &self.node.transport
+    }
+
+    pub fn publish(&self, channel: String, payload: Vec<u8>, on_fail: Option<FailHook>) {
+        self.node.transport.publish(channel, payload, on_fail);
+    }
+
+    /// Where to answer a request from `requester`, as the options say.
+    pub fn response_channel(&self, requester: Option<&str>) -> String {
+        self.channels.response_channel(
+            self.config().publish_on_specific_response_channel,
+            requester,
+        )
+    }
+
+    /// Counts and logs a message that could not be read or made no sense.
+    pub fn malformed(&self, channel: &str, why: &dyn fmt::Display) {
+        Counters::add(&self.transport().stats.malformed, 1);
+        tracing::warn!(%channel, "redis adapter: dropping a malformed message: {why}");
+    }
+}
+
+/// Six random alphanumerics: a node uid or a request id (Node: `uid2(6)`).
+pub(super) fn random_id() -> String {
+    rand::thread_rng()
+        .sample_iter(&Alphanumeric)
+        .take(6)
+        .map(char::from)
+        .collect()
+}

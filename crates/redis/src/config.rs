@@ -1,0 +1,74 @@
+//! What a [`RedisAdapterFactory`](crate::RedisAdapterFactory) is made from, and why making
+//! one can fail. Plain data with the Node adapter's defaults.
+
+use std::fmt;
+use std::time::Duration;
+
+/// What a [`RedisAdapterFactory`](crate::RedisAdapterFactory) needs; the defaults are the Node adapter's.
+#[derive(Clone, Debug)]
+pub struct RedisAdapterConfig {
+    /// `redis://[user:password@]host:port[/db]`.
+    pub url: String,
+    /// The channel prefix (Node's `key` option): `socket.io` by default.
+    pub prefix: String,
+    /// How long a cross-node request (`fetch_sockets`, `all_rooms`, server-side emit with
+    /// acks) waits for every server (Node's `requestsTimeout`): 5 s by default.
+    pub request_timeout: Duration,
+    /// Answer requests on `P-response#NSP#<requester uid>#` instead of the shared response
+    /// channel (Node's `publishOnSpecificResponseChannel`): false by default.
+    pub publish_on_specific_response_channel: bool,
+    /// Bound on establishing a connection to Redis: 1 s by default.
+    pub connect_timeout: Duration,
+    /// Bound on one Redis round trip (a pipelined batch of publications, a PING): 2 s by default.
+    pub command_timeout: Duration,
+}
+
+impl RedisAdapterConfig {
+    pub fn new(url: impl Into<String>) -> Self {
+        RedisAdapterConfig {
+            url: url.into(),
+            prefix: "socket.io".to_owned(),
+            request_timeout: Duration::from_secs(5),
+            publish_on_specific_response_channel: false,
+            connect_timeout: Duration::from_secs(1),
+            command_timeout: Duration::from_secs(2),
+        }
+    }
+
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    pub fn publish_on_specific_response_channel(mut self, yes: bool) -> Self {
+        self.publish_on_specific_response_channel = yes;
+        self
+    }
+}
+
+/// Why a factory could not be made.
+#[derive(Debug)]
+pub enum RedisAdapterError {
+    /// The URL is not a Redis URL.
+    InvalidUrl(String),
+    /// `new` was called outside a tokio runtime.
+    NoRuntime,
+}
+
+impl fmt::Display for RedisAdapterError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::InvalidUrl(why) => write!(f, "invalid Redis URL: {why}"),
+            Self::NoRuntime => {
+                f.write_str("RedisAdapterFactory::new must run inside a tokio runtime")
+            }
+        }
+    }
+}
+
+impl std::error::Error for RedisAdapterError {}

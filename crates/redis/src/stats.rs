@@ -1,0 +1,63 @@
+//! What a factory counts: the public snapshot ([`RedisStats`]) and the atomic counters the
+//! connection tasks and the adapters bump, which only this file turns into one.
+
+use serde::Serialize;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Counters and connection state of a factory (all namespaces together).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct RedisStats {
+    /// Messages handed to Redis (broadcasts, requests, responses).
+    pub published: u64,
+    /// Messages that could not be published (Redis away or failing); each was logged.
+    pub publish_failures: u64,
+    /// Messages received from the subscriber connection.
+    pub received: u64,
+    /// Received messages dropped because they could not be decoded or made no sense.
+    pub malformed: u64,
+    /// Cross-node requests that ended with `AdapterError::Timeout`.
+    pub requests_timed_out: u64,
+    /// Cross-node requests and emits with acks that failed because Redis was away.
+    pub requests_failed: u64,
+    /// Successful connections of the publisher (1 + reconnections).
+    pub publisher_connects: u64,
+    /// Successful (re)subscriptions of the subscriber (1 + reconnections).
+    pub subscriber_connects: u64,
+    pub publisher_connected: bool,
+    pub subscriber_connected: bool,
+}
+
+/// The live counters behind [`RedisStats`]; the connection flags are kept by the transport.
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub published: AtomicU64,
+    pub publish_failures: AtomicU64,
+    pub received: AtomicU64,
+    pub malformed: AtomicU64,
+    pub requests_timed_out: AtomicU64,
+    pub requests_failed: AtomicU64,
+    pub publisher_connects: AtomicU64,
+    pub subscriber_connects: AtomicU64,
+}
+
+impl Counters {
+    /// Adds `n` to `counter`.
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub fn snapshot(&self, publisher_connected: bool, subscriber_connected: bool) -> RedisStats {
+        RedisStats {
+            published: self.published.load(Ordering::Relaxed),
+            publish_failures: self.publish_failures.load(Ordering::Relaxed),
+            received: self.received.load(Ordering::Relaxed),
+            malformed: self.malformed.load(Ordering::Relaxed),
+            requests_timed_out: self.requests_timed_out.load(Ordering::Relaxed),
+            requests_failed: self.requests_failed.load(Ordering::Relaxed),
+            publisher_connects: self.publisher_connects.load(Ordering::Relaxed),
+            subscriber_connects: self.subscriber_connects.load(Ordering::Relaxed),
+            publisher_connected,
+            subscriber_connected,
+        }
+    }
+}

@@ -1,0 +1,296 @@
+//! What the two connection tasks and every adapter of a factory share: the configuration,
+//! the tasks' queues, the routes from channels to [`Listener`]s, the counters and the
+//! connection state. The tasks themselves are in `publisher` and `subscriber`.
+
+use crate::config::RedisAdapterConfig;
+use crate::connection::OutageLog;
+use crate::stats::{Counters, RedisStats};
+use parking_lot::RwLock;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::timeout;
+
+/// First and longest wait between reconnection attempts, for both connections.
+pub(super) const BACKOFF_MIN: Duration = Duration::from_millis(100);
+pub(super) const BACKOFF_MAX: Duration = Duration::from_secs(2);
+
+/// Called once, with the reason, when a queued message could not be published.
+pub(crate) type FailHook = Box<dyn FnOnce(&str) + Send>;
+
+/// How a message reached this node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Via {
+    /// Through a subscribed pattern.
+    Pattern,
+    /// Through a subscribed channel.
+    Channel,
+}
+
+/// Where the transport hands what arrives for one [`Subscription`]: all it knows of an adapter.
+pub(crate) trait Listener: Send + Sync {
+    /// A message on one of the subscription's channels, or matching its pattern.
+    fn on_message(&self, via: Via, channel: &str, payload: &[u8]);
+    /// How many clients listen on the subscription's `counted` channel (`PUBSUB NUMSUB`).
+    fn on_server_count(&self, count: usize);
+}
+
+/// What one listener listens to.
+#[derive(Clone, Debug)]
+pub(crate) struct Subscription {
+    /// PSUBSCRIBEd.
+    pub pattern: String,
+    /// SUBSCRIBEd.
+    pub channels: Vec<String>,
+    /// The channel whose subscriber count is reported to the listener now and then.
+    pub counted: String,
+}
+
+pub(crate) enum PubCmd {
+    Publish {
+        channel: String,
+        payload: Vec<u8>,
+        on_fail: Option<FailHook>,
+    },
+    /// `PUBSUB NUMSUB channels…`: one count per channel.
+    NumSub {
+        channels: Vec<String>,
+        reply: oneshot::Sender<Result<Vec<usize>, String>>,
+    },
+    /// The subscriber lost Redis: the publisher's connection is probably gone too.
+    Reset,
+}
+
+pub(crate) enum SubCmd {
+    Subscribe {
+        pattern: String,
+        channels: Vec<String>,
+    },
+    Unsubscribe {
+        pattern: String,
+        channels: Vec<String>,
+    },
+}
+
+/// Which listener gets what arrives on which pattern or channel.
+#[derive(Default)]
+struct Routes {
+    patterns: HashMap<String, Weak<dyn Listener>>,
+    channels: HashMap<String, Weak<dyn Listener>>,
+    counted: HashMap<String, Weak<dyn Listener>>,
+}
+
+/// What a factory's adapters share: configuration, the two task queues, routes, counters
+/// and connection state.
+pub(crate) struct Transport {
+    pub config: RedisAdapterConfig,
+    pub(super) publisher: mpsc::UnboundedSender<PubCmd>,
+    subscriber: mpsc::UnboundedSender<SubCmd>,
+    routes: RwLock<Routes>,
+    pub stats: Counters,
+    pub_up: AtomicBool,
+    sub_up: AtomicBool,
+    /// Whether the publisher's current outage was logged at warn level.
+    outage: OutageLog,
+    /// Where the factory was made: timers and relays are spawned there, whatever thread
+    /// calls the adapter.
+    runtime: tokio::runtime::Handle,
+}
+
+impl Transport {
+    pub fn new(
+        config: RedisAdapterConfig,
+        publisher: mpsc::UnboundedSender<PubCmd>,
+        subscriber: mpsc::UnboundedSender<SubCmd>,
+        runtime: tokio::runtime::Handle,
+    ) -> Transport {
+        Transport {
+            config,
+            publisher,
+            subscriber,
+            routes: RwLock::default(),
+            stats: Counters::default(),
+            pub_up: AtomicBool::new(false),
+            sub_up: AtomicBool::new(false),
+            outage: OutageLog::default(),
+            runtime,
+        }
+    }
+
+    pub fn spawn(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        self.runtime.spawn(task);
+    }
+
+    /// Both connections are up: requests can be sent and their answers received.
+    pub fn available(&self) -> bool {
+        self.pub_up.load(Ordering::Acquire) && self.sub_up.load(Ordering::Acquire)
+    }
+
+    /// Queues a PUBLISH. Failures are counted and logged by the publisher, which then runs `on_fail`.
+    pub fn publish(&self, channel: String, payload: Vec<u8>, on_fail: Option<FailHook>) {
+        let cmd = PubCmd::Publish {
+            channel,
+            payload,
+            on_fail,
+        };
+        if let Err(mpsc::error::SendError(cmd)) = self.publisher.send(cmd) {
+            self.fail(vec![cmd], "the publisher task has stopped");
+        }
+    }
+
+    /// `PUBSUB NUMSUB` for these channels, within the request timeout.
+    pub async fn numsub(&self, channels: Vec<String>) -> Result<Vec<usize>, String> {
+        let (reply, answer) = oneshot::channel();
+        self.publisher
+            .send(PubCmd::NumSub { channels, reply })
+            .map_err(|_| "the publisher task has stopped".to_owned())?;
+        match timeout(self.config.request_timeout, answer).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err("the publisher task has stopped".into()),
+            Err(_) => Err("PUBSUB NUMSUB timed out".into()),
+        }
+    }
+
+    /// Starts handing what arrives for `subscription` to `listener`, and subscribes it.
+    pub fn register(&self, subscription: &Subscription, listener: Weak<dyn Listener>) {
+        {
+            let mut routes = self.routes.write();
+            let s = subscription;
+            routes.patterns.insert(s.pattern.clone(), listener.clone());
+            for channel in &s.channels {
+                routes.channels.insert(channel.clone(), listener.clone());
+            }
+            routes.counted.insert(s.counted.clone(), listener);
+        }
+        let _ = self.subscriber.send(SubCmd::Subscribe {
+            pattern: subscription.pattern.clone(),
+            channels: subscription.channels.clone(),
+        });
+    }
+
+    pub fn unregister(&self, subscription: &Subscription) {
+        {
+            let mut routes = self.routes.write();
+            routes.patterns.remove(&subscription.pattern);
+            for channel in &subscription.channels {
+                routes.channels.remove(channel);
+            }
+            routes.counted.remove(&subscription.counted);
+        }
+        let _ = self.subscriber.send(SubCmd::Unsubscribe {
+            pattern: subscription.pattern.clone(),
+            channels: subscription.channels.clone(),
+        });
+    }
+
+    /// Counts and logs failed publications and runs their hooks.
+    pub(super) fn fail(&self, cmds: Vec<PubCmd>, why: &str) {
+        let mut dropped = 0u64;
+        for cmd in cmds {
+            match cmd {
+                PubCmd::Publish {
+                    channel, on_fail, ..
+                } => {
+                    dropped += 1;
+                    tracing::trace!(%channel, "not published: {why}");
+                    if let Some(hook) = on_fail {
+                        hook(why);
+                    }
+                }
+                PubCmd::NumSub { reply, .. } => {
+                    let _ = reply.send(Err(why.to_owned()));
+                }
+                PubCmd::Reset => {}
+            }
+        }
+        if dropped == 0 {
+            return;
+        }
+        Counters::add(&self.stats.publish_failures, dropped);
+        if self.outage.failure() {
+            tracing::warn!(
+                "redis adapter: {dropped} message(s) not published ({why}); \
+                 local delivery goes on, further failures are counted in stats()"
+            );
+        } else {
+            tracing::debug!("redis adapter: {dropped} message(s) not published ({why})");
+        }
+    }
+
+    pub fn snapshot(&self) -> RedisStats {
+        self.stats.snapshot(
+            self.pub_up.load(Ordering::Acquire),
+            self.sub_up.load(Ordering::Acquire),
+        )
+    }
+
+    pub(super) fn set_publisher_up(&self, up: bool) {
+        self.pub_up.store(up, Ordering::Release);
+        if up {
+            Counters::add(&self.stats.publisher_connects, 1);
+            self.outage.recovered();
+        }
+    }
+
+    pub(super) fn set_subscriber_up(&self, up: bool) {
+        self.sub_up.store(up, Ordering::Release);
+        if up {
+            Counters::add(&self.stats.subscriber_connects, 1);
+        }
+    }
+
+    /// Hands one message from the subscriber connection to its listener.
+    pub(super) fn dispatch(&self, msg: &redis::Msg) {
+        Counters::add(&self.stats.received, 1);
+        let channel = msg.get_channel_name();
+        let (via, listener) = if msg.from_pattern() {
+            let pattern: Option<String> = msg.get_pattern().ok();
+            let listener = pattern.and_then(|p| self.routes.read().patterns.get(&p).cloned());
+            (Via::Pattern, listener)
+        } else {
+            let listener = self.routes.read().channels.get(channel).cloned();
+            (Via::Channel, listener)
+        };
+        match listener.and_then(|w| w.upgrade()) {
+            Some(listener) => listener.on_message(via, channel, msg.get_payload_bytes()),
+            None => tracing::debug!(%channel, "message for no namespace"),
+        }
+    }
+
+    /// Everything the subscriber must listen to: the patterns, then the channels.
+    pub(super) fn subscriptions(&self) -> (Vec<String>, Vec<String>) {
+        let routes = self.routes.read();
+        (
+            routes.patterns.keys().cloned().collect(),
+            routes.channels.keys().cloned().collect(),
+        )
+    }
+
+    /// Asks Redis how many clients listen on each counted channel, and tells the listeners.
+    pub(super) fn refresh_server_counts(self: &Arc<Self>) {
+        if !self.available() {
+            return;
+        }
+        let counted: Vec<(String, Arc<dyn Listener>)> = self
+            .routes
+            .read()
+            .counted
+            .iter()
+            .filter_map(|(channel, w)| Some((channel.clone(), w.upgrade()?)))
+            .collect();
+        if counted.is_empty() {
+            return;
+        }
+        let transport = self.clone();
+        self.spawn(async move {
+            let channels = counted.iter().map(|(c, _)| c.clone()).collect();
+            if let Ok(counts) = transport.numsub(channels).await {
+                for ((_, listener), count) in counted.iter().zip(counts) {
+                    listener.on_server_count(count);
+                }
+            }
+        });
+    }
+}

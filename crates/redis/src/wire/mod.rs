@@ -1,0 +1,33 @@
+//! The messages of `@socket.io/redis-adapter` 8.3 (classic) and `@socket.io/redis-emitter`
+//! 5.1, built and read exactly as `dist/index.js` does: field names, field order, and which
+//! are MessagePack (broadcasts, the BROADCAST request and BROADCAST_ACK responses) and which
+//! are JSON text (every other request and response).
+//!
+//! Pure functions and plain types, no I/O: the adapter decides what to send and when, this
+//! module only says what it looks like on Redis. One file per kind of message —
+//! [`channels`](Channels) (the names), `broadcast`, `request`, `response` — plus `parts`,
+//! the pieces several messages share (the JSON-or-notepack envelope, the packet, the
+//! broadcast options, room lists), and `error`: everything that can fail to read fails with
+//! a [`WireError`].
+
+mod broadcast;
+mod channels;
+mod error;
+mod parts;
+mod request;
+mod response;
+
+pub use broadcast::{broadcast_message, parse_broadcast, IncomingBroadcast};
+pub use channels::Channels;
+pub use error::WireError;
+pub use parts::{
+    decode_message, json, json_opts, kind, parse_opts, parse_packet, rooms_of, truthy,
+};
+pub use request::{
+    all_rooms_request, broadcast_request, disconnect_request, fetch_request, rooms_request,
+    server_side_emit_request, BroadcastRequest, IncomingRequest, ServerSideEmit,
+};
+pub use response::{
+    all_rooms_response, broadcast_ack_response, client_count_response, done_response,
+    fetch_response, server_side_emit_response, sockets_response, IncomingResponse,
+};
