@@ -6,13 +6,12 @@
 //! typing indicators, limits, graceful shutdown, logs and `/health`. See `chat` for the
 //! events, `history` for storage, `limits` for the rules, `web` for the page. With
 //! `--redis-url` it is a cluster member: the `rally-redis` adapter carries events between
-//! servers and history lives in Redis (`redis_history`).
+//! servers and history lives in Redis (`history::RedisStore`).
 
 pub mod chat;
 pub mod guests;
 pub mod history;
 pub mod limits;
-pub mod redis_history;
 pub mod server;
 pub mod web;
 

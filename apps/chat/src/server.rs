@@ -2,8 +2,7 @@
 
 use crate::chat::{Chat, ChatConfig};
 use crate::guests::GuestNames;
-use crate::history::{HistoryStore, SqliteStore};
-use crate::redis_history::{RedisStore, RedisStoreConfig};
+use crate::history::{HistoryStore, RedisStore, RedisStoreConfig, SqliteStore};
 use crate::web::{self, Health};
 use clap::Parser;
 use rally::engine::EngineConfig;
@@ -64,6 +63,11 @@ pub struct Options {
     #[arg(long, env = "RALLY_CHAT_PING_TIMEOUT_MS", default_value_t = 20_000)]
     pub ping_timeout_ms: u64,
 
+    /// How long a client may stay connected without joining the chat (a Socket.IO
+    /// CONNECT), in milliseconds.
+    #[arg(long, env = "RALLY_CHAT_CONNECT_TIMEOUT_MS", default_value_t = 45_000)]
+    pub connect_timeout_ms: u64,
+
     /// Redis to share with the other chat servers of a cluster (`redis://host:port[/db]`):
     /// events, presence and history then span every server, and history is kept in Redis
     /// (--db is not used). Unset or empty: a standalone server.
@@ -108,6 +112,7 @@ pub async fn run(options: Options) -> Result<(), String> {
             ping_timeout: Duration::from_millis(options.ping_timeout_ms),
             ..EngineConfig::default()
         },
+        connect_timeout: Duration::from_millis(options.connect_timeout_ms),
         ..ServerConfig::default()
     };
     let (io, store, redis): (Server, Arc<dyn HistoryStore>, Option<RedisAdapterFactory>) =

@@ -18,11 +18,12 @@
 //! big-endian length, then its bytes). JSON text never holds a raw NUL, so text-only
 //! messages stay readable with `redis-cli`.
 
-use crate::history::{pack, unpack, Request, StoreError, StoreWorker, StoredMessage};
+use super::{pack, unpack, Request, StoreError, StoreFront, StoredMessage};
 use futures::FutureExt;
 use rally_redis::connection::{recv_batch, OutageLog, Reconnect};
 use redis::aio::MultiplexedConnection;
 use serde_json::{json, Value};
+use std::ops::Deref;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::timeout;
@@ -63,14 +64,22 @@ impl RedisStoreConfig {
 }
 
 /// History in Redis lists, served by one task; see the module docs.
-pub type RedisStore = StoreWorker<mpsc::UnboundedSender<Request>>;
+pub struct RedisStore(StoreFront);
+
+impl Deref for RedisStore {
+    type Target = StoreFront;
+
+    fn deref(&self) -> &StoreFront {
+        &self.0
+    }
+}
 
 /// Most requests in one pipeline.
 const BATCH: usize = 256;
 const BACKOFF_MIN: Duration = Duration::from_millis(50);
 const BACKOFF_MAX: Duration = Duration::from_secs(1);
 
-impl StoreWorker<mpsc::UnboundedSender<Request>> {
+impl RedisStore {
     /// Checks the URL and starts the store's task on the current tokio runtime; the
     /// connection is made when the first request comes.
     pub fn open(config: RedisStoreConfig) -> Result<RedisStore, StoreError> {
@@ -83,11 +92,11 @@ impl StoreWorker<mpsc::UnboundedSender<Request>> {
         let ended = async move {
             let _ = task.await;
         };
-        Ok(StoreWorker::new(
+        Ok(RedisStore(StoreFront::new(
             tx,
             ended.boxed(),
             "the history task stopped",
-        ))
+        )))
     }
 }
 
