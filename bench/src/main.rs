@@ -7,14 +7,10 @@
 //! generator and the server share the machine's cores; the generator's own CPU share
 //! is printed so a reader can tell when it, not the server, was the limit.
 
-mod client;
-mod scenarios;
-mod server;
-mod stats;
-
 use clap::Parser;
+use rally_bench::scenarios;
+use rally_bench::server::{self, Kind, Server};
 use serde_json::{json, Value};
-use server::{Kind, Server};
 use std::time::Duration;
 
 #[derive(Parser)]
