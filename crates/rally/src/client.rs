@@ -7,7 +7,8 @@
 use crate::packet::{Decoder, Packet, PacketKind};
 use crate::reason::DisconnectReason;
 use crate::server::ServerInner;
-use crate::socket::{lock, Socket};
+use crate::socket::Socket;
+use crate::sync::lock;
 use rally_engine::{CloseReason, Message, OutMessage, SendError, Session, TransportKind};
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex, Weak};

@@ -5,7 +5,7 @@
 //! the same for all, so deadlines arrive in order and a FIFO queue is enough.
 
 use crate::client::Client;
-use crate::socket::lock;
+use crate::sync::lock;
 use rally_engine::CloseReason;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};

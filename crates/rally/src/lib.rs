@@ -43,6 +43,7 @@ pub mod reason;
 mod serve_client;
 pub mod server;
 pub mod socket;
+mod sync;
 
 pub use ack::{AckCollector, AckError};
 pub use adapter::{

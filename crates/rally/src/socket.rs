@@ -18,6 +18,7 @@ use crate::handshake::Handshake;
 use crate::namespace::Namespace;
 use crate::packet::{Packet, RESERVED_EVENTS};
 use crate::reason::DisconnectReason;
+use crate::sync::{lock, read, write};
 use rally_engine::{OutMessage, TransportKind};
 use serde_json::Value;
 use std::borrow::Cow;
@@ -450,15 +451,4 @@ impl PartialEq for Socket {
     fn eq(&self, other: &Self) -> bool {
         Arc::ptr_eq(&self.0, &other.0)
     }
-}
-
-/// Locks that a panicking handler elsewhere cannot poison for everyone else.
-pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-pub(crate) fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    l.read().unwrap_or_else(|e| e.into_inner())
-}
-pub(crate) fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    l.write().unwrap_or_else(|e| e.into_inner())
 }
