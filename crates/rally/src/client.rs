@@ -4,13 +4,14 @@
 //! its sockets (one per namespace it joined), and writes their packets back. It is the
 //! only part of this crate that talks to an engine session.
 
+use crate::outgoing::{connect_error_packet, to_messages};
 use crate::packet::{Decoder, Packet, PacketKind};
 use crate::reason::DisconnectReason;
 use crate::server::ServerInner;
 use crate::socket::Socket;
 use crate::sync::lock;
 use rally_engine::{CloseReason, Message, OutMessage, SendError, Session, TransportKind};
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::sync::{Arc, Mutex, Weak};
 
 pub(crate) struct Client {
@@ -33,19 +34,6 @@ impl Sockets {
     fn get(&self, nsp: &str) -> Option<&Socket> {
         self.by_nsp.iter().find(|s| *s.ns().name() == *nsp)
     }
-}
-
-/// The messages one packet becomes: its text, then each binary attachment.
-pub(crate) fn to_messages(packet: &Packet) -> Vec<OutMessage> {
-    let mut messages = Vec::with_capacity(1 + packet.attachments.len());
-    messages.push(text_message(packet));
-    messages.extend(packet.attachments.iter().cloned().map(OutMessage::binary));
-    messages
-}
-
-/// A packet's text, encoded straight into its engine message.
-pub(crate) fn text_message(packet: &Packet) -> OutMessage {
-    OutMessage::text_with(64, |out| crate::packet::encode_into(packet, out))
 }
 
 impl Client {
@@ -150,13 +138,8 @@ impl Client {
 
     fn connect(self: &Arc<Self>, packet: Packet) {
         let Some(ns) = self.server.namespace(&packet.nsp) else {
-            self.send(
-                &to_messages(&Packet::connect_error(
-                    &packet.nsp,
-                    json!({ "message": "Invalid namespace" }),
-                )),
-                false,
-            );
+            let refusal = connect_error_packet(&packet.nsp, "Invalid namespace", None);
+            self.send(&to_messages(&refusal), false);
             return;
         };
         if lock(&self.sockets).get(&packet.nsp).is_some() {
@@ -187,11 +170,8 @@ impl Client {
     }
 
     pub(crate) fn send_connect_error(&self, nsp: &str, message: &str, data: Option<Value>) {
-        let mut payload = json!({ "message": message });
-        if let Some(data) = data {
-            payload["data"] = data;
-        }
-        self.send(&to_messages(&Packet::connect_error(nsp, payload)), false);
+        let refusal = connect_error_packet(nsp, message, data);
+        self.send(&to_messages(&refusal), false);
     }
 
     /// `socket.disconnect(true)`: every socket of this connection leaves, then the connection closes.

@@ -38,6 +38,7 @@ pub mod handler;
 pub mod handshake;
 mod id_hash;
 pub mod namespace;
+mod outgoing;
 pub mod packet;
 pub mod reason;
 mod serve_client;

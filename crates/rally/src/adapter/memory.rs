@@ -7,8 +7,8 @@
 use super::{Adapter, AdapterError, AdapterFactory, BroadcastOptions, Room, SocketId, SocketInfo};
 use crate::ack::{AckCollector, PendingAck};
 use crate::args::Args;
-use crate::client::to_messages;
 use crate::namespace::{IdHash, Namespace, NamespaceRef};
+use crate::outgoing::to_messages;
 use crate::packet::Packet;
 use crate::socket::Socket;
 use crate::sync::{read, write};
