@@ -131,7 +131,7 @@ impl Server {
         }
         write(&self.0.namespaces)
             .entry(name.clone())
-            .or_insert_with(|| Namespace::new(&name, &self.0))
+            .or_insert_with(|| Namespace::new(&name, &*self.0.adapter_factory))
             .clone()
     }
 
