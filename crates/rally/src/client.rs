@@ -4,6 +4,7 @@
 //! its sockets (one per namespace it joined), and writes their packets back. It is the
 //! only part of this crate that talks to an engine session.
 
+use crate::connect_timeout::Joining;
 use crate::outgoing::{connect_error_packet, to_messages};
 use crate::packet::{Decoder, Packet, PacketKind};
 use crate::reason::DisconnectReason;
@@ -45,13 +46,9 @@ impl Client {
             decoder: Mutex::new(Decoder::new(max_attachments)),
             sockets: Mutex::default(),
         });
-        client.server.connect_deadlines.watch(&client);
+        let watched: Weak<Client> = Arc::downgrade(&client);
+        client.server.connect_deadlines.watch(watched);
         client
-    }
-
-    /// Whether the connection has joined a namespace.
-    pub(crate) fn joined_any(&self) -> bool {
-        !lock(&self.sockets).by_nsp.is_empty()
     }
 
     pub(crate) fn transport(&self) -> Option<TransportKind> {
@@ -194,5 +191,16 @@ impl Client {
         for socket in sockets {
             socket.on_close(reason);
         }
+    }
+}
+
+/// socket.io's `connectTimeout` watches each new connection.
+impl Joining for Client {
+    fn has_joined(&self) -> bool {
+        !lock(&self.sockets).by_nsp.is_empty()
+    }
+
+    fn time_out(&self) {
+        self.close(CloseReason::ForcedClose);
     }
 }
