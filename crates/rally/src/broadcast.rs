@@ -6,9 +6,10 @@
 
 use crate::ack::{ack_collector, AckError};
 use crate::adapter::{AdapterError, BroadcastOptions, Room};
-use crate::args::{Args, ArgsError, IntoArgs};
+use crate::args::{Args, IntoArgs};
 use crate::namespace::Namespace;
-use crate::socket::event_packet;
+use crate::outgoing::event_packet;
+pub use crate::outgoing::EmitError;
 use serde_json::Value;
 use std::fmt;
 use std::sync::Arc;
@@ -16,26 +17,6 @@ use std::time::Duration;
 
 /// How long a broadcast waits for acks when no `timeout()` was given.
 pub const DEFAULT_ACK_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Why an emit was refused before anything was sent.
-#[derive(Debug)]
-pub enum EmitError {
-    /// The event name is one socket.io keeps for itself ("connect", "disconnect", …).
-    Reserved(String),
-    /// The arguments did not serialize.
-    Args(ArgsError),
-}
-
-impl fmt::Display for EmitError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Reserved(name) => write!(f, "\"{name}\" is a reserved event name"),
-            Self::Args(e) => write!(f, "arguments not serializable: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for EmitError {}
 
 /// One room name or several: what `to`, `in_` and `except` take.
 pub trait IntoRooms {
@@ -145,7 +126,7 @@ impl BroadcastOperator {
     }
 
     pub fn emit(&self, event: &str, args: impl IntoArgs) -> Result<(), EmitError> {
-        let packet = event_packet(&self.ns, event, args, None)?;
+        let packet = event_packet(self.ns.name(), event, args, None)?;
         self.ns.adapter().broadcast(packet, self.opts.clone());
         Ok(())
     }
@@ -158,7 +139,7 @@ impl BroadcastOperator {
         args: impl IntoArgs,
     ) -> Result<Vec<Args>, AckError> {
         let id = self.ns.next_ack_id();
-        let packet = event_packet(&self.ns, event, args, Some(id))
+        let packet = event_packet(self.ns.name(), event, args, Some(id))
             .map_err(|e| AckError::NotSent(e.to_string()))?;
         let (collector, wait) = ack_collector();
         let adapter = self.ns.adapter();

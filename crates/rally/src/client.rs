@@ -4,12 +4,15 @@
 //! its sockets (one per namespace it joined), and writes their packets back. It is the
 //! only part of this crate that talks to an engine session.
 
+use crate::connect_timeout::Joining;
+use crate::outgoing::{connect_error_packet, to_messages};
 use crate::packet::{Decoder, Packet, PacketKind};
 use crate::reason::DisconnectReason;
 use crate::server::ServerInner;
-use crate::socket::{lock, Socket};
+use crate::socket::Socket;
+use crate::sync::lock;
 use rally_engine::{CloseReason, Message, OutMessage, SendError, Session, TransportKind};
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::sync::{Arc, Mutex, Weak};
 
 pub(crate) struct Client {
@@ -34,19 +37,6 @@ impl Sockets {
     }
 }
 
-/// The messages one packet becomes: its text, then each binary attachment.
-pub(crate) fn to_messages(packet: &Packet) -> Vec<OutMessage> {
-    let mut messages = Vec::with_capacity(1 + packet.attachments.len());
-    messages.push(text_message(packet));
-    messages.extend(packet.attachments.iter().cloned().map(OutMessage::binary));
-    messages
-}
-
-/// A packet's text, encoded straight into its engine message.
-pub(crate) fn text_message(packet: &Packet) -> OutMessage {
-    OutMessage::text_with(64, |out| crate::packet::encode_into(packet, out))
-}
-
 impl Client {
     pub(crate) fn new(session: &Arc<Session>, server: Arc<ServerInner>) -> Arc<Client> {
         let max_attachments = server.config.max_attachments;
@@ -56,13 +46,9 @@ impl Client {
             decoder: Mutex::new(Decoder::new(max_attachments)),
             sockets: Mutex::default(),
         });
-        client.server.connect_deadlines.watch(&client);
+        let watched: Weak<Client> = Arc::downgrade(&client);
+        client.server.connect_deadlines.watch(watched);
         client
-    }
-
-    /// Whether the connection has joined a namespace.
-    pub(crate) fn joined_any(&self) -> bool {
-        !lock(&self.sockets).by_nsp.is_empty()
     }
 
     pub(crate) fn transport(&self) -> Option<TransportKind> {
@@ -149,13 +135,8 @@ impl Client {
 
     fn connect(self: &Arc<Self>, packet: Packet) {
         let Some(ns) = self.server.namespace(&packet.nsp) else {
-            self.send(
-                &to_messages(&Packet::connect_error(
-                    &packet.nsp,
-                    json!({ "message": "Invalid namespace" }),
-                )),
-                false,
-            );
+            let refusal = connect_error_packet(&packet.nsp, "Invalid namespace", None);
+            self.send(&to_messages(&refusal), false);
             return;
         };
         if lock(&self.sockets).get(&packet.nsp).is_some() {
@@ -186,11 +167,8 @@ impl Client {
     }
 
     pub(crate) fn send_connect_error(&self, nsp: &str, message: &str, data: Option<Value>) {
-        let mut payload = json!({ "message": message });
-        if let Some(data) = data {
-            payload["data"] = data;
-        }
-        self.send(&to_messages(&Packet::connect_error(nsp, payload)), false);
+        let refusal = connect_error_packet(nsp, message, data);
+        self.send(&to_messages(&refusal), false);
     }
 
     /// `socket.disconnect(true)`: every socket of this connection leaves, then the connection closes.
@@ -213,5 +191,16 @@ impl Client {
         for socket in sockets {
             socket.on_close(reason);
         }
+    }
+}
+
+/// socket.io's `connectTimeout` watches each new connection.
+impl Joining for Client {
+    fn has_joined(&self) -> bool {
+        !lock(&self.sockets).by_nsp.is_empty()
+    }
+
+    fn time_out(&self) {
+        self.close(CloseReason::ForcedClose);
     }
 }

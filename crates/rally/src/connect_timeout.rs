@@ -3,10 +3,11 @@
 //! One sweeper task serves every connection instead of a timer task per connection,
 //! which would cost each idle connection a task and a timer-wheel entry. The timeout is
 //! the same for all, so deadlines arrive in order and a FIFO queue is enough.
+//!
+//! It watches anything that can say whether it joined and be closed (the client, in
+//! practice), so that this floor knows nothing of the client above it.
 
-use crate::client::Client;
-use crate::socket::lock;
-use rally_engine::CloseReason;
+use crate::sync::lock;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -14,9 +15,17 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
+/// A connection on the clock: what the sweeper asks when its deadline passes.
+pub(crate) trait Joining: Send + Sync {
+    /// Whether it joined a namespace.
+    fn has_joined(&self) -> bool;
+    /// Its time ran out without joining: it is closed.
+    fn time_out(&self);
+}
+
 pub(crate) struct ConnectDeadlines {
     timeout: Duration,
-    queue: Mutex<VecDeque<(Instant, Weak<Client>)>>,
+    queue: Mutex<VecDeque<(Instant, Weak<dyn Joining>)>>,
     wake: Notify,
     sweeping: AtomicBool,
 }
@@ -32,10 +41,10 @@ impl ConnectDeadlines {
     }
 
     /// Starts the clock for a new connection.
-    pub(crate) fn watch(self: &Arc<Self>, client: &Arc<Client>) {
+    pub(crate) fn watch(self: &Arc<Self>, connection: Weak<dyn Joining>) {
         let was_empty = {
             let mut queue = lock(&self.queue);
-            queue.push_back((Instant::now() + self.timeout, Arc::downgrade(client)));
+            queue.push_back((Instant::now() + self.timeout, connection));
             queue.len() == 1
         };
         if !self.sweeping.swap(true, Ordering::AcqRel) {
@@ -65,13 +74,13 @@ async fn sweep(server_deadlines: Weak<ConnectDeadlines>) {
             }
             Some(_) => {
                 let expired = lock(&deadlines.queue).pop_front();
-                if let Some(client) = expired.and_then(|(_, c)| c.upgrade()) {
-                    if !client.joined_any() {
+                if let Some(connection) = expired.and_then(|(_, c)| c.upgrade()) {
+                    if !connection.has_joined() {
                         tracing::debug!(
                             "no namespace joined within {:?}: closing the connection",
                             deadlines.timeout
                         );
-                        client.close(CloseReason::ForcedClose);
+                        connection.time_out();
                     }
                 }
             }

@@ -23,9 +23,19 @@
 //! # }
 //! ```
 //!
-//! Floors, each knowing only the one beneath: `packet` (the pure codec) and `args`;
-//! `client` (one engine connection), `namespace` and `socket`; `broadcast` operators;
-//! `adapter` (the door to a cluster). The Engine.IO floor is the `rally-engine` crate.
+//! Floors, bottom up; a module uses those below it, and the cycles left are the API's
+//! own (a namespace owns its sockets and adapter, a socket knows its namespace, client
+//! and broadcast operators):
+//! - `packet`, the pure codec (its encoder and decoder in files apart); `args`, `ack`,
+//!   `reason`, `handshake`; `sync`, the crate's one lock helper;
+//! - `outgoing`: the packets the server sends, built from the API's arguments and
+//!   encoded into the engine's messages (a broadcast once, for every recipient);
+//! - `connect_timeout`, then `socket`, `client`, `namespace`, the `broadcast` operators
+//!   and `adapter` (the door to a cluster; `adapter::memory` for one process), which
+//!   send through `outgoing`;
+//! - `server` on top: the engine, the namespaces, the axum routes.
+//!
+//! The Engine.IO floor is the `rally-engine` crate.
 
 pub mod ack;
 pub mod adapter;
@@ -38,11 +48,13 @@ pub mod handler;
 pub mod handshake;
 mod id_hash;
 pub mod namespace;
+mod outgoing;
 pub mod packet;
 pub mod reason;
 mod serve_client;
 pub mod server;
 pub mod socket;
+mod sync;
 
 pub use ack::{AckCollector, AckError};
 pub use adapter::{

@@ -3,15 +3,15 @@
 //! server-side event handlers. `io.of("/admin")` in socket.io.
 
 use crate::ack::AckError;
-use crate::adapter::{Adapter, BroadcastOptions, Room, SocketId};
+use crate::adapter::{Adapter, AdapterFactory, BroadcastOptions, Room, SocketId};
 use crate::args::{Args, IntoArgs};
 use crate::broadcast::{BroadcastOperator, EmitError, IntoRooms, RemoteSocket};
 use crate::client::Client;
 use crate::handler::run_handler;
 use crate::handshake::Handshake;
 pub use crate::id_hash::IdHash;
-use crate::server::ServerInner;
-use crate::socket::{read, write, Socket};
+use crate::socket::Socket;
+use crate::sync::{read, write};
 use futures::future::BoxFuture;
 use rally_engine::Session;
 use serde_json::Value;
@@ -50,7 +50,6 @@ pub(crate) struct NamespaceInner {
     server_event_handlers: RwLock<HashMap<String, Vec<Arc<ServerEventHandler>>>>,
     /// Ack ids are unique per namespace, so one id can serve every recipient of a broadcast.
     ack_ids: AtomicU64,
-    _server: Weak<ServerInner>,
 }
 
 /// A middleware's refusal: the client's `connect_error` gets `message` and `data`.
@@ -104,7 +103,8 @@ impl ServerAck {
 }
 
 impl Namespace {
-    pub(crate) fn new(name: &str, server: &Arc<ServerInner>) -> Namespace {
+    /// A namespace with its adapter, which `adapter_factory` makes for it.
+    pub(crate) fn new(name: &str, adapter_factory: &dyn AdapterFactory) -> Namespace {
         let ns = Namespace(Arc::new(NamespaceInner {
             name: name.into(),
             sockets: RwLock::default(),
@@ -113,11 +113,8 @@ impl Namespace {
             connection_handlers: RwLock::default(),
             server_event_handlers: RwLock::default(),
             ack_ids: AtomicU64::new(0),
-            _server: Arc::downgrade(server),
         }));
-        let adapter = server
-            .adapter_factory
-            .create(NamespaceRef(Arc::downgrade(&ns.0)));
+        let adapter = adapter_factory.create(NamespaceRef(Arc::downgrade(&ns.0)));
         let _ = ns.0.adapter.set(adapter);
         ns
     }

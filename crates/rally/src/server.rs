@@ -13,7 +13,8 @@ use crate::config::ServerConfig;
 use crate::connect_timeout::ConnectDeadlines;
 use crate::namespace::{ConnectError, Namespace};
 use crate::serve_client;
-use crate::socket::{read, write, Socket};
+use crate::socket::Socket;
+use crate::sync::{read, write};
 use rally_engine::{CloseReason, Engine, EngineHandler, Message, Session};
 use std::collections::HashMap;
 use std::future::Future;
@@ -130,7 +131,7 @@ impl Server {
         }
         write(&self.0.namespaces)
             .entry(name.clone())
-            .or_insert_with(|| Namespace::new(&name, &self.0))
+            .or_insert_with(|| Namespace::new(&name, &*self.0.adapter_factory))
             .clone()
     }
 

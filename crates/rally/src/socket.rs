@@ -9,15 +9,17 @@
 use crate::ack::{AckError, PendingAck};
 use crate::adapter::{BroadcastOptions, Room, SocketId};
 use crate::args::{Args, IntoArgs};
-use crate::broadcast::{BroadcastOperator, EmitError, IntoRooms};
-use crate::client::{text_message, to_messages, Client};
+use crate::broadcast::{BroadcastOperator, IntoRooms};
+use crate::client::Client;
 use crate::handler::{
     run_handler, Ack, AnyHandler, BoxFuture, DisconnectHandler, Event, EventHandler,
 };
 use crate::handshake::Handshake;
 use crate::namespace::Namespace;
-use crate::packet::{Packet, RESERVED_EVENTS};
+use crate::outgoing::{self, ack_packet, connect_packet, event_packet, EmitError};
+use crate::packet::Packet;
 use crate::reason::DisconnectReason;
+use crate::sync::{lock, read, write};
 use rally_engine::{OutMessage, TransportKind};
 use serde_json::Value;
 use std::borrow::Cow;
@@ -151,7 +153,7 @@ impl Socket {
 
     /// `socket.emit(event, ...args)`: to this client only.
     pub fn emit(&self, event: &str, args: impl IntoArgs) -> Result<(), EmitError> {
-        let packet = event_packet(&self.0.ns, event, args, None)?;
+        let packet = event_packet(self.0.ns.name(), event, args, None)?;
         self.send_packet(&packet);
         Ok(())
     }
@@ -159,7 +161,7 @@ impl Socket {
     /// `socket.emitWithAck(event, ...args)`: waits for the client's answer (or its disconnection).
     pub async fn emit_with_ack(&self, event: &str, args: impl IntoArgs) -> Result<Args, AckError> {
         let id = self.0.ns.next_ack_id();
-        let packet = event_packet(&self.0.ns, event, args, Some(id))
+        let packet = event_packet(self.0.ns.name(), event, args, Some(id))
             .map_err(|e| AckError::NotSent(e.to_string()))?;
         let (tx, rx) = oneshot::channel();
         lock(&self.0.acks).insert(id, PendingAck::One(tx));
@@ -240,12 +242,7 @@ impl Socket {
     // ---- the crate's side: called by the client, the namespace and adapters ----
 
     pub(crate) fn send_packet(&self, packet: &Packet) {
-        if packet.attachments.is_empty() {
-            // The common case, an ack or an emit without binary: no list to allocate.
-            self.send_messages(std::slice::from_ref(&text_message(packet)), false);
-        } else {
-            self.send_messages(&to_messages(packet), false);
-        }
+        outgoing::with_messages(packet, |messages| self.send_messages(messages, false));
     }
 
     /// Sends already-encoded messages: the same bytes go to every recipient of a broadcast.
@@ -269,10 +266,7 @@ impl Socket {
     /// Sends the CONNECT answer, then what the connection handler emitted.
     pub(crate) fn finish_connect(&self) {
         let mut pending = lock(&self.0.pre_connect);
-        let mut connect = to_messages(&Packet::connect(
-            self.0.ns.name(),
-            Some(serde_json::json!({ "sid": &*self.0.id })),
-        ));
+        let mut connect = outgoing::to_messages(&connect_packet(self.0.ns.name(), &self.0.id));
         connect.append(&mut pending);
         if self
             .0
@@ -289,8 +283,7 @@ impl Socket {
     }
 
     pub(crate) fn send_ack(&self, id: u64, args: Args) {
-        let (data, attachments) = args.into_ack_data();
-        self.send_packet(&Packet::ack(self.0.ns.name(), data, attachments, id));
+        self.send_packet(&ack_packet(self.0.ns.name(), id, args));
     }
 
     /// One EVENT from the client, dispatched in arrival order.
@@ -414,27 +407,11 @@ pub struct VolatileSocket<'a> {
 
 impl VolatileSocket<'_> {
     pub fn emit(&self, event: &str, args: impl IntoArgs) -> Result<(), EmitError> {
-        let packet = event_packet(&self.socket.0.ns, event, args, None)?;
-        self.socket.send_messages(&to_messages(&packet), true);
+        let packet = event_packet(self.socket.0.ns.name(), event, args, None)?;
+        self.socket
+            .send_messages(&outgoing::to_messages(&packet), true);
         Ok(())
     }
-}
-
-/// Builds an EVENT packet, refusing reserved names as socket.io does.
-pub(crate) fn event_packet(
-    ns: &Namespace,
-    event: &str,
-    args: impl IntoArgs,
-    id: Option<u64>,
-) -> Result<Packet, EmitError> {
-    if RESERVED_EVENTS.contains(&event) {
-        return Err(EmitError::Reserved(event.to_owned()));
-    }
-    let (data, attachments) = args
-        .into_args()
-        .map_err(EmitError::Args)?
-        .into_event_data(event);
-    Ok(Packet::event(ns.name(), data, attachments, id))
 }
 
 impl std::fmt::Debug for Socket {
@@ -450,15 +427,4 @@ impl PartialEq for Socket {
     fn eq(&self, other: &Self) -> bool {
         Arc::ptr_eq(&self.0, &other.0)
     }
-}
-
-/// Locks that a panicking handler elsewhere cannot poison for everyone else.
-pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-pub(crate) fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    l.read().unwrap_or_else(|e| e.into_inner())
-}
-pub(crate) fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    l.write().unwrap_or_else(|e| e.into_inner())
 }

@@ -7,10 +7,11 @@
 use super::{Adapter, AdapterError, AdapterFactory, BroadcastOptions, Room, SocketId, SocketInfo};
 use crate::ack::{AckCollector, PendingAck};
 use crate::args::Args;
-use crate::client::to_messages;
 use crate::namespace::{IdHash, Namespace, NamespaceRef};
+use crate::outgoing::to_messages;
 use crate::packet::Packet;
-use crate::socket::{read, write, Socket};
+use crate::socket::Socket;
+use crate::sync::{read, write};
 use futures::future::{self, BoxFuture, FutureExt};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};

@@ -1,0 +1,164 @@
+//! Outgoing packets: what the server sends, built from the API's arguments and encoded
+//! into the engine's messages.
+//!
+//! One floor above the codec (`packet`) and `args`, below everything that sends: the
+//! socket (its emits, acks and CONNECT answer), the client (CONNECT_ERROR), the
+//! broadcast operator (which only builds the packet) and the adapters (which encode it).
+//! It knows no socket, namespace or adapter, so each of them can use it without
+//! reaching up into another.
+//!
+//! The encoding rules of the hot path live here: a packet becomes its text message,
+//! written straight into the engine's frame, then one binary message per attachment.
+//! An adapter encodes a broadcast once and hands the same messages, whose bytes are
+//! shared, to every recipient; a packet for one client without attachments is sent as
+//! a single message without allocating a list.
+
+use crate::args::{Args, ArgsError, IntoArgs};
+use crate::packet::{encode_into, Packet, RESERVED_EVENTS};
+use rally_engine::OutMessage;
+use serde_json::{json, Value};
+use std::fmt;
+
+/// Why an emit was refused before anything was sent.
+#[derive(Debug)]
+pub enum EmitError {
+    /// The event name is one socket.io keeps for itself ("connect", "disconnect", …).
+    Reserved(String),
+    /// The arguments did not serialize.
+    Args(ArgsError),
+}
+
+impl fmt::Display for EmitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Reserved(name) => write!(f, "\"{name}\" is a reserved event name"),
+            Self::Args(e) => write!(f, "arguments not serializable: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for EmitError {}
+
+/// An EVENT for namespace `nsp`, refusing reserved names as socket.io does; with `id`,
+/// the recipients are asked for an ack.
+pub(crate) fn event_packet(
+    nsp: &str,
+    event: &str,
+    args: impl IntoArgs,
+    id: Option<u64>,
+) -> Result<Packet, EmitError> {
+    if RESERVED_EVENTS.contains(&event) {
+        return Err(EmitError::Reserved(event.to_owned()));
+    }
+    let (data, attachments) = args
+        .into_args()
+        .map_err(EmitError::Args)?
+        .into_event_data(event);
+    Ok(Packet::event(nsp, data, attachments, id))
+}
+
+/// The ACK answering the client's event `id`.
+pub(crate) fn ack_packet(nsp: &str, id: u64, args: Args) -> Packet {
+    let (data, attachments) = args.into_ack_data();
+    Packet::ack(nsp, data, attachments, id)
+}
+
+/// The CONNECT answer that tells a client its socket joined, with the socket's id.
+pub(crate) fn connect_packet(nsp: &str, sid: &str) -> Packet {
+    Packet::connect(nsp, Some(json!({ "sid": sid })))
+}
+
+/// A CONNECT_ERROR: the client's `connect_error` event gets `message` and `data`.
+pub(crate) fn connect_error_packet(nsp: &str, message: &str, data: Option<Value>) -> Packet {
+    let mut payload = json!({ "message": message });
+    if let Some(data) = data {
+        payload["data"] = data;
+    }
+    Packet::connect_error(nsp, payload)
+}
+
+/// The messages one packet becomes: its text, then each binary attachment.
+pub(crate) fn to_messages(packet: &Packet) -> Vec<OutMessage> {
+    let mut messages = Vec::with_capacity(1 + packet.attachments.len());
+    messages.push(text_message(packet));
+    messages.extend(packet.attachments.iter().cloned().map(OutMessage::binary));
+    messages
+}
+
+/// Calls `send` with the messages of a packet for one recipient: the common case, a
+/// packet without binary, needs no list.
+pub(crate) fn with_messages<R>(packet: &Packet, send: impl FnOnce(&[OutMessage]) -> R) -> R {
+    if packet.attachments.is_empty() {
+        send(std::slice::from_ref(&text_message(packet)))
+    } else {
+        send(&to_messages(packet))
+    }
+}
+
+/// A packet's text, encoded straight into its engine message.
+fn text_message(packet: &Packet) -> OutMessage {
+    OutMessage::text_with(64, |out| encode_into(packet, out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::args::Binary;
+    use bytes::Bytes;
+
+    fn texts_and_binaries(messages: &[OutMessage]) -> Vec<String> {
+        messages
+            .iter()
+            .map(|m| match (m.as_text(), m.as_binary()) {
+                (Some(text), _) => text.to_owned(),
+                (None, Some(bytes)) => format!("bin:{}", bytes.len()),
+                (None, None) => unreachable!("a message is text or binary"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn reserved_event_names_are_refused_before_anything_is_built() {
+        for name in RESERVED_EVENTS {
+            let refused = event_packet("/", name, (), None);
+            assert!(matches!(refused, Err(EmitError::Reserved(n)) if n == name));
+        }
+    }
+
+    #[test]
+    fn an_event_is_one_text_message_then_one_binary_per_attachment() {
+        let plain = event_packet("/chat", "hi", ("there",), Some(4)).unwrap();
+        let sent = with_messages(&plain, texts_and_binaries);
+        assert_eq!(sent, [r#"2/chat,4["hi","there"]"#]);
+
+        let blob = Binary(Bytes::from_static(b"abc"));
+        let binary = event_packet("/", "up", (blob,), None).unwrap();
+        let expected = [
+            r#"51-["up",{"_placeholder":true,"num":0}]"#.to_owned(),
+            "bin:3".to_owned(),
+        ];
+        assert_eq!(texts_and_binaries(&to_messages(&binary)), expected);
+        assert_eq!(with_messages(&binary, texts_and_binaries), expected);
+    }
+
+    #[test]
+    fn server_answers_encode_as_socket_io_sends_them() {
+        let ack = ack_packet("/", 7, Args::default());
+        let connect = connect_packet("/admin", "abc");
+        let refused = connect_error_packet("/", "Invalid namespace", None);
+        let with_data = connect_error_packet("/", "no", Some(serde_json::json!({"a": 1})));
+        let sent: Vec<String> = [ack, connect, refused, with_data]
+            .iter()
+            .flat_map(|p| texts_and_binaries(&to_messages(p)))
+            .collect();
+        assert_eq!(
+            sent,
+            [
+                "37[]",
+                r#"0/admin,{"sid":"abc"}"#,
+                r#"4{"message":"Invalid namespace"}"#,
+                r#"4{"message":"no","data":{"a":1}}"#,
+            ]
+        );
+    }
+}
