@@ -15,6 +15,7 @@ use futures::{SinkExt, StreamExt};
 use rally_bench::raw_http::{connect_from, Connection};
 use rally_bench::server::{raise_fd_limit, rss_bytes};
 use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -80,6 +81,14 @@ impl Target {
             }
             other => return Err(format!("unknown --server {other}")),
         };
+        // SAFETY: prctl is async-signal-safe; it only asks the kernel to end the server
+        // with this tool, so a tool stopped from outside leaves no server behind.
+        unsafe {
+            command.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
         let mut child = command
             .env("RUST_LOG", "error")
             .stdout(Stdio::piped())

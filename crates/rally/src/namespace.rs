@@ -174,37 +174,39 @@ impl Namespace {
         f(&read(&self.0.sockets))
     }
 
-    fn operator(&self) -> BroadcastOperator {
+    /// Every socket of the namespace, as a broadcast operator: for sending several
+    /// packets to one audience, or adding flags (`volatile`, `local`, `timeout`) later.
+    pub fn everyone(&self) -> BroadcastOperator {
         BroadcastOperator::new(self.clone(), BroadcastOptions::default())
     }
 
     pub fn to(&self, rooms: impl IntoRooms) -> BroadcastOperator {
-        self.operator().to(rooms)
+        self.everyone().to(rooms)
     }
 
     pub fn in_(&self, rooms: impl IntoRooms) -> BroadcastOperator {
-        self.operator().to(rooms)
+        self.everyone().to(rooms)
     }
 
     pub fn except(&self, rooms: impl IntoRooms) -> BroadcastOperator {
-        self.operator().except(rooms)
+        self.everyone().except(rooms)
     }
 
     pub fn local(&self) -> BroadcastOperator {
-        self.operator().local()
+        self.everyone().local()
     }
 
     pub fn volatile(&self) -> BroadcastOperator {
-        self.operator().volatile()
+        self.everyone().volatile()
     }
 
     pub fn timeout(&self, timeout: Duration) -> BroadcastOperator {
-        self.operator().timeout(timeout)
+        self.everyone().timeout(timeout)
     }
 
     /// `nsp.emit(event, ...args)`: to every socket of the namespace.
     pub fn emit(&self, event: &str, args: impl IntoArgs) -> Result<(), EmitError> {
-        self.operator().emit(event, args)
+        self.everyone().emit(event, args)
     }
 
     pub async fn emit_with_ack(
@@ -212,23 +214,23 @@ impl Namespace {
         event: &str,
         args: impl IntoArgs,
     ) -> Result<Vec<Args>, AckError> {
-        self.operator().emit_with_ack(event, args).await
+        self.everyone().emit_with_ack(event, args).await
     }
 
     pub async fn fetch_sockets(&self) -> Result<Vec<RemoteSocket>, crate::adapter::AdapterError> {
-        self.operator().fetch_sockets().await
+        self.everyone().fetch_sockets().await
     }
 
     pub fn sockets_join(&self, rooms: impl IntoRooms) {
-        self.operator().sockets_join(rooms)
+        self.everyone().sockets_join(rooms)
     }
 
     pub fn sockets_leave(&self, rooms: impl IntoRooms) {
-        self.operator().sockets_leave(rooms)
+        self.everyone().sockets_leave(rooms)
     }
 
     pub fn disconnect_sockets(&self, close: bool) {
-        self.operator().disconnect_sockets(close)
+        self.everyone().disconnect_sockets(close)
     }
 
     /// Every room of the namespace across the cluster, socket-id rooms included.

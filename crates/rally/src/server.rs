@@ -168,6 +168,11 @@ impl Server {
         self.sockets().except(rooms)
     }
 
+    /// Every socket of the main namespace, as a broadcast operator (`Namespace::everyone`).
+    pub fn everyone(&self) -> BroadcastOperator {
+        self.sockets().everyone()
+    }
+
     pub fn local(&self) -> BroadcastOperator {
         self.sockets().local()
     }

@@ -61,7 +61,7 @@ pub(super) async fn on_message(chat: Chat, peer: Arc<Peer>, socket: Socket, mut 
     let io = &chat.0.io;
     let target = match &room {
         Some(room) => io.to(room.as_str()),
-        None => io.to(Vec::<String>::new()),
+        None => io.everyone(),
     };
     let sent = target
         .emit("message_info", (info,))
