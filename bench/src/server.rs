@@ -2,6 +2,7 @@
 //! `/proc` — the figures that stay fair when generator and server share the cores.
 
 use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -35,13 +36,27 @@ impl Server {
                 c
             }
         };
+        command.args(["--port", "0"]);
+        Server::spawn(command, kind.name())
+    }
+
+    /// Starts a server that prints `listening on ADDR` once it accepts connections. It
+    /// dies with this process, however this process ends.
+    pub fn spawn(mut command: Command, name: &str) -> Result<Server, String> {
+        // SAFETY: prctl is async-signal-safe; it only asks the kernel to end the child
+        // with its parent, so a tool stopped from outside leaves no server behind.
+        unsafe {
+            command.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
         let mut child = command
-            .args(["--port", "0"])
             .env("RUST_LOG", "error")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .map_err(|e| format!("cannot start the {} server: {e}", kind.name()))?;
+            .map_err(|e| format!("cannot start the {name} server: {e}"))?;
         let stdout = child.stdout.take().ok_or("no stdout")?;
         let mut line = String::new();
         BufReader::new(stdout)
@@ -52,12 +67,7 @@ impl Server {
             .rsplit(':')
             .next()
             .and_then(|p| p.parse().ok())
-            .ok_or_else(|| {
-                format!(
-                    "{} server said {line:?} instead of `listening on ADDR`",
-                    kind.name()
-                )
-            })?;
+            .ok_or_else(|| format!("{name} server said {line:?} instead of `listening on ADDR`"))?;
         Ok(Server { port, child })
     }
 
@@ -74,6 +84,13 @@ impl Server {
     /// Resident memory in bytes.
     pub fn rss_bytes(&self) -> u64 {
         rss_bytes(&format!("/proc/{}/status", self.pid()))
+    }
+
+    /// How many files (sockets included) the server has open.
+    pub fn open_files(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.pid()))
+            .map(|dir| dir.count())
+            .unwrap_or(0)
     }
 }
 

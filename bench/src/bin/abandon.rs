@@ -1,6 +1,6 @@
 //! abandon: checks that sessions clients leave half-way are forgotten on time, at scale.
 //!
-//! Starts a server (the chat, or the bench fixture) with short heartbeats, then, for
+//! Starts the chat server with short heartbeats, then, for
 //! each round, opens polling sessions that are never polled again (half of them after a
 //! Socket.IO CONNECT) and WebSocket upgrades abandoned three ways (the socket left idle
 //! after it opened, dropped after `3probe`, dropped after the upgrade and a CONNECT).
@@ -13,10 +13,8 @@
 use clap::Parser;
 use futures::{SinkExt, StreamExt};
 use rally_bench::raw_http::{connect_from, Connection};
-use rally_bench::server::{raise_fd_limit, rss_bytes};
-use std::io::{BufRead, BufReader};
-use std::os::unix::process::CommandExt;
-use std::process::{Child, Command, Stdio};
+use rally_bench::server::{raise_fd_limit, Server};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{Mutex, Semaphore};
@@ -28,9 +26,6 @@ struct Options {
     /// The repository's root (where target/release lives).
     #[arg(long, default_value = ".")]
     root: String,
-    /// The server: `chat` (rally-chat) or `fixture` (the bench fixture).
-    #[arg(long, default_value = "chat")]
-    server: String,
     /// Polling sessions per round (half of them also CONNECT to `/`).
     #[arg(long, default_value_t = 20_000)]
     polling: usize,
@@ -55,80 +50,17 @@ const HTTP_WORKERS: usize = 32;
 /// WebSocket upgrades under way at once.
 const WS_IN_FLIGHT: usize = 256;
 
-struct Target {
-    child: Child,
-    port: u16,
-}
-
-impl Target {
-    fn start(options: &Options) -> Result<Target, String> {
-        let (interval, timeout) = (options.ping_interval_ms, options.ping_timeout_ms);
-        let mut command = match options.server.as_str() {
-            "chat" => {
-                let mut c = Command::new(format!("{}/target/release/rally-chat", options.root));
-                c.args(["--port", "0", "--db", ":memory:"]);
-                c.args(["--ping-interval-ms", &interval.to_string()]);
-                c.args(["--ping-timeout-ms", &timeout.to_string()]);
-                // socket.io's defaults have the connect timeout equal to the heartbeat's
-                // whole span (45 s = 25 s + 20 s): keep that proportion.
-                c.args(["--connect-timeout-ms", &(interval + timeout).to_string()]);
-                c
-            }
-            "fixture" => {
-                let mut c = Command::new(format!("{}/target/release/examples/bench", options.root));
-                c.args(["--port", "0"]);
-                c
-            }
-            other => return Err(format!("unknown --server {other}")),
-        };
-        // SAFETY: prctl is async-signal-safe; it only asks the kernel to end the server
-        // with this tool, so a tool stopped from outside leaves no server behind.
-        unsafe {
-            command.pre_exec(|| {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                Ok(())
-            });
-        }
-        let mut child = command
-            .env("RUST_LOG", "error")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .map_err(|e| format!("cannot start the server: {e}"))?;
-        let mut line = String::new();
-        let stdout = child.stdout.take().ok_or("no stdout")?;
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .map_err(|e| e.to_string())?;
-        let port = line
-            .trim()
-            .rsplit(':')
-            .next()
-            .and_then(|p| p.parse().ok())
-            .ok_or_else(|| format!("the server said {line:?}"))?;
-        Ok(Target { child, port })
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    fn open_files(&self) -> usize {
-        std::fs::read_dir(format!("/proc/{}/fd", self.pid()))
-            .map(|dir| dir.count())
-            .unwrap_or(0)
-    }
-
-    fn rss(&self) -> u64 {
-        rss_bytes(&format!("/proc/{}/status", self.pid()))
-    }
-}
-
-impl Drop for Target {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The chat server, started with short heartbeats.
+fn start_server(options: &Options) -> Result<Server, String> {
+    let (interval, timeout) = (options.ping_interval_ms, options.ping_timeout_ms);
+    let mut command = Command::new(format!("{}/target/release/rally-chat", options.root));
+    command.args(["--port", "0", "--db", ":memory:"]);
+    command.args(["--ping-interval-ms", &interval.to_string()]);
+    command.args(["--ping-timeout-ms", &timeout.to_string()]);
+    // socket.io's defaults have the connect timeout equal to the heartbeat's whole span
+    // (45 s = 25 s + 20 s): keep that proportion.
+    command.args(["--connect-timeout-ms", &(interval + timeout).to_string()]);
+    Server::spawn(command, "rally-chat")
 }
 
 /// What a round checks afterwards.
@@ -241,7 +173,7 @@ async fn abandon_upgrade(
     Ok(None)
 }
 
-async fn round(options: &Options, target: &Target, number: usize) -> Result<Opened, String> {
+async fn round(options: &Options, target: &Server, number: usize) -> Result<Opened, String> {
     let port = target.port;
     let mut connections = Vec::new();
     for w in 0..HTTP_WORKERS {
@@ -351,7 +283,7 @@ async fn main() {
         );
         std::process::exit(2);
     }
-    let target = match Target::start(&options) {
+    let target = match start_server(&options) {
         Ok(t) => t,
         Err(e) => {
             eprintln!("abandon: {e}");
@@ -360,10 +292,9 @@ async fn main() {
     };
     tokio::time::sleep(Duration::from_millis(300)).await;
     let files_before = target.open_files();
-    let rss_before = target.rss();
+    let rss_before = target.rss_bytes();
     println!(
-        "abandon: {} on port {}, heartbeat {} + {} ms; {} open files, RSS {:.1} MiB before",
-        options.server,
+        "abandon: rally-chat on port {}, heartbeat {} + {} ms; {} open files, RSS {:.1} MiB before",
         target.port,
         options.ping_interval_ms,
         options.ping_timeout_ms,
@@ -392,7 +323,7 @@ async fn main() {
         // The client side is closed; give the server a moment to see it.
         tokio::time::sleep(Duration::from_secs(2)).await;
         let files = target.open_files();
-        let rss = target.rss();
+        let rss = target.rss_bytes();
         println!(
             "  after the round: {files} open files (before: {files_before}), RSS {:.1} MiB",
             rss as f64 / 1048576.0

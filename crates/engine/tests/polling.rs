@@ -45,10 +45,8 @@ async fn get_waits_until_something_is_queued() {
     let srv = start(EngineConfig::default()).await;
     let sid = srv.open_polling().await;
     let session = srv.session(&sid);
-    let addr = srv.addr;
-    let path = srv.url(&format!("EIO=4&transport=polling&sid={sid}"));
-    let pending = tokio::spawn(async move { request(addr, "GET", &path, b"", &[]).await });
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    let pending = srv.pending_poll(&sid).await;
+    tokio::time::sleep(Duration::from_millis(20)).await;
     assert!(!pending.is_finished());
     session
         .send_many(&[OutMessage::text("a"), OutMessage::binary(vec![0xffu8])])
@@ -61,10 +59,7 @@ async fn get_waits_until_something_is_queued() {
 async fn overlapping_polls_close_the_session() {
     let srv = start(EngineConfig::default()).await;
     let sid = srv.open_polling().await;
-    let addr = srv.addr;
-    let path = srv.url(&format!("EIO=4&transport=polling&sid={sid}"));
-    let first = tokio::spawn(async move { request(addr, "GET", &path, b"", &[]).await });
-    tokio::time::sleep(Duration::from_millis(30)).await;
+    let first = srv.pending_poll(&sid).await;
     srv.poll(&sid).await.assert_error(400, 3);
     let r = first.await.unwrap();
     assert_eq!(r.status, 200);
@@ -153,10 +148,7 @@ async fn undecodable_posts_close_with_parse_error() {
 async fn client_close_packet() {
     let srv = start(EngineConfig::default()).await;
     let sid = srv.open_polling().await;
-    let addr = srv.addr;
-    let path = srv.url(&format!("EIO=4&transport=polling&sid={sid}"));
-    let pending = tokio::spawn(async move { request(addr, "GET", &path, b"", &[]).await });
-    tokio::time::sleep(Duration::from_millis(30)).await;
+    let pending = srv.pending_poll(&sid).await;
     let r = srv.push(&sid, b"1").await;
     assert_eq!(r.text(), "ok");
     let r = pending.await.unwrap();

@@ -15,10 +15,7 @@ async fn close_ends_every_session() {
     let idle_sid = srv.open_polling().await; // never polls again
     srv.session(&ws_sid).send(OutMessage::text("last")).unwrap();
 
-    let addr = srv.addr;
-    let path = srv.url(&format!("EIO=4&transport=polling&sid={poll_sid}"));
-    let pending = tokio::spawn(async move { request(addr, "GET", &path, b"", &[]).await });
-    tokio::time::sleep(Duration::from_millis(30)).await;
+    let pending = srv.pending_poll(&poll_sid).await;
 
     let started = Instant::now();
     srv.engine.close().await;

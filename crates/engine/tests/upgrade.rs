@@ -11,16 +11,9 @@ use rally_engine::{CloseReason, EngineConfig, OutMessage, TransportKind};
 async fn upgrade_with_pending_poll() {
     let srv = start(EngineConfig::default()).await;
     let sid = srv.open_polling().await;
-    let addr = srv.addr;
-    let path = srv.url(&format!("EIO=4&transport=polling&sid={sid}"));
-    let pending = tokio::spawn(async move { request(addr, "GET", &path, b"", &[]).await });
-    tokio::time::sleep(Duration::from_millis(30)).await;
+    let pending = srv.pending_poll(&sid).await;
 
-    let mut ws = srv
-        .ws(&format!("EIO=4&transport=websocket&sid={sid}"))
-        .await;
-    send_text(&mut ws, "2probe").await;
-    assert_eq!(next_text(&mut ws).await, "3probe");
+    let mut ws = srv.probe(&sid).await;
     // The pending poll is released with a noop so the client can pause.
     assert_eq!(pending.await.unwrap().text(), "6");
     let session = srv.session(&sid);
@@ -45,11 +38,7 @@ async fn upgrade_with_pending_poll() {
 async fn poll_arriving_between_probe_and_upgrade_gets_noop() {
     let srv = start(EngineConfig::default()).await;
     let sid = srv.open_polling().await;
-    let mut ws = srv
-        .ws(&format!("EIO=4&transport=websocket&sid={sid}"))
-        .await;
-    send_text(&mut ws, "2probe").await;
-    assert_eq!(next_text(&mut ws).await, "3probe");
+    let mut ws = srv.probe(&sid).await;
     // No GET was pending when the probe was answered: the next one collects the noop.
     assert_eq!(srv.poll(&sid).await.text(), "6");
     send_text(&mut ws, "5").await;
@@ -63,11 +52,7 @@ async fn poll_arriving_between_probe_and_upgrade_gets_noop() {
 async fn upgrade_without_any_poll_sends_no_noop() {
     let srv = start(EngineConfig::default()).await;
     let sid = srv.open_polling().await;
-    let mut ws = srv
-        .ws(&format!("EIO=4&transport=websocket&sid={sid}"))
-        .await;
-    send_text(&mut ws, "2probe").await;
-    assert_eq!(next_text(&mut ws).await, "3probe");
+    let mut ws = srv.probe(&sid).await;
     send_text(&mut ws, "5").await;
     // A noop exists to release a GET; none is pending, so none is written anywhere:
     // the first frame after `5` is the echo of the client's next message.
@@ -82,11 +67,7 @@ async fn upgrade_without_any_poll_sends_no_noop() {
 async fn second_websocket_after_upgrade_is_closed() {
     let srv = start(EngineConfig::default()).await;
     let sid = srv.open_polling().await;
-    let mut ws = srv
-        .ws(&format!("EIO=4&transport=websocket&sid={sid}"))
-        .await;
-    send_text(&mut ws, "2probe").await;
-    assert_eq!(next_text(&mut ws).await, "3probe");
+    let mut ws = srv.probe(&sid).await;
     send_text(&mut ws, "5").await;
 
     let mut ws2 = srv
@@ -106,11 +87,7 @@ async fn upgrade_timeout_keeps_polling() {
     })
     .await;
     let sid = srv.open_polling().await;
-    let mut ws = srv
-        .ws(&format!("EIO=4&transport=websocket&sid={sid}"))
-        .await;
-    send_text(&mut ws, "2probe").await;
-    assert_eq!(next_text(&mut ws).await, "3probe");
+    let mut ws = srv.probe(&sid).await;
     expect_closed(&mut ws).await;
     // The unclaimed noop is dropped with the probe; polling works as before.
     assert_eq!(srv.push(&sid, b"4after").await.text(), "ok");
@@ -123,11 +100,7 @@ async fn upgrade_timeout_keeps_polling() {
 async fn heartbeat_moves_to_websocket() {
     let srv = start(fast_heartbeat()).await;
     let sid = srv.open_polling().await;
-    let mut ws = srv
-        .ws(&format!("EIO=4&transport=websocket&sid={sid}"))
-        .await;
-    send_text(&mut ws, "2probe").await;
-    assert_eq!(next_text(&mut ws).await, "3probe");
+    let mut ws = srv.probe(&sid).await;
     send_text(&mut ws, "5").await;
     let mut pings = 0;
     while pings < 3 {

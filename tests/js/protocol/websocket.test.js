@@ -222,14 +222,21 @@ test('heartbeat: a client that never pongs is closed after pingInterval + pingTi
       `closed after ${elapsed} ms: later than pingInterval + pingTimeout + ${SLACK} ms`);
   }));
 
-/** Handshakes over polling and upgrades by hand; returns { sid, c }. */
-async function upgradeByHand(srv, sockets) {
+/** Handshakes over polling, then opens the upgrade's WebSocket (a `before` hook may act in between); returns { sid, c }. */
+async function openProbe(srv, sockets, before = async () => {}) {
   const hs = await fetch(pollUrl(srv, 'EIO=4&transport=polling'));
   const sid = JSON.parse((await hs.text()).slice(1)).sid;
+  await before(sid);
   const c = connect(srv, sockets, `EIO=4&transport=websocket&sid=${encodeURIComponent(sid)}`);
   await c.opened;
   c.ws.send('2probe');
   assert.equal(await c.next(), '3probe');
+  return { sid, c };
+}
+
+/** Handshakes over polling and upgrades by hand; returns { sid, c }. */
+async function upgradeByHand(srv, sockets) {
+  const { sid, c } = await openProbe(srv, sockets);
   // The polling transport is paused: a GET is answered with a noop so the client can move on.
   const poll = await within(fetch(pollUrl(srv, `EIO=4&transport=polling&sid=${sid}`)), 2000, 'GET during upgrade');
   assert.equal(poll.status, 200);
@@ -249,14 +256,11 @@ test('upgrade by hand: probe, noop on the paused poll, upgrade, then messages fl
 
 test('upgrade with a GET pending during the probe: the GET gets the noop, the WebSocket none', () =>
   withEcho(async (srv, sockets) => {
-    const hs = await fetch(pollUrl(srv, 'EIO=4&transport=polling'));
-    const sid = JSON.parse((await hs.text()).slice(1)).sid;
-    const pending = fetch(pollUrl(srv, `EIO=4&transport=polling&sid=${sid}`));
-    await sleep(50);
-    const c = connect(srv, sockets, `EIO=4&transport=websocket&sid=${encodeURIComponent(sid)}`);
-    await c.opened;
-    c.ws.send('2probe');
-    assert.equal(await c.next(), '3probe');
+    let pending;
+    const { c } = await openProbe(srv, sockets, async (sid) => {
+      pending = fetch(pollUrl(srv, `EIO=4&transport=polling&sid=${sid}`));
+      await sleep(50);
+    });
     const poll = await within(pending, 2000, 'pending GET released');
     assert.equal(await poll.text(), '6');
     c.ws.send('5');
@@ -266,12 +270,7 @@ test('upgrade with a GET pending during the probe: the GET gets the noop, the We
 
 test('upgrade without any GET: no noop anywhere, the first frame after "5" is the echo', () =>
   withEcho(async (srv, sockets) => {
-    const hs = await fetch(pollUrl(srv, 'EIO=4&transport=polling'));
-    const sid = JSON.parse((await hs.text()).slice(1)).sid;
-    const c = connect(srv, sockets, `EIO=4&transport=websocket&sid=${encodeURIComponent(sid)}`);
-    await c.opened;
-    c.ws.send('2probe');
-    assert.equal(await c.next(), '3probe');
+    const { c } = await openProbe(srv, sockets);
     c.ws.send('5');
     c.ws.send('4first');
     assert.equal(await c.nextData(), '4first');
@@ -281,14 +280,10 @@ test('upgrade without any GET: no noop anywhere, the first frame after "5" is th
 
 test('upgrade by hand: messages queued on polling before the upgrade are not lost', () =>
   withEcho(async (srv, sockets) => {
-    const hs = await fetch(pollUrl(srv, 'EIO=4&transport=polling'));
-    const sid = JSON.parse((await hs.text()).slice(1)).sid;
-    const p = await fetch(pollUrl(srv, `EIO=4&transport=polling&sid=${sid}`), { method: 'POST', body: '4before' });
-    assert.equal(await p.text(), 'ok');
-    const c = connect(srv, sockets, `EIO=4&transport=websocket&sid=${encodeURIComponent(sid)}`);
-    await c.opened;
-    c.ws.send('2probe');
-    assert.equal(await c.next(), '3probe');
+    const { c } = await openProbe(srv, sockets, async (sid) => {
+      const p = await fetch(pollUrl(srv, `EIO=4&transport=polling&sid=${sid}`), { method: 'POST', body: '4before' });
+      assert.equal(await p.text(), 'ok');
+    });
     c.ws.send('5');
     assert.equal(await c.nextData(), '4before');
     c.ws.send('4after');

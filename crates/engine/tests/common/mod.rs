@@ -193,6 +193,17 @@ impl Server {
             .await
     }
 
+    /// A GET for the session, left pending on the server (given 30 ms to arrive).
+    pub async fn pending_poll(&self, sid: &str) -> tokio::task::JoinHandle<Resp> {
+        let (addr, path) = (
+            self.addr,
+            self.url(&format!("EIO=4&transport=polling&sid={sid}")),
+        );
+        let poll = tokio::spawn(async move { request(addr, "GET", &path, b"", &[]).await });
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        poll
+    }
+
     pub async fn push(&self, sid: &str, body: &[u8]) -> Resp {
         self.post(&format!("EIO=4&transport=polling&sid={sid}"), body)
             .await
@@ -201,6 +212,16 @@ impl Server {
     pub async fn ws(&self, query: &str) -> WsClient {
         let url = format!("ws://{}/engine.io/?{query}", self.addr);
         let (ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+        ws
+    }
+
+    /// The WebSocket of an upgrade probe for a polling session, once `2probe` got `3probe`.
+    pub async fn probe(&self, sid: &str) -> WsClient {
+        let mut ws = self
+            .ws(&format!("EIO=4&transport=websocket&sid={sid}"))
+            .await;
+        send_text(&mut ws, "2probe").await;
+        assert_eq!(next_text(&mut ws).await, "3probe");
         ws
     }
 

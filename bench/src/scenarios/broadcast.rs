@@ -1,0 +1,214 @@
+//! Broadcast to everyone: in a closed loop (throughput and CPU per delivery), and at a
+//! fixed rate with every delivery's latency, optionally beside clients that never read.
+
+use super::{closed_loop, connect_all, drained, field, now_us, settle};
+use crate::client::{handshake, Client, OnPacket, Ws};
+use crate::server::Server;
+use crate::stats::{percentiles, Percentiles, Spent, Window};
+use serde::Serialize;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::Notify;
+
+#[derive(Debug, Serialize)]
+pub struct BroadcastLoop {
+    pub clients: usize,
+    pub senders: usize,
+    pub messages: u64,
+    pub deliveries: u64,
+    pub lost: u64,
+    pub deliveries_per_s: f64,
+    pub cpu_us_per_delivery: f64,
+    pub spent: Spent,
+}
+
+/// `clients` clients; `senders` of them each emit `message`, wait for their own copy, repeat.
+pub async fn broadcast_loop(
+    server: &Server,
+    clients: usize,
+    senders: usize,
+    duration: Duration,
+) -> Result<BroadcastLoop, String> {
+    let delivered = Arc::new(AtomicU64::new(0));
+    let echoes: Arc<Vec<Notify>> = Arc::new((0..senders).map(|_| Notify::new()).collect());
+    let on_packet: OnPacket = {
+        let (delivered, echoes) = (delivered.clone(), echoes.clone());
+        Arc::new(move |client: &Client, packet: &str| {
+            if packet.starts_with("2[\"message\"") {
+                delivered.fetch_add(1, Ordering::Relaxed);
+                if client.index < echoes.len()
+                    && field(packet, "\"s\":") == Some(client.index as u64)
+                {
+                    echoes[client.index].notify_one();
+                }
+            }
+        })
+    };
+    let all = connect_all(server.port, clients, &on_packet).await?;
+    let window = Window::start(server);
+    let sent = closed_loop(&all, &echoes, duration, |i, n| {
+        format!("2[\"message\",{{\"s\":{i},\"n\":{n}}}]")
+    })
+    .await;
+    let expected = sent * clients as u64;
+    let deliveries = drained(&delivered, expected).await;
+    let spent = window.stop(server);
+    drop(all);
+    Ok(BroadcastLoop {
+        clients,
+        senders,
+        messages: sent,
+        deliveries,
+        lost: expected.saturating_sub(deliveries),
+        deliveries_per_s: deliveries as f64 / spent.wall_s,
+        cpu_us_per_delivery: spent.cpu_us_per(deliveries),
+        spent,
+    })
+}
+
+// ---------------------------------------------------------------- broadcast, fixed rate
+
+/// A latency sample: (received at, latency), both in microseconds.
+type Timed = (u64, u64);
+
+#[derive(Debug, Serialize)]
+pub struct BroadcastRate {
+    pub clients: usize,
+    pub stalled: usize,
+    pub target_deliveries_per_s: u64,
+    pub delivered: u64,
+    pub deliveries_per_s: f64,
+    pub lost: u64,
+    pub latency_us: Percentiles,
+    /// Latency over the phase's second half only.
+    pub latency_second_half_us: Percentiles,
+    pub cpu_us_per_delivery: f64,
+    pub rss_min_bytes: u64,
+    pub rss_max_bytes: u64,
+    pub spent: Spent,
+}
+
+/// A fixed delivery rate to `clients` from 4 senders; every delivery's latency. With
+/// `stalled`, that many more clients join the namespace and never read a byte: the
+/// same messages go to them too, on top of the rate.
+pub async fn broadcast_rate(
+    server: &Server,
+    clients: usize,
+    deliveries_per_s: u64,
+    duration: Duration,
+    stalled: usize,
+    payload_bytes: usize,
+) -> Result<BroadcastRate, String> {
+    const SENDERS: usize = 4;
+    let latencies: Arc<Vec<Mutex<Vec<Timed>>>> =
+        Arc::new((0..clients).map(|_| Mutex::new(Vec::new())).collect());
+    let on_packet: OnPacket = {
+        let latencies = latencies.clone();
+        Arc::new(move |client: &Client, packet: &str| {
+            if packet.starts_with("2[\"message\"") {
+                if let Some(t) = field(packet, "\"t\":") {
+                    let now = now_us();
+                    latencies[client.index]
+                        .lock()
+                        .unwrap()
+                        .push((now, now.saturating_sub(t)));
+                }
+            }
+        })
+    };
+    let all = connect_all(server.port, clients, &on_packet).await?;
+    let mut frozen: Vec<Ws> = Vec::new();
+    for _ in 0..stalled {
+        // Joined, then never polled again: the server's writes to it pile up.
+        frozen.push(handshake(server.port).await?.0);
+    }
+    let messages_per_s = (deliveries_per_s as f64 / clients as f64).max(1.0);
+    let interval = Duration::from_secs_f64(SENDERS as f64 / messages_per_s);
+    let filler = "x".repeat(payload_bytes);
+    let sent = Arc::new(AtomicU64::new(0));
+    let sampling = Arc::new(AtomicBool::new(true));
+    let rss = Arc::new(Mutex::new(Vec::new()));
+    let pid = server.pid();
+    let sampler = {
+        let (sampling, rss) = (sampling.clone(), rss.clone());
+        tokio::spawn(async move {
+            while sampling.load(Ordering::Relaxed) {
+                rss.lock()
+                    .unwrap()
+                    .push(crate::server::rss_bytes(&format!("/proc/{pid}/status")));
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        })
+    };
+    let window = Window::start(server);
+    let end = Instant::now() + duration;
+    let loops: Vec<_> = (0..SENDERS)
+        .map(|i| {
+            let (client, sent, filler) = (all[i].clone(), sent.clone(), filler.clone());
+            tokio::spawn(async move {
+                // Senders start spread over one interval so the load is even.
+                tokio::time::sleep(interval.mul_f64(i as f64 / SENDERS as f64)).await;
+                let mut ticks = tokio::time::interval(interval);
+                ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+                while Instant::now() < end {
+                    ticks.tick().await;
+                    client.send(&format!(
+                        "2[\"message\",{{\"t\":{},\"f\":\"{filler}\"}}]",
+                        now_us()
+                    ));
+                    sent.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    for l in loops {
+        let _ = l.await;
+    }
+    let expected = sent.load(Ordering::Relaxed) * clients as u64;
+    let count = || {
+        latencies
+            .iter()
+            .map(|l| l.lock().unwrap().len() as u64)
+            .sum::<u64>()
+    };
+    settle(
+        || {
+            let d = count();
+            (d, d >= expected)
+        },
+        Duration::from_secs(2),
+    )
+    .await;
+    let spent = window.stop(server);
+    sampling.store(false, Ordering::Relaxed);
+    let _ = sampler.await;
+    let timed: Vec<Timed> = latencies
+        .iter()
+        .flat_map(|l| std::mem::take(&mut *l.lock().unwrap()))
+        .collect();
+    // The second half alone: what remains once every stalled client's socket has stopped taking bytes.
+    let first = timed.iter().map(|s| s.0).min().unwrap_or(0);
+    let half = first + (duration.as_micros() / 2) as u64;
+    let late = percentiles(timed.iter().filter(|s| s.0 >= half).map(|s| s.1).collect());
+    let samples: Vec<u64> = timed.into_iter().map(|s| s.1).collect();
+    let delivered = samples.len() as u64;
+    let rss = rss.lock().unwrap().clone();
+    drop(frozen);
+    drop(all);
+    Ok(BroadcastRate {
+        clients,
+        stalled,
+        target_deliveries_per_s: deliveries_per_s,
+        delivered,
+        deliveries_per_s: delivered as f64 / spent.wall_s,
+        lost: expected.saturating_sub(delivered),
+        latency_us: percentiles(samples),
+        latency_second_half_us: late,
+        // The stalled clients' copies are server work too, but they are never delivered.
+        cpu_us_per_delivery: spent.cpu_us_per(delivered),
+        rss_min_bytes: rss.iter().copied().min().unwrap_or(0),
+        rss_max_bytes: rss.iter().copied().max().unwrap_or(0),
+        spent,
+    })
+}

@@ -1,0 +1,125 @@
+//! The measured scenarios. Each takes a freshly started server, drives it with its own
+//! clients over loopback for a bounded time, and returns the figures of one table row.
+
+mod broadcast;
+mod connections;
+mod echo;
+mod rooms;
+
+pub use broadcast::{broadcast_loop, broadcast_rate, BroadcastLoop, BroadcastRate};
+pub use connections::{connections, Connections};
+pub use echo::{echo, Echo};
+pub use rooms::{private, rooms, Private, Rooms};
+
+use crate::client::{connect, Client, OnPacket};
+use futures::stream::{self, StreamExt};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+use tokio::sync::Notify;
+
+pub(crate) fn now_us() -> u64 {
+    static BASE: OnceLock<Instant> = OnceLock::new();
+    BASE.get_or_init(Instant::now).elapsed().as_micros() as u64
+}
+
+/// The number after `"key":` in a packet's text: enough parsing for the generator's own payloads.
+pub(crate) fn field(text: &str, key: &str) -> Option<u64> {
+    let at = text.find(key)? + key.len();
+    let digits = &text[at..];
+    let end = digits
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(digits.len());
+    digits[..end].parse().ok()
+}
+
+/// The data array of an EVENT packet (`2[...]`), fully parsed.
+pub(crate) fn event_args(packet: &str) -> Option<Vec<serde_json::Value>> {
+    match serde_json::from_str(packet.strip_prefix('2')?) {
+        Ok(serde_json::Value::Array(args)) => Some(args),
+        _ => None,
+    }
+}
+
+pub(crate) fn ignore() -> OnPacket {
+    Arc::new(|_, _| {})
+}
+
+pub(crate) async fn connect_all(
+    port: u16,
+    count: usize,
+    on_packet: &OnPacket,
+) -> Result<Vec<Client>, String> {
+    let results: Vec<_> = stream::iter(0..count)
+        .map(|i| connect(port, i, on_packet.clone()))
+        .buffered(64)
+        .collect()
+        .await;
+    results.into_iter().collect()
+}
+
+/// Waits until `done()` or until it stops changing for `quiet`.
+pub(crate) async fn settle(mut progress: impl FnMut() -> (u64, bool), quiet: Duration) {
+    let mut last = (u64::MAX, Instant::now());
+    loop {
+        let (value, done) = progress();
+        if done {
+            return;
+        }
+        if value != last.0 {
+            last = (value, Instant::now());
+        } else if last.1.elapsed() > quiet {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Senders `0..echoes.len()` each send `packet(i, n)`, wait until they receive their own
+/// copy back, and repeat until `duration` is over. Returns how many were sent.
+pub(crate) async fn closed_loop(
+    all: &[Client],
+    echoes: &Arc<Vec<Notify>>,
+    duration: Duration,
+    packet: fn(usize, u64) -> String,
+) -> u64 {
+    let sent = Arc::new(AtomicU64::new(0));
+    let end = Instant::now() + duration;
+    let loops: Vec<_> = (0..echoes.len())
+        .map(|i| {
+            let (client, echoes, sent) = (all[i].clone(), echoes.clone(), sent.clone());
+            tokio::spawn(async move {
+                let mut n = 0u64;
+                while Instant::now() < end {
+                    client.send(&packet(i, n));
+                    sent.fetch_add(1, Ordering::Relaxed);
+                    n += 1;
+                    let echo = echoes[i].notified();
+                    if tokio::time::timeout(Duration::from_secs(5), echo)
+                        .await
+                        .is_err()
+                    {
+                        break;
+                    }
+                }
+            })
+        })
+        .collect();
+    for l in loops {
+        let _ = l.await;
+    }
+    sent.load(Ordering::Relaxed)
+}
+
+/// Waits until `counter` reaches `expected` or stops moving; returns its value.
+pub(crate) async fn drained(counter: &AtomicU64, expected: u64) -> u64 {
+    settle(
+        || {
+            let d = counter.load(Ordering::Relaxed);
+            (d, d >= expected)
+        },
+        Duration::from_secs(2),
+    )
+    .await;
+    counter.load(Ordering::Relaxed)
+}
