@@ -11,7 +11,7 @@ mod common;
 use common::{config, report, Client, TestServer, QUIET};
 use rally::packet::Packet;
 use rally::{ConnectError, Server};
-use serde_json::{json, Value};
+use serde_json::json;
 use std::time::Duration;
 
 #[tokio::test]
@@ -171,12 +171,7 @@ async fn pings_are_answered_and_the_session_lives_on() {
     cfg.engine.ping_interval = Duration::from_millis(40);
     cfg.engine.ping_timeout = Duration::from_millis(40);
     let srv = TestServer::start(Server::new(cfg)).await;
-    srv.io.on_connection(|socket| {
-        socket.on("echo", |_, mut event| async move {
-            let args: Vec<Value> = event.args.values.clone();
-            event.ack(args);
-        });
-    });
+    common::on_echo(&srv.io);
     let mut c = srv.client().await;
     // Several times the interval and the timeout together: without pongs it would close.
     c.expect_no_event(QUIET * 3).await;

@@ -125,6 +125,16 @@ impl TestServer {
     }
 }
 
+/// Every socket of `io`'s main namespace answers `echo` with the arguments it got.
+pub fn on_echo(io: &Server) {
+    io.on_connection(|socket| {
+        socket.on("echo", |_, mut event| async move {
+            let args = event.args.clone();
+            event.ack(args);
+        });
+    });
+}
+
 /// A channel on which server handlers report what they saw to the test.
 pub fn report<T>() -> (mpsc::UnboundedSender<T>, Reports<T>) {
     let (tx, rx) = mpsc::unbounded_channel();
