@@ -104,7 +104,7 @@ fn first_values(answers: Vec<Args>) -> Vec<Value> {
 #[tokio::test]
 async fn a_broadcast_with_acks_collects_every_client_answer() {
     let srv = TestServer::with_defaults().await;
-    let mut clients = srv.clients(3).await;
+    let mut clients = srv.clients::<3>().await;
     let io = srv.io.clone();
     let asked =
         tokio::spawn(async move { io.timeout(common::WAIT).emit_with_ack("poll", ("?",)).await });
@@ -116,7 +116,7 @@ async fn a_broadcast_with_acks_collects_every_client_answer() {
 #[tokio::test]
 async fn a_broadcast_with_acks_times_out_with_the_answers_that_came() {
     let srv = TestServer::with_defaults().await;
-    let mut clients = srv.clients(2).await;
+    let mut clients = srv.clients::<2>().await;
     let io = srv.io.clone();
     let asked = tokio::spawn(async move { io.timeout(SHORT).emit_with_ack("poll", ()).await });
     answer_poll(&mut clients, &[true, false]).await;

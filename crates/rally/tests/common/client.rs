@@ -186,6 +186,16 @@ impl Client {
         (name, args)
     }
 
+    /// The next packet must be the plain EVENT `event` with `args`.
+    pub async fn expect_event(&mut self, event: &str, args: Value) {
+        assert_eq!(
+            self.next_event().await,
+            (event.to_owned(), args),
+            "{}",
+            self.sid
+        );
+    }
+
     /// The next packet, which must be an EVENT asking for an ack: its name, arguments and ack id.
     pub async fn next_event_with_ack(&mut self) -> (String, Value, u64) {
         let (name, args, id) = self.next_event_with_id().await;

@@ -76,13 +76,13 @@ impl TestServer {
         Client::connect(self.addr, nsp, None).await
     }
 
-    /// `n` clients in the main namespace.
-    pub async fn clients(&self, n: usize) -> Vec<Client> {
-        let mut clients = Vec::with_capacity(n);
-        for _ in 0..n {
+    /// `N` clients in the main namespace.
+    pub async fn clients<const N: usize>(&self) -> [Client; N] {
+        let mut clients = Vec::with_capacity(N);
+        for _ in 0..N {
             clients.push(self.client().await);
         }
-        clients
+        clients.try_into().ok().expect("N clients")
     }
 
     /// The server's side of `client`'s socket.
