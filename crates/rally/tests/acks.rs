@@ -62,7 +62,7 @@ async fn an_unanswered_emit_with_ack_times_out_and_a_late_answer_is_ignored() {
         other => panic!("expected a timeout, got {other:?}"),
     }
     c.ack(id, json!(["too late"])).await;
-    srv.assert_quiet(&mut [&mut c]).await;
+    srv.assert_quiet([&mut c]).await;
     assert!(srv.socket(&c).connected());
 }
 

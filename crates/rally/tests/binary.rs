@@ -97,7 +97,7 @@ async fn a_relayed_binary_event_is_re_emitted_unchanged() {
         Some(common::client::event_data("relayed", args))
     );
     assert_eq!(packet.attachments, attachments);
-    srv.assert_quiet(&mut [&mut a, &mut b]).await;
+    srv.assert_quiet([&mut a, &mut b]).await;
 }
 
 #[tokio::test]

@@ -29,6 +29,14 @@ fn sorted_strings(mut list: Vec<String>) -> Vec<String> {
     list
 }
 
+/// Exactly the clients at `recipients` got `m(n)`, once, and no one anything else.
+async fn expect_only(srv: &TestServer, clients: &mut [Client], recipients: &[usize], n: u32) {
+    for &i in recipients {
+        clients[i].expect_event("m", json!([n])).await;
+    }
+    srv.assert_quiet(clients).await;
+}
+
 #[tokio::test]
 async fn join_and_leave_decide_whom_a_room_reaches() {
     let srv = TestServer::with_defaults().await;
@@ -38,102 +46,81 @@ async fn join_and_leave_decide_whom_a_room_reaches() {
             event.ack(());
         });
     });
-    let [mut a, mut b, mut c] = srv.clients().await;
-    for client in [&mut a, &mut b] {
+    let mut cs = srv.clients::<3>().await;
+    for client in &mut cs[..2] {
         assert_eq!(client.emit_with_ack("join", json!(["r"])).await, json!([]));
     }
     let rooms = srv
-        .socket(&a)
+        .socket(&cs[0])
         .rooms()
         .iter()
         .map(|r| r.to_string())
         .collect();
     assert_eq!(
         sorted_strings(rooms),
-        sorted_strings(vec![a.sid.clone(), "r".into()])
+        sorted_strings(vec![cs[0].sid.clone(), "r".into()])
     );
 
     srv.io.to("r").emit("m", (1,)).unwrap();
-    a.expect_event("m", json!([1])).await;
-    b.expect_event("m", json!([1])).await;
-    srv.assert_quiet(&mut [&mut a, &mut b, &mut c]).await;
+    expect_only(&srv, &mut cs, &[0, 1], 1).await;
 
-    srv.socket(&a).leave("r");
+    srv.socket(&cs[0]).leave("r");
     srv.io.to("r").emit("m", (2,)).unwrap();
-    b.expect_event("m", json!([2])).await;
-    srv.assert_quiet(&mut [&mut a, &mut b, &mut c]).await;
+    expect_only(&srv, &mut cs, &[1], 2).await;
 }
 
 #[tokio::test]
 async fn several_rooms_reach_each_member_once() {
-    let (srv, [mut a, mut b, mut c, mut d]) =
-        in_rooms([&["r1"], &["r1", "r2"], &["r2"], &[]]).await;
+    let (srv, mut cs) = in_rooms([&["r1"], &["r1", "r2"], &["r2"], &[]]).await;
     srv.io.to("r1").to("r2").emit("m", (1,)).unwrap();
+    expect_only(&srv, &mut cs, &[0, 1, 2], 1).await;
     srv.io.to(["r2", "r1"]).emit("m", (2,)).unwrap();
-    for client in [&mut a, &mut b, &mut c] {
-        client.expect_event("m", json!([1])).await;
-        client.expect_event("m", json!([2])).await;
-    }
-    srv.assert_quiet(&mut [&mut a, &mut b, &mut c, &mut d])
-        .await;
+    expect_only(&srv, &mut cs, &[0, 1, 2], 2).await;
 }
 
 #[tokio::test]
 async fn except_leaves_out_the_members_of_its_rooms() {
-    let (srv, [mut a, mut b, mut c]) = in_rooms([&["r"], &["r", "x"], &[]]).await;
+    let (srv, mut cs) = in_rooms([&["r"], &["r", "x"], &[]]).await;
     srv.io.to("r").except("x").emit("m", (1,)).unwrap();
-    a.expect_event("m", json!([1])).await;
-    srv.assert_quiet(&mut [&mut a, &mut b, &mut c]).await;
-
+    expect_only(&srv, &mut cs, &[0], 1).await;
     srv.io.except("x").emit("m", (2,)).unwrap();
-    a.expect_event("m", json!([2])).await;
-    c.expect_event("m", json!([2])).await;
-    srv.assert_quiet(&mut [&mut a, &mut b, &mut c]).await;
+    expect_only(&srv, &mut cs, &[0, 2], 2).await;
 }
 
 #[tokio::test]
 async fn socket_to_a_room_leaves_out_the_sender() {
-    let (srv, [mut a, mut b, mut c, mut d]) = in_rooms([&["r"], &["r"], &["r"], &[]]).await;
-    srv.socket(&a).to("r").emit("m", (1,)).unwrap();
-    b.expect_event("m", json!([1])).await;
-    c.expect_event("m", json!([1])).await;
-    srv.assert_quiet(&mut [&mut a, &mut b, &mut c, &mut d])
-        .await;
+    let (srv, mut cs) = in_rooms([&["r"], &["r"], &["r"], &[]]).await;
+    srv.socket(&cs[0]).to("r").emit("m", (1,)).unwrap();
+    expect_only(&srv, &mut cs, &[1, 2], 1).await;
 }
 
 #[tokio::test]
 async fn socket_broadcast_reaches_everyone_but_the_sender() {
-    let (srv, [mut a, mut b, mut c]) = in_rooms([&[], &["r"], &[]]).await;
-    srv.socket(&a).broadcast().emit("m", (1,)).unwrap();
-    b.expect_event("m", json!([1])).await;
-    c.expect_event("m", json!([1])).await;
-    srv.assert_quiet(&mut [&mut a, &mut b, &mut c]).await;
+    let (srv, mut cs) = in_rooms([&[], &["r"], &[]]).await;
+    srv.socket(&cs[0]).broadcast().emit("m", (1,)).unwrap();
+    expect_only(&srv, &mut cs, &[1, 2], 1).await;
 }
 
 #[tokio::test]
 async fn socket_to_another_id_is_a_private_message() {
-    let (srv, [mut a, mut b, mut c]) = in_rooms([&[], &[], &[]]).await;
-    srv.socket(&a)
-        .to(b.sid.as_str())
-        .emit("dm", ("hi",))
+    let (srv, mut cs) = in_rooms([&[], &[], &[]]).await;
+    srv.socket(&cs[0])
+        .to(cs[1].sid.as_str())
+        .emit("m", (1,))
         .unwrap();
-    b.expect_event("dm", json!(["hi"])).await;
-    srv.assert_quiet(&mut [&mut a, &mut b, &mut c]).await;
+    expect_only(&srv, &mut cs, &[1], 1).await;
 }
 
 #[tokio::test]
 async fn sockets_join_and_leave_move_the_targeted_sockets() {
-    let (srv, [mut a, mut b, mut c]) = in_rooms([&["r"], &["r"], &[]]).await;
+    let (srv, mut cs) = in_rooms([&["r"], &["r"], &[]]).await;
     srv.io.in_("r").sockets_join("s");
     srv.io.to("s").emit("m", (1,)).unwrap();
-    a.expect_event("m", json!([1])).await;
-    b.expect_event("m", json!([1])).await;
-    srv.assert_quiet(&mut [&mut a, &mut b, &mut c]).await;
+    expect_only(&srv, &mut cs, &[0, 1], 1).await;
 
-    srv.io.in_(a.sid.as_str()).sockets_leave("s");
+    srv.io.in_(cs[0].sid.as_str()).sockets_leave("s");
     srv.io.to("s").emit("m", (2,)).unwrap();
-    b.expect_event("m", json!([2])).await;
-    srv.assert_quiet(&mut [&mut a, &mut b, &mut c]).await;
+    expect_only(&srv, &mut cs, &[1], 2).await;
 }
 
 #[tokio::test]
@@ -141,31 +128,34 @@ async fn fetch_sockets_reports_the_targeted_sockets_with_rooms_and_data() {
     let (srv, [a, b, c]) = in_rooms([&["r"], &["r", "s"], &[]]).await;
     srv.socket(&b).set_data(json!({ "user": "bob" }));
     let found = srv.io.in_("r").fetch_sockets().await.unwrap();
-    let mut seen: Vec<(String, Vec<String>)> = found
+    let mut seen: Vec<(String, Vec<String>, serde_json::Value)> = found
         .iter()
-        .map(|s| (s.id.clone(), sorted_strings(s.rooms.clone())))
+        .map(|s| {
+            (
+                s.id.clone(),
+                sorted_strings(s.rooms.clone()),
+                s.data.clone(),
+            )
+        })
         .collect();
-    seen.sort();
+    seen.sort_by(|x, y| x.0.cmp(&y.0));
     let mut expected = vec![
         (
             a.sid.clone(),
             sorted_strings(vec![a.sid.clone(), "r".into()]),
+            json!(null),
         ),
         (
             b.sid.clone(),
             sorted_strings(vec![b.sid.clone(), "r".into(), "s".into()]),
+            json!({ "user": "bob" }),
         ),
     ];
-    expected.sort();
+    expected.sort_by(|x, y| x.0.cmp(&y.0));
     assert_eq!(seen, expected);
-    let bob = found.iter().find(|s| s.id == b.sid).unwrap();
-    assert_eq!(bob.data, json!({ "user": "bob" }));
-    assert_eq!(
-        found.iter().find(|s| s.id == a.sid).unwrap().data,
-        json!(null)
-    );
     assert_eq!(srv.io.sockets().fetch_sockets().await.unwrap().len(), 3);
-    assert!(srv.io.to(c.sid.as_str()).fetch_sockets().await.unwrap()[0].rooms == [c.sid.clone()]);
+    let alone = srv.io.to(c.sid.as_str()).fetch_sockets().await.unwrap();
+    assert_eq!(alone[0].rooms, [c.sid.clone()]);
 }
 
 #[tokio::test]
@@ -175,7 +165,7 @@ async fn disconnect_sockets_removes_only_the_targeted_sockets() {
     a.expect_disconnect().await;
     b.expect_disconnect().await;
     assert_eq!(srv.io.sockets().local_sockets().len(), 1);
-    srv.assert_quiet(&mut [&mut c]).await;
+    srv.assert_quiet([&mut c]).await;
 
     // With `close`, the connection goes too.
     srv.io.in_("s").disconnect_sockets(true);
@@ -186,17 +176,13 @@ async fn disconnect_sockets_removes_only_the_targeted_sockets() {
 
 #[tokio::test]
 async fn local_broadcasts_reach_this_servers_sockets() {
-    let (srv, [mut a, mut b, mut c]) = in_rooms([&["r"], &[], &[]]).await;
+    let (srv, mut cs) = in_rooms([&["r"], &[], &[]]).await;
     srv.io.local().emit("m", (1,)).unwrap();
-    for client in [&mut a, &mut b, &mut c] {
-        client.expect_event("m", json!([1])).await;
-    }
+    expect_only(&srv, &mut cs, &[0, 1, 2], 1).await;
     srv.io.local().to("r").emit("m", (2,)).unwrap();
-    a.expect_event("m", json!([2])).await;
-    srv.socket(&a).local().emit("m", (3,)).unwrap();
-    b.expect_event("m", json!([3])).await;
-    c.expect_event("m", json!([3])).await;
-    srv.assert_quiet(&mut [&mut a, &mut b, &mut c]).await;
+    expect_only(&srv, &mut cs, &[0], 2).await;
+    srv.socket(&cs[0]).local().emit("m", (3,)).unwrap();
+    expect_only(&srv, &mut cs, &[1, 2], 3).await;
 }
 
 #[tokio::test]

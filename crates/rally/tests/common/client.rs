@@ -222,8 +222,10 @@ impl Client {
 
     /// No packet at all for `quiet` (pings are answered meanwhile).
     pub async fn expect_no_event(&mut self, quiet: Duration) {
-        if let Ok(got) = tokio::time::timeout(quiet, self.read_packet()).await {
-            panic!("expected nothing for {quiet:?}, got {got:?}");
+        match tokio::time::timeout(quiet, self.read_packet()).await {
+            Err(_) => {}
+            Ok(Some(packet)) => panic!("expected nothing for {quiet:?}, got {packet:?}"),
+            Ok(None) => panic!("expected nothing for {quiet:?}, but the connection closed"),
         }
     }
 

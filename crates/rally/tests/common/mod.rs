@@ -97,8 +97,9 @@ impl TestServer {
     /// sent to each one alone, after whatever the test sent, and must be the
     /// next packet it reads. A connection delivers in order, so anything a
     /// broadcast wrongly sent would come first. Exact, and needs no sleep.
-    pub async fn assert_quiet(&self, clients: &mut [&mut Client]) {
-        for client in clients.iter() {
+    pub async fn assert_quiet<'a>(&self, clients: impl IntoIterator<Item = &'a mut Client>) {
+        let mut clients: Vec<&mut Client> = clients.into_iter().collect();
+        for client in &clients {
             let n = self.fences.fetch_add(1, Ordering::Relaxed);
             self.io
                 .of(&client.nsp)
@@ -106,7 +107,7 @@ impl TestServer {
                 .emit("fence", (n,))
                 .expect("fence");
         }
-        for client in clients.iter_mut() {
+        for client in &mut clients {
             let (name, _) = client.next_event().await;
             assert_eq!(name, "fence", "{} got an event it was not sent", client.sid);
         }
