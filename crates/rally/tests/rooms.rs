@@ -155,7 +155,7 @@ async fn fetch_sockets_reports_the_targeted_sockets_with_rooms_and_data() {
     assert_eq!(seen, expected);
     assert_eq!(srv.io.sockets().fetch_sockets().await.unwrap().len(), 3);
     let alone = srv.io.to(c.sid.as_str()).fetch_sockets().await.unwrap();
-    assert_eq!(alone[0].rooms, [c.sid.clone()]);
+    assert_eq!(alone[0].rooms, std::slice::from_ref(&c.sid));
 }
 
 #[tokio::test]
