@@ -254,15 +254,22 @@ impl Session {
 
     /// Server-initiated close: queued messages are flushed first (best
     /// effort), then a close packet (polling) or close frame (WebSocket),
-    /// then `on_close(reason)`. A polling client that never comes back to
-    /// collect the close packet is finished after `ping_timeout`.
+    /// then `on_close(reason)`. A client that never comes back to collect the
+    /// close packet is finished after `ping_timeout`, and never later than
+    /// the heartbeat would have ended it: whatever closes a session, it is
+    /// gone by `ping_interval + ping_timeout` after the client's last sign of
+    /// life.
     pub fn close(&self, reason: CloseReason) {
         {
             let mut st = lock(&self.state);
             if st.phase != Phase::Open {
                 return;
             }
-            let deadline = Instant::now() + self.context.config.ping_timeout;
+            let config = &self.context.config;
+            let heartbeat_end = st
+                .pong_deadline
+                .unwrap_or(st.next_ping + config.ping_timeout);
+            let deadline = heartbeat_end.min(Instant::now() + config.ping_timeout);
             st.phase = Phase::Closing { reason, deadline };
             st.queue.push_back(Outgoing::Close);
         }
@@ -418,12 +425,20 @@ impl Session {
                 self.push_control(Outgoing::Pong(OutMessage::control(&format!("3{d}"))))
             }
             Packet::Pong(_) => {
-                let mut st = lock(&self.state);
-                st.pong_deadline = None;
-                st.next_ping = Instant::now() + self.context.config.ping_interval;
-                // The writer's timer still points at the old pong deadline;
-                // it wakes then, finds no outstanding ping and re-arms, so no
-                // wake-up is needed here.
+                let rearm = {
+                    let mut st = lock(&self.state);
+                    let armed_for = st.pong_deadline.take();
+                    st.next_ping = Instant::now() + self.context.config.ping_interval;
+                    // The timer still points at the old pong deadline; it wakes then,
+                    // finds no outstanding ping and re-arms. Only when the next ping
+                    // is due before that must it be woken now.
+                    armed_for.is_some_and(|deadline| st.next_ping < deadline)
+                };
+                // A WebSocket driver sees the pong itself; a polling session's timer
+                // task waits on the notification.
+                if rearm && self.transport() == TransportKind::Polling {
+                    self.notify.notify_waiters();
+                }
             }
             Packet::Close => {
                 self.finish(CloseReason::TransportClose);

@@ -19,7 +19,7 @@ use bytes::Bytes;
 use tokio::time::{Instant, Sleep};
 
 use crate::codec::message::OutMessage;
-use crate::codec::packet::{decode_binary, decode_text};
+use crate::codec::packet::{decode_binary, decode_text, Packet};
 use crate::codec::ws_frame::{close_frame, NORMAL_CLOSURE};
 use crate::codec::ws_message::Incoming;
 use crate::session::websocket::WsNext;
@@ -70,7 +70,7 @@ impl Driver {
 
     /// Hands one message to the session. `Break` carries the close code to
     /// answer with: the session is over.
-    fn on_message(session: &Session, message: Incoming<'_>) -> ControlFlow<u16> {
+    fn on_message(session: &Session, message: Incoming<'_>, ponged: &mut bool) -> ControlFlow<u16> {
         let packet = match message {
             Incoming::Text(text) => match decode_text(text) {
                 Ok(packet) => packet,
@@ -87,6 +87,7 @@ impl Driver {
             }
             Incoming::Ping(_) | Incoming::Pong => return ControlFlow::Continue(()),
         };
+        *ponged |= matches!(packet, Packet::Pong(_));
         if session.on_packet(packet) {
             ControlFlow::Continue(())
         } else {
@@ -147,9 +148,15 @@ impl Driver {
     fn poll_read(&mut self, cx: &mut Context<'_>) -> Option<Poll<()>> {
         let session = &self.session;
         let mut close_code = NORMAL_CLOSURE;
+        let mut ponged = false;
         let end = self.ws.poll_read(cx, READ_BUDGET, |message| {
-            Self::on_message(session, message).map_break(|code| close_code = code)
+            Self::on_message(session, message, &mut ponged).map_break(|code| close_code = code)
         });
+        if ponged {
+            // The next ping is due an interval after this pong, which may come before
+            // the pong deadline the timer is armed for: the heartbeat takes a look.
+            self.armed = None;
+        }
         match end {
             ReadEnd::Pending => None,
             ReadEnd::Budget => {
