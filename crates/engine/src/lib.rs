@@ -38,7 +38,7 @@ pub use codec::packet::Message;
 pub use config::{AllowRequest, Cors, CorsOrigin, EngineConfig};
 pub use error::ProtocolError;
 pub use handshake::HandshakeInfo;
-pub use serve::serve;
+pub use serve::{serve, serve_with, ServeConfig};
 pub use server::Engine;
 pub use session::{CloseReason, EngineHandler, SendError, Session};
 pub use transport::tcp::{tune_tcp, NOTSENT_LOWAT};

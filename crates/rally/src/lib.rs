@@ -67,7 +67,7 @@ pub use handler::{Ack, Event};
 pub use handshake::Handshake;
 pub use namespace::{ConnectError, Namespace, NamespaceRef, ServerAck};
 pub use rally_engine as engine;
-pub use rally_engine::serve;
+pub use rally_engine::{serve, serve_with, ServeConfig};
 pub use reason::DisconnectReason;
 pub use serve_client::CLIENT_VERSION;
 pub use server::Server;

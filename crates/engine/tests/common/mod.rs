@@ -95,8 +95,13 @@ pub async fn start_with(config: EngineConfig, connect_info: bool) -> Server {
 /// Like `start`, but served by `rally_engine::serve`: WebSockets then reach the
 /// engine as their `TcpStream` (the path axum::serve cannot take).
 pub async fn start_served(config: EngineConfig) -> Server {
+    start_served_with(config, rally_engine::ServeConfig::default()).await
+}
+
+/// `start_served` with the connection limits of `serve`.
+pub async fn start_served_with(config: EngineConfig, serve: rally_engine::ServeConfig) -> Server {
     launch(config, |listener, app| async move {
-        rally_engine::serve(listener, app, std::future::pending())
+        rally_engine::serve_with(listener, app, serve, std::future::pending())
             .await
             .unwrap();
     })
