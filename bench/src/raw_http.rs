@@ -53,6 +53,12 @@ impl Connection {
         }
     }
 
+    /// The connection itself, for a protocol that takes over after HTTP (a WebSocket
+    /// upgrade); `None` when bytes past the last answer were already read.
+    pub fn into_stream(self) -> Option<TcpStream> {
+        self.buffered.is_empty().then_some(self.stream)
+    }
+
     /// Sends a request and reads its answer.
     pub async fn request(
         &mut self,

@@ -23,9 +23,9 @@ use tokio_tungstenite::tungstenite::Message;
 #[derive(Parser)]
 #[command(about = "Checks that abandoned Engine.IO sessions are forgotten on time")]
 struct Options {
-    /// The repository's root (where target/release lives).
-    #[arg(long, default_value = ".")]
-    root: String,
+    /// The chat server's binary.
+    #[arg(long, default_value = "target/release/rally-chat")]
+    chat: String,
     /// Polling sessions per round (half of them also CONNECT to `/`).
     #[arg(long, default_value_t = 20_000)]
     polling: usize,
@@ -53,7 +53,7 @@ const WS_IN_FLIGHT: usize = 256;
 /// The chat server, started with short heartbeats.
 fn start_server(options: &Options) -> Result<Server, String> {
     let (interval, timeout) = (options.ping_interval_ms, options.ping_timeout_ms);
-    let mut command = Command::new(format!("{}/target/release/rally-chat", options.root));
+    let mut command = Command::new(&options.chat);
     command.args(["--port", "0", "--db", ":memory:"]);
     command.args(["--ping-interval-ms", &interval.to_string()]);
     command.args(["--ping-timeout-ms", &timeout.to_string()]);
@@ -135,17 +135,33 @@ async fn next_text(ws: &mut Ws) -> Result<String, String> {
     }
 }
 
-/// Upgrades session `sid` to WebSocket and abandons it the `way`-th way; an idle socket
-/// is handed back to be held open.
+/// Opens a polling session on a new connection and upgrades that same connection at
+/// once, as a client does, then abandons it the `way`-th way; an idle socket is handed
+/// back to be held open.
 async fn abandon_upgrade(
     port: u16,
     source: u8,
-    sid: &str,
     way: usize,
-) -> Result<Option<Ws>, String> {
+) -> Result<(String, Option<Ws>), String> {
     let stream = connect_from(source, port)
         .await
         .map_err(|e| e.to_string())?;
+    let mut http = Connection::new(stream);
+    let answer = http
+        .request("GET", "/socket.io/?EIO=4&transport=polling", b"")
+        .await?;
+    let sid = sid_of(&answer.text()).ok_or_else(|| format!("handshake: {answer:?}"))?;
+    let stream = http.into_stream().ok_or("bytes after the handshake")?;
+    let ws = upgrade(port, stream, &sid, way).await?;
+    Ok((sid, ws))
+}
+
+async fn upgrade(
+    port: u16,
+    stream: tokio::net::TcpStream,
+    sid: &str,
+    way: usize,
+) -> Result<Option<Ws>, String> {
     let url = format!("ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket&sid={sid}");
     let (mut ws, _) = tokio_tungstenite::client_async(url, stream)
         .await
@@ -186,43 +202,40 @@ async fn round(options: &Options, target: &Server, number: usize) -> Result<Open
     let (polling, mut failures) = open_polling(&connections, options.polling, 2).await;
     let polling_done = started.elapsed();
 
-    // The sessions to upgrade: fresh polling sessions, never CONNECTed over polling.
-    let (to_upgrade, more) = open_polling(&connections, options.websocket, 0).await;
-    failures.extend(more);
     drop(connections);
     let limit = Arc::new(Semaphore::new(WS_IN_FLIGHT));
     let held = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let tasks = to_upgrade.iter().enumerate().map(|(i, (sid, _))| {
-        let (limit, held, sid) = (limit.clone(), held.clone(), sid.clone());
+    let tasks = (0..options.websocket).map(|i| {
+        let (limit, held) = (limit.clone(), held.clone());
         tokio::spawn(async move {
             let _permit = limit.acquire().await;
             let source = 2 + (i % SOURCES as usize) as u8;
-            match abandon_upgrade(port, source, &sid, i % 3).await {
-                Ok(Some(ws)) => {
-                    held.lock().unwrap().push(ws);
-                    Ok(())
-                }
-                Ok(None) => Ok(()),
-                Err(e) => Err(format!("websocket way {}: {e}", i % 3)),
+            let (sid, ws) = abandon_upgrade(port, source, i % 3)
+                .await
+                .map_err(|e| format!("websocket way {}: {e}", i % 3))?;
+            if let Some(ws) = ws {
+                held.lock().unwrap().push(ws);
             }
+            Ok::<_, String>((sid, i % 3))
         })
     });
-    for task in futures::future::join_all(tasks).await {
-        if let Ok(Err(e)) = task {
-            failures.push(e);
-        }
-    }
-    let last_sign = Instant::now();
     let ways = [
         "websocket left idle",
         "websocket dropped after 3probe",
         "websocket dropped after upgrade",
     ];
-    let upgraded: Vec<(String, &'static str)> = to_upgrade
-        .into_iter()
-        .enumerate()
-        .map(|(i, (sid, _))| (sid, ways[i % 3]))
-        .collect();
+    let mut upgraded = Vec::new();
+    for task in futures::future::join_all(tasks).await {
+        match task {
+            Ok(Ok((sid, way))) => upgraded.push((sid, ways[way])),
+            Ok(Err(e)) => failures.push(e),
+            Err(e) => failures.push(e.to_string()),
+        }
+    }
+    let last_sign = Instant::now();
+    for failure in failures.iter().take(3) {
+        println!("  failed: {failure}");
+    }
     println!(
         "round {number}: {} polling sessions in {:.1} s, {} upgrades abandoned in {:.1} s, {} failures",
         polling.len(),
@@ -276,9 +289,12 @@ async fn check(port: u16, opened: &Opened) -> Result<Opened, String> {
 async fn main() {
     let options = Options::parse();
     let fd_limit = raise_fd_limit();
-    if options.websocket * 2 + 200 > fd_limit as usize {
+    // Held open at once: the idle third of the WebSockets, those under way, the HTTP
+    // connections (the server's share of descriptors is the same, in its own limit).
+    let needed = options.websocket / 3 + WS_IN_FLIGHT + HTTP_WORKERS + 200;
+    if needed > fd_limit as usize {
         eprintln!(
-            "abandon: the open-file limit ({fd_limit}) is too low for {} WebSockets",
+            "abandon: the open-file limit ({fd_limit}) is too low for {} WebSockets ({needed} needed)",
             options.websocket
         );
         std::process::exit(2);
