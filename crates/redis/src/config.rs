@@ -21,6 +21,12 @@ pub struct RedisAdapterConfig {
     pub connect_timeout: Duration,
     /// Bound on one Redis round trip (a pipelined batch of publications, a PING): 2 s by default.
     pub command_timeout: Duration,
+    /// Messages waiting to be published, at most (Node's adapter has no bound): 10 000 by
+    /// default. Past it a publication is dropped and counted (`RedisStats::publish_dropped`);
+    /// local delivery is not affected.
+    pub max_publish_queue: usize,
+    /// Bytes (channel and payload) waiting to be published, at most: 16 MiB by default.
+    pub max_publish_queue_bytes: usize,
 }
 
 impl RedisAdapterConfig {
@@ -32,6 +38,8 @@ impl RedisAdapterConfig {
             publish_on_specific_response_channel: false,
             connect_timeout: Duration::from_secs(1),
             command_timeout: Duration::from_secs(2),
+            max_publish_queue: 10_000,
+            max_publish_queue_bytes: 16 << 20,
         }
     }
 

@@ -11,6 +11,9 @@ pub struct RedisStats {
     pub published: u64,
     /// Messages that could not be published (Redis away or failing); each was logged.
     pub publish_failures: u64,
+    /// Messages dropped before they were queued, because the publish queue was full
+    /// (`max_publish_queue`, `max_publish_queue_bytes`): Redis too slow for the traffic.
+    pub publish_dropped: u64,
     /// Messages received from the subscriber connection.
     pub received: u64,
     /// Received messages dropped because they could not be decoded or made no sense.
@@ -32,6 +35,7 @@ pub struct RedisStats {
 pub(crate) struct Counters {
     pub published: AtomicU64,
     pub publish_failures: AtomicU64,
+    pub publish_dropped: AtomicU64,
     pub received: AtomicU64,
     pub malformed: AtomicU64,
     pub requests_timed_out: AtomicU64,
@@ -50,6 +54,7 @@ impl Counters {
         RedisStats {
             published: self.published.load(Ordering::Relaxed),
             publish_failures: self.publish_failures.load(Ordering::Relaxed),
+            publish_dropped: self.publish_dropped.load(Ordering::Relaxed),
             received: self.received.load(Ordering::Relaxed),
             malformed: self.malformed.load(Ordering::Relaxed),
             requests_timed_out: self.requests_timed_out.load(Ordering::Relaxed),

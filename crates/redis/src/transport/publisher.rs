@@ -45,6 +45,13 @@ pub(super) async fn run(
         let Some(transport) = transport.upgrade() else {
             return;
         };
+        let (count, bytes) = batch.iter().fold((0, 0), |(n, b), cmd| match cmd {
+            PubCmd::Publish {
+                channel, payload, ..
+            } => (n + 1, b + channel.len() + payload.len()),
+            _ => (n, b),
+        });
+        transport.unqueue(count, bytes);
         if batch.iter().any(|c| matches!(c, PubCmd::Reset)) {
             batch.retain(|c| !matches!(c, PubCmd::Reset));
             if conn.take().is_some() {

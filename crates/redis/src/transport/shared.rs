@@ -7,7 +7,7 @@ use crate::connection::OutageLog;
 use crate::stats::{Counters, RedisStats};
 use parking_lot::RwLock;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
@@ -87,6 +87,11 @@ struct Routes {
 pub(crate) struct Transport {
     pub config: RedisAdapterConfig,
     pub(super) publisher: mpsc::UnboundedSender<PubCmd>,
+    /// Publications queued for the publisher, and their bytes: bounded by the config.
+    queued: AtomicUsize,
+    queued_bytes: AtomicUsize,
+    /// Whether the current full-queue episode was logged.
+    queue_full: AtomicBool,
     subscriber: mpsc::UnboundedSender<SubCmd>,
     routes: RwLock<Routes>,
     pub stats: Counters,
@@ -109,6 +114,9 @@ impl Transport {
         Transport {
             config,
             publisher,
+            queued: AtomicUsize::new(0),
+            queued_bytes: AtomicUsize::new(0),
+            queue_full: AtomicBool::new(false),
             subscriber,
             routes: RwLock::default(),
             stats: Counters::default(),
@@ -128,15 +136,48 @@ impl Transport {
         self.pub_up.load(Ordering::Acquire) && self.sub_up.load(Ordering::Acquire)
     }
 
-    /// Queues a PUBLISH. Failures are counted and logged by the publisher, which then runs `on_fail`.
+    /// Queues a PUBLISH. Failures are counted and logged by the publisher, which then runs
+    /// `on_fail`; a full queue drops it at once (counted, logged once per episode, `on_fail`).
     pub fn publish(&self, channel: String, payload: Vec<u8>, on_fail: Option<FailHook>) {
+        let bytes = channel.len() + payload.len();
+        let queued = self.queued.fetch_add(1, Ordering::AcqRel);
+        let queued_bytes = self.queued_bytes.fetch_add(bytes, Ordering::AcqRel);
+        if queued >= self.config.max_publish_queue
+            || queued_bytes + bytes > self.config.max_publish_queue_bytes
+        {
+            self.unqueue(1, bytes);
+            Counters::add(&self.stats.publish_dropped, 1);
+            if !self.queue_full.swap(true, Ordering::AcqRel) {
+                tracing::warn!(
+                    queued,
+                    queued_bytes,
+                    "redis adapter: the publish queue is full (Redis does not keep up); \
+                     publications are dropped and counted in stats() until it drains"
+                );
+            }
+            if let Some(hook) = on_fail {
+                hook("the publish queue is full");
+            }
+            return;
+        }
         let cmd = PubCmd::Publish {
             channel,
             payload,
             on_fail,
         };
         if let Err(mpsc::error::SendError(cmd)) = self.publisher.send(cmd) {
+            self.unqueue(1, bytes);
             self.fail(vec![cmd], "the publisher task has stopped");
+        }
+    }
+
+    /// The publisher took these publications off the queue.
+    pub(super) fn unqueue(&self, count: usize, bytes: usize) {
+        let before = self.queued.fetch_sub(count, Ordering::AcqRel);
+        self.queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
+        // Below half the bound again: the next time it fills is a new episode, logged anew.
+        if before - count < self.config.max_publish_queue / 2 {
+            self.queue_full.store(false, Ordering::Release);
         }
     }
 

@@ -1,0 +1,99 @@
+//! The publish queue is bounded: when Redis stops answering (here: a throwaway
+//! `redis-server` frozen with SIGSTOP) while the server keeps broadcasting, what waits to
+//! be published stays under `max_publish_queue`, the rest is dropped and counted, local
+//! delivery is untouched, and every broadcast is accounted for once Redis is back.
+
+use rally::{Server, ServerConfig};
+use rally_redis::{RedisAdapterConfig, RedisAdapterFactory};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A `redis-server` of this test's own, on a free port; stopped (and resumed) by pid.
+struct ThrowawayRedis {
+    child: Child,
+    port: u16,
+}
+
+impl ThrowawayRedis {
+    fn start() -> ThrowawayRedis {
+        let port = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+            listener.local_addr().expect("address").port()
+        };
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("redis-server could not be started ({e}): install it (Debian: apt-get install redis-server)")
+            });
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not listen on {port}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        ThrowawayRedis { child, port }
+    }
+
+    fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+    }
+}
+
+impl Drop for ThrowawayRedis {
+    fn drop(&mut self) {
+        self.signal("-CONT");
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_redis_fills_a_bounded_queue_and_drops_are_counted() {
+    let redis = ThrowawayRedis::start();
+    let mut config = RedisAdapterConfig::new(format!("redis://127.0.0.1:{}", redis.port))
+        .prefix(format!("pq{}", std::process::id()));
+    config.max_publish_queue = 100;
+    let factory = RedisAdapterFactory::new(config).expect("a valid URL");
+    let io = Server::with_adapter(ServerConfig::default(), factory.clone());
+    assert!(factory.wait_connected(Duration::from_secs(5)).await);
+
+    redis.signal("-STOP");
+    const SENT: u64 = 3_000;
+    for i in 0..SENT {
+        io.emit("tick", (i,)).expect("local delivery goes on");
+    }
+    let frozen = factory.stats();
+    // At most one pipelined batch is in the publisher's hands, the bound waits behind it.
+    assert!(
+        frozen.publish_dropped >= SENT - 100 - 512,
+        "only {} of {SENT} dropped with a bound of 100: {frozen:?}",
+        frozen.publish_dropped
+    );
+
+    redis.signal("-CONT");
+    // Everything comes out: published, failed (the batch that timed out) or dropped.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let s = factory.stats();
+        if s.published + s.publish_failures + s.publish_dropped >= SENT {
+            assert_eq!(s.published + s.publish_failures + s.publish_dropped, SENT, "{s:?}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "not all accounted for: {s:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // And the queue takes messages again once Redis answers.
+    let before = factory.stats().published;
+    io.emit("after", ()).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while factory.stats().published == before {
+        assert!(Instant::now() < deadline, "nothing published after the thaw");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
