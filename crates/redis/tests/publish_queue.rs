@@ -30,7 +30,10 @@ impl ThrowawayRedis {
             });
         let deadline = Instant::now() + Duration::from_secs(5);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not listen on {port}");
+            assert!(
+                Instant::now() < deadline,
+                "redis-server did not listen on {port}"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         ThrowawayRedis { child, port }
@@ -82,7 +85,11 @@ async fn a_frozen_redis_fills_a_bounded_queue_and_drops_are_counted() {
     loop {
         let s = factory.stats();
         if s.published + s.publish_failures + s.publish_dropped >= SENT {
-            assert_eq!(s.published + s.publish_failures + s.publish_dropped, SENT, "{s:?}");
+            assert_eq!(
+                s.published + s.publish_failures + s.publish_dropped,
+                SENT,
+                "{s:?}"
+            );
             break;
         }
         assert!(Instant::now() < deadline, "not all accounted for: {s:?}");
@@ -93,7 +100,66 @@ async fn a_frozen_redis_fills_a_bounded_queue_and_drops_are_counted() {
     io.emit("after", ()).unwrap();
     let deadline = Instant::now() + Duration::from_secs(5);
     while factory.stats().published == before {
-        assert!(Instant::now() < deadline, "nothing published after the thaw");
+        assert!(
+            Instant::now() < deadline,
+            "nothing published after the thaw"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// A 30 s outage (Redis frozen) under a 1 000 messages/s broadcast with the default
+/// bounds: memory stays flat. Prints its figures.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_stays_flat_through_a_30_s_outage_at_1000_per_second() {
+    let redis = ThrowawayRedis::start();
+    let config = RedisAdapterConfig::new(format!("redis://127.0.0.1:{}", redis.port))
+        .prefix(format!("flat{}", std::process::id()));
+    let factory = RedisAdapterFactory::new(config).expect("a valid URL");
+    let io = Server::with_adapter(ServerConfig::default(), factory.clone());
+    assert!(factory.wait_connected(Duration::from_secs(5)).await);
+
+    redis.signal("-STOP");
+    let payload = "x".repeat(200);
+    let started = tokio::time::Instant::now();
+    let mut samples = Vec::new();
+    for second in 0..30u64 {
+        for i in 0..1000u64 {
+            let at = started + Duration::from_micros(second * 1_000_000 + i * 1000);
+            tokio::time::sleep_until(at).await;
+            io.emit("message", (&payload, i))
+                .expect("local delivery goes on");
+        }
+        samples.push(rss_bytes());
+    }
+    let stats = factory.stats();
+    redis.signal("-CONT");
+    let mib = |b: u64| b as f64 / 1048576.0;
+    println!(
+        "outage: RSS after 10 s {:.1} MiB, after 20 s {:.1} MiB, after 30 s {:.1} MiB; {stats:?}",
+        mib(samples[9]),
+        mib(samples[19]),
+        mib(samples[29])
+    );
+    // Whether the publisher gives up on the frozen connection (its command timeout) and
+    // fails what comes at once, or the bounded queue drops it, nothing piles up.
+    let growth = samples[29].saturating_sub(samples[9]);
+    assert!(
+        growth < 2 << 20,
+        "RSS grew {:.1} MiB from 10 s to 30 s of the outage",
+        mib(growth)
+    );
+    let not_published = stats.publish_failures + stats.publish_dropped;
+    assert!(not_published > 25_000, "{stats:?}");
 }
