@@ -129,7 +129,7 @@ fn now_ms() -> u64 {
 
 /// The display name kept in `socket.data`.
 fn name_of(data: &Value) -> String {
-    data["name"].as_str().unwrap_or("guest").to_owned()
+    crate::guests::name_in(data).unwrap_or("guest").to_owned()
 }
 
 /// Whether a name has the shape of a socket id: Rally's and socket.io's are 15 random
