@@ -34,6 +34,13 @@ struct Options {
     /// Workers sending malformed input at once.
     #[arg(long, default_value_t = 16)]
     workers: usize,
+    /// The chat's heartbeat interval (its default: 25 000). With a short heartbeat the
+    /// sessions the storm abandons are gone by the time memory is measured.
+    #[arg(long, default_value_t = 25_000)]
+    ping_interval_ms: u64,
+    /// The chat's heartbeat timeout (its default: 20 000).
+    #[arg(long, default_value_t = 20_000)]
+    ping_timeout_ms: u64,
 }
 
 const CHATTERS: usize = 50;
@@ -191,6 +198,12 @@ async fn main() {
     raise_fd_limit();
     let mut command = Command::new(&options.chat);
     command.args(["--port", "0", "--db", ":memory:", "--rate-burst", "1000000"]);
+    command.args(["--ping-interval-ms", &options.ping_interval_ms.to_string()]);
+    command.args(["--ping-timeout-ms", &options.ping_timeout_ms.to_string()]);
+    command.args([
+        "--connect-timeout-ms",
+        &(options.ping_interval_ms + options.ping_timeout_ms).to_string(),
+    ]);
     let server = match Server::spawn(command, "rally-chat") {
         Ok(server) => server,
         Err(e) => {

@@ -166,3 +166,22 @@ async fn websocket_pings_are_answered_between_whole_data_frames() {
         assert_eq!(pongs, (0..50u8).collect::<Vec<_>>());
     }
 }
+
+/// The layer above closes the session over a message, more messages follow in the same
+/// read, and the client goes away: the session still ends (it used to stay closing
+/// forever, with nothing left to time it out).
+#[tokio::test]
+async fn a_session_closed_above_ends_when_its_client_goes() {
+    for srv in both_servers(EngineConfig::default()).await {
+        let (mut ws, sid) = srv.open_ws().await;
+        ws.feed(Ws::text("4refuse")).await.unwrap();
+        ws.feed(Ws::text("4more")).await.unwrap();
+        ws.feed(Ws::text("4and more")).await.unwrap();
+        ws.flush().await.unwrap();
+        drop(ws);
+        let reason = tokio::time::timeout(std::time::Duration::from_secs(3), srv.wait_close(&sid))
+            .await
+            .expect("the session ended");
+        assert_eq!(reason, CloseReason::ParseError);
+    }
+}

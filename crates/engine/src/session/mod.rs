@@ -334,6 +334,18 @@ impl Session {
         true
     }
 
+    /// Ends the session now with the reason of the graceful close under way, if
+    /// there is one, else with `otherwise`. For a transport that is going away
+    /// while the session may still be closing: nothing would end it later.
+    pub(crate) fn finish_closing_or(&self, otherwise: CloseReason) -> bool {
+        let reason = match lock(&self.state).phase {
+            Phase::Finished(_) => return false,
+            Phase::Closing { reason, .. } => reason,
+            Phase::Open => otherwise,
+        };
+        self.finish(reason)
+    }
+
     /// Finishes from a context that must not run `on_close` inline (inside
     /// a `send` call of the layer above, which may hold its own locks).
     fn finish_deferred(&self, reason: CloseReason) {

@@ -104,8 +104,15 @@ impl Driver {
     }
 
     fn finish(&self, reason: Option<CloseReason>) -> Poll<()> {
-        if let Some(reason) = reason {
-            self.session.finish(reason);
+        match reason {
+            Some(reason) => {
+                self.session.finish(reason);
+            }
+            // The session usually ended already (that is why the driver closes), but one
+            // the layer above is closing gracefully has not: this task was its last timer.
+            None => {
+                self.session.finish_closing_or(CloseReason::TransportClose);
+            }
         }
         Poll::Ready(())
     }

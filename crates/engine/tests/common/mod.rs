@@ -45,6 +45,11 @@ impl EngineHandler for Recorder {
         if msg == Message::Text("panic".to_owned()) {
             panic!("handler bug");
         }
+        // Stands for the layer above refusing what it was sent (a Socket.IO parse error).
+        if msg == Message::Text("refuse".to_owned()) {
+            session.close(CloseReason::ParseError);
+            return;
+        }
         if self.echo {
             let out = match &msg {
                 Message::Text(t) => OutMessage::text(t.clone()),
