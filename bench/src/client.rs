@@ -46,6 +46,12 @@ fn config() -> WebSocketConfig {
         .write_buffer_size(0)
 }
 
+/// The session id in an Engine.IO open packet (`0{"sid":…}`).
+pub fn open_sid(open_packet: &str) -> Option<String> {
+    let json: serde_json::Value = serde_json::from_str(open_packet.strip_prefix('0')?).ok()?;
+    Some(json["sid"].as_str()?.to_owned())
+}
+
 /// Opens a WebSocket session and joins the default namespace; returns the stream and the socket id.
 pub async fn handshake(port: u16) -> Result<(Ws, Arc<str>), String> {
     let url = format!("ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket");

@@ -12,6 +12,7 @@
 
 use clap::Parser;
 use futures::{SinkExt, StreamExt};
+use rally_bench::client::open_sid;
 use rally_bench::raw_http::{connect_from, Connection};
 use rally_bench::server::{raise_fd_limit, Server};
 use std::process::Command;
@@ -71,17 +72,11 @@ struct Opened {
     failures: Vec<String>,
 }
 
-fn sid_of(handshake: &str) -> Option<String> {
-    let json: serde_json::Value = serde_json::from_str(handshake.strip_prefix('0')?).ok()?;
-    Some(json["sid"].as_str()?.to_owned())
-}
-
 /// Opens `count` polling sessions over the kept-alive connections, CONNECTing every other
 /// one; returns each session id with what was done to it.
 async fn open_polling(
     connections: &[Arc<Mutex<Connection>>],
     count: usize,
-    connect_every: usize,
 ) -> (Vec<(String, &'static str)>, Vec<String>) {
     let per_worker = count.div_ceil(connections.len());
     let tasks = connections.iter().enumerate().map(|(w, conn)| {
@@ -95,11 +90,11 @@ async fn open_polling(
                 let answer = conn
                     .request("GET", "/socket.io/?EIO=4&transport=polling", b"")
                     .await;
-                let Some(sid) = answer.as_ref().ok().and_then(|a| sid_of(&a.text())) else {
+                let Some(sid) = answer.as_ref().ok().and_then(|a| open_sid(&a.text())) else {
                     failures.push(format!("handshake: {answer:?}"));
                     continue;
                 };
-                if connect_every > 0 && i % connect_every == 0 {
+                if i % 2 == 0 {
                     let path = format!("/socket.io/?EIO=4&transport=polling&sid={sid}");
                     match conn.request("POST", &path, b"40").await {
                         Ok(a) if a.status == 200 => sids.push((sid, "polling + CONNECT")),
@@ -150,7 +145,7 @@ async fn abandon_upgrade(
     let answer = http
         .request("GET", "/socket.io/?EIO=4&transport=polling", b"")
         .await?;
-    let sid = sid_of(&answer.text()).ok_or_else(|| format!("handshake: {answer:?}"))?;
+    let sid = open_sid(&answer.text()).ok_or_else(|| format!("handshake: {answer:?}"))?;
     let stream = http.into_stream().ok_or("bytes after the handshake")?;
     let ws = upgrade(port, stream, &sid, way).await?;
     Ok((sid, ws))
@@ -199,7 +194,7 @@ async fn round(options: &Options, target: &Server, number: usize) -> Result<Open
         connections.push(Arc::new(Mutex::new(Connection::new(stream))));
     }
     let started = Instant::now();
-    let (polling, mut failures) = open_polling(&connections, options.polling, 2).await;
+    let (polling, mut failures) = open_polling(&connections, options.polling).await;
     let polling_done = started.elapsed();
 
     drop(connections);

@@ -12,7 +12,7 @@
 
 use clap::Parser;
 use futures::SinkExt;
-use rally_bench::client::{connect, Client, OnPacket};
+use rally_bench::client::{connect, open_sid, Client, OnPacket};
 use rally_bench::raw_http::{connect_from, Connection};
 use rally_bench::server::{raise_fd_limit, Server};
 use std::process::Command;
@@ -143,12 +143,7 @@ async fn strike(port: u16, class: u64, rng: &mut Rng) {
                 .request("GET", &format!("{path}polling&EIO=4"), b"")
                 .await
             {
-                Ok(answer) => answer
-                    .text()
-                    .split('"')
-                    .nth(3)
-                    .unwrap_or_default()
-                    .to_owned(),
+                Ok(answer) => open_sid(&answer.text()).unwrap_or_default(),
                 Err(_) => return,
             };
             let session = format!("{path}polling&EIO=4&sid={sid}");

@@ -3,7 +3,7 @@
 //! capped backoff. While Redis is away, what is queued fails at once through
 //! [`Transport::fail`], which counts, logs and runs the failure hooks.
 
-use super::shared::{PubCmd, Transport, BACKOFF_MAX, BACKOFF_MIN};
+use super::shared::{queued_size, PubCmd, Transport, BACKOFF_MAX, BACKOFF_MIN};
 use crate::connection::{drain_batch, ConnectError, Reconnect};
 use crate::stats::Counters;
 use redis::aio::MultiplexedConnection;
@@ -48,7 +48,7 @@ pub(super) async fn run(
         let (count, bytes) = batch.iter().fold((0, 0), |(n, b), cmd| match cmd {
             PubCmd::Publish {
                 channel, payload, ..
-            } => (n + 1, b + channel.len() + payload.len()),
+            } => (n + 1, b + queued_size(channel, payload)),
             _ => (n, b),
         });
         transport.unqueue(count, bytes);

@@ -20,6 +20,11 @@ pub(super) const BACKOFF_MAX: Duration = Duration::from_secs(2);
 /// Called once, with the reason, when a queued message could not be published.
 pub(crate) type FailHook = Box<dyn FnOnce(&str) + Send>;
 
+/// What one publication counts against `max_publish_queue_bytes`.
+pub(super) fn queued_size(channel: &str, payload: &[u8]) -> usize {
+    channel.len() + payload.len()
+}
+
 /// How a message reached this node.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Via {
@@ -139,7 +144,7 @@ impl Transport {
     /// Queues a PUBLISH. Failures are counted and logged by the publisher, which then runs
     /// `on_fail`; a full queue drops it at once (counted, logged once per episode, `on_fail`).
     pub fn publish(&self, channel: String, payload: Vec<u8>, on_fail: Option<FailHook>) {
-        let bytes = channel.len() + payload.len();
+        let bytes = queued_size(&channel, &payload);
         let queued = self.queued.fetch_add(1, Ordering::AcqRel);
         let queued_bytes = self.queued_bytes.fetch_add(bytes, Ordering::AcqRel);
         if queued >= self.config.max_publish_queue
