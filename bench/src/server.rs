@@ -71,6 +71,23 @@ impl Server {
         Ok(Server { port, child })
     }
 
+    /// The command that starts the chat server at `path` for a tool: any free port, its
+    /// history in memory, no rate limit a tool's clients would hit.
+    pub fn chat_command(path: &str) -> Command {
+        let mut command = Command::new(path);
+        command.args(["--port", "0", "--db", ":memory:", "--rate-burst", "1000000"]);
+        command
+    }
+
+    /// `spawn`, for a tool that cannot go on without its server: says why as `tool`, and
+    /// exits with status 2.
+    pub fn spawn_or_exit(command: Command, name: &str, tool: &str) -> Server {
+        Server::spawn(command, name).unwrap_or_else(|e| {
+            eprintln!("{tool}: {e}");
+            std::process::exit(2);
+        })
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }

@@ -14,6 +14,11 @@ pub struct Percentiles {
     pub samples: usize,
 }
 
+/// Bytes in MiB, for printing.
+pub fn mib(bytes: u64) -> f64 {
+    bytes as f64 / 1048576.0
+}
+
 pub fn percentiles(mut samples: Vec<u64>) -> Percentiles {
     if samples.is_empty() {
         return Percentiles::default();

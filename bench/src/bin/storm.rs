@@ -15,7 +15,7 @@ use futures::SinkExt;
 use rally_bench::client::{connect, open_sid, Client, OnPacket};
 use rally_bench::raw_http::{connect_from, Connection};
 use rally_bench::server::{raise_fd_limit, Server};
-use std::process::Command;
+use rally_bench::stats::mib;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -41,6 +41,10 @@ struct Options {
     /// The chat's heartbeat timeout (its default: 20 000).
     #[arg(long, default_value_t = 20_000)]
     ping_timeout_ms: u64,
+    /// Only these classes of malformed input (0-5 WebSocket, 6-9 polling, 10-11 raw
+    /// TCP; repeatable): to find which one leaves memory behind.
+    #[arg(long)]
+    only: Vec<u64>,
 }
 
 const CHATTERS: usize = 50;
@@ -183,29 +187,18 @@ async fn strike(port: u16, class: u64, rng: &mut Rng) {
     }
 }
 
-fn mib(bytes: u64) -> f64 {
-    bytes as f64 / 1048576.0
-}
-
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let options = Options::parse();
     raise_fd_limit();
-    let mut command = Command::new(&options.chat);
-    command.args(["--port", "0", "--db", ":memory:", "--rate-burst", "1000000"]);
+    let mut command = Server::chat_command(&options.chat);
     command.args(["--ping-interval-ms", &options.ping_interval_ms.to_string()]);
     command.args(["--ping-timeout-ms", &options.ping_timeout_ms.to_string()]);
     command.args([
         "--connect-timeout-ms",
         &(options.ping_interval_ms + options.ping_timeout_ms).to_string(),
     ]);
-    let server = match Server::spawn(command, "rally-chat") {
-        Ok(server) => server,
-        Err(e) => {
-            eprintln!("storm: {e}");
-            std::process::exit(2);
-        }
-    };
+    let server = Server::spawn_or_exit(command, "rally-chat", "storm");
     let port = server.port;
     let received = Arc::new(AtomicU64::new(0));
     let counting: OnPacket = {
@@ -253,11 +246,14 @@ async fn main() {
     let strikes = Arc::new(AtomicU64::new(0));
     let workers: Vec<_> = (0..options.workers)
         .map(|w| {
-            let strikes = strikes.clone();
+            let (strikes, only) = (strikes.clone(), options.only.clone());
             tokio::spawn(async move {
                 let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ ((w as u64 + 1) * 0x1000_0001));
                 while Instant::now() < stop {
-                    let class = rng.below(12);
+                    let class = match only.len() {
+                        0 => rng.below(12),
+                        n => only[rng.below(n as u64) as usize],
+                    };
                     let _ =
                         tokio::time::timeout(Duration::from_secs(2), strike(port, class, &mut rng))
                             .await;

@@ -1,7 +1,10 @@
 //! Broadcast to everyone: in a closed loop (throughput and CPU per delivery), and at a
 //! fixed rate with every delivery's latency, optionally beside clients that never read.
 
-use super::{closed_loop, connect_all, drained, field, now_us, settle};
+use super::{
+    closed_loop, connect_all, drained, field, latency_recorder, now_us, paced_senders, settle,
+    Timed,
+};
 use crate::client::{handshake, Client, OnPacket, Ws};
 use crate::server::Server;
 use crate::stats::{percentiles, Percentiles, Spent, Window};
@@ -69,9 +72,6 @@ pub async fn broadcast_loop(
 
 // ---------------------------------------------------------------- broadcast, fixed rate
 
-/// A latency sample: (received at, latency), both in microseconds.
-type Timed = (u64, u64);
-
 #[derive(Debug, Serialize)]
 pub struct BroadcastRate {
     pub clients: usize,
@@ -101,22 +101,7 @@ pub async fn broadcast_rate(
     payload_bytes: usize,
 ) -> Result<BroadcastRate, String> {
     const SENDERS: usize = 4;
-    let latencies: Arc<Vec<Mutex<Vec<Timed>>>> =
-        Arc::new((0..clients).map(|_| Mutex::new(Vec::new())).collect());
-    let on_packet: OnPacket = {
-        let latencies = latencies.clone();
-        Arc::new(move |client: &Client, packet: &str| {
-            if packet.starts_with("2[\"message\"") {
-                if let Some(t) = field(packet, "\"t\":") {
-                    let now = now_us();
-                    latencies[client.index]
-                        .lock()
-                        .unwrap()
-                        .push((now, now.saturating_sub(t)));
-                }
-            }
-        })
-    };
+    let (latencies, on_packet) = latency_recorder(clients, "\"t\":");
     let all = connect_all(server.port, clients, &on_packet).await?;
     let mut frozen: Vec<Ws> = Vec::new();
     for _ in 0..stalled {
@@ -143,28 +128,10 @@ pub async fn broadcast_rate(
     };
     let window = Window::start(server);
     let end = Instant::now() + duration;
-    let loops: Vec<_> = (0..SENDERS)
-        .map(|i| {
-            let (client, sent, filler) = (all[i].clone(), sent.clone(), filler.clone());
-            tokio::spawn(async move {
-                // Senders start spread over one interval so the load is even.
-                tokio::time::sleep(interval.mul_f64(i as f64 / SENDERS as f64)).await;
-                let mut ticks = tokio::time::interval(interval);
-                ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-                while Instant::now() < end {
-                    ticks.tick().await;
-                    client.send(&format!(
-                        "2[\"message\",{{\"t\":{},\"f\":\"{filler}\"}}]",
-                        now_us()
-                    ));
-                    sent.fetch_add(1, Ordering::Relaxed);
-                }
-            })
-        })
-        .collect();
-    for l in loops {
-        let _ = l.await;
-    }
+    paced_senders(&all[..SENDERS], interval, end, &sent, move || {
+        format!("2[\"message\",{{\"t\":{},\"f\":\"{filler}\"}}]", now_us())
+    })
+    .await;
     let expected = sent.load(Ordering::Relaxed) * clients as u64;
     let count = || {
         latencies

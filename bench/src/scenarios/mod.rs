@@ -18,19 +18,81 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
-pub(crate) fn now_us() -> u64 {
+pub fn now_us() -> u64 {
     static BASE: OnceLock<Instant> = OnceLock::new();
     BASE.get_or_init(Instant::now).elapsed().as_micros() as u64
 }
 
 /// The number after `"key":` in a packet's text: enough parsing for the generator's own payloads.
-pub(crate) fn field(text: &str, key: &str) -> Option<u64> {
+pub fn field(text: &str, key: &str) -> Option<u64> {
     let at = text.find(key)? + key.len();
     let digits = &text[at..];
     let end = digits
         .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(digits.len());
     digits[..end].parse().ok()
+}
+
+/// A `message` event a client received: (received at, latency), in microseconds.
+pub type Timed = (u64, u64);
+/// Per-client latency samples.
+pub type Latencies = Arc<Vec<std::sync::Mutex<Vec<Timed>>>>;
+
+/// A callback recording, per client, the latency of every `message` event whose payload
+/// carries its send time (`now_us`) after `key`.
+pub fn latency_recorder(clients: usize, key: &'static str) -> (Latencies, OnPacket) {
+    let latencies: Latencies = Arc::new(
+        (0..clients)
+            .map(|_| std::sync::Mutex::new(Vec::new()))
+            .collect(),
+    );
+    let on_packet: OnPacket = {
+        let latencies = latencies.clone();
+        Arc::new(move |client: &Client, packet: &str| {
+            if packet.starts_with("2[\"message\"") {
+                if let Some(t) = field(packet, key) {
+                    let now = now_us();
+                    latencies[client.index]
+                        .lock()
+                        .unwrap()
+                        .push((now, now.saturating_sub(t)));
+                }
+            }
+        })
+    };
+    (latencies, on_packet)
+}
+
+/// Each of `senders` sends `packet()` every `interval` until `end`, counting into `sent`.
+/// They start spread over one interval, so that the load is even. Returns when all stop.
+pub async fn paced_senders(
+    senders: &[Client],
+    interval: Duration,
+    end: Instant,
+    sent: &Arc<AtomicU64>,
+    packet: impl Fn() -> String + Clone + Send + 'static,
+) {
+    let spread = senders.len() as f64;
+    let loops: Vec<_> = senders
+        .iter()
+        .enumerate()
+        .map(|(i, client)| {
+            let (client, sent, packet) = (client.clone(), sent.clone(), packet.clone());
+            tokio::spawn(async move {
+                tokio::time::sleep(interval.mul_f64(i as f64 / spread)).await;
+                let mut ticks = tokio::time::interval(interval);
+                ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+                while Instant::now() < end {
+                    ticks.tick().await;
+                    client.send(&packet());
+                    sent.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    for l in loops {
+        let _ = l.await;
+    }
 }
 
 /// The data array of an EVENT packet (`2[...]`), fully parsed.

@@ -40,6 +40,13 @@ pub struct EngineConfig {
     /// closed. Shared broadcast messages count in full: a stalled client
     /// keeps them alive however many others were sent the same bytes.
     pub max_queued_bytes: usize,
+    /// How long the oldest message queued for a client may wait unsent before
+    /// the session is closed (`transport buffer full`): a bound in time on a
+    /// client that stopped reading, so that what it pins is a few seconds of
+    /// traffic whatever the traffic. A burst queued at once never trips it;
+    /// only a client that falls and stays this far behind does.
+    /// `Duration::MAX` turns it off.
+    pub max_lag: Duration,
     /// Enabled transports.
     pub transports: Vec<TransportKind>,
     pub allow_upgrades: bool,
@@ -58,6 +65,7 @@ impl Default for EngineConfig {
             max_payload: 1_000_000,
             max_queue: 4_096,
             max_queued_bytes: 8 << 20,
+            max_lag: Duration::from_secs(2),
             transports: vec![TransportKind::Polling, TransportKind::WebSocket],
             allow_upgrades: true,
             cors: None,
@@ -94,6 +102,7 @@ impl fmt::Debug for EngineConfig {
             .field("max_payload", &self.max_payload)
             .field("max_queue", &self.max_queue)
             .field("max_queued_bytes", &self.max_queued_bytes)
+            .field("max_lag", &self.max_lag)
             .field("transports", &self.transports)
             .field("allow_upgrades", &self.allow_upgrades)
             .field("cors", &self.cors)

@@ -40,6 +40,7 @@ impl Registry {
                 sessions: RwLock::new(HashMap::new()),
                 emptied: Notify::new(),
                 context: Arc::new(SessionContext {
+                    max_lag_ms: u64::try_from(config.max_lag.as_millis()).unwrap_or(u64::MAX),
                     config,
                     handler,
                     remove: Box::new(remove),

@@ -233,6 +233,34 @@ async fn queued_bytes_are_bounded_too() {
 }
 
 #[tokio::test]
+async fn a_client_that_stays_behind_longer_than_max_lag_is_closed() {
+    let srv = start(EngineConfig {
+        max_lag: Duration::from_millis(400),
+        ..EngineConfig::default()
+    })
+    .await;
+    let sid = srv.open_polling().await;
+    let session = srv.session(&sid);
+    // A burst queued at once is no lag: a client that comes for it gets all of it.
+    let burst: Vec<String> = (0..1000).map(|i| format!("4{i}")).collect();
+    for message in &burst {
+        session.send(OutMessage::text(&message[1..])).unwrap();
+    }
+    assert_eq!(srv.poll(&sid).await.text(), burst.join("\x1e"));
+    // Then it stops coming: what it has not taken ages, and past max_lag it is dropped.
+    session.send(OutMessage::text("first")).unwrap();
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    session.send(OutMessage::text("still in time")).unwrap();
+    assert!(!session.is_closed());
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    assert!(matches!(
+        session.send(OutMessage::text("too late")),
+        Err(SendError::QueueFull)
+    ));
+    assert_eq!(srv.wait_close(&sid).await, CloseReason::BufferFull);
+}
+
+#[tokio::test]
 async fn one_message_over_the_byte_bound_reaches_a_caught_up_client() {
     let srv = start(EngineConfig {
         max_queued_bytes: 1000,

@@ -8,11 +8,16 @@
 //! message carries its whole WebSocket frame, header included, so a socket is
 //! written the shared bytes themselves; the polling form of a text message is
 //! the same buffer without the header.
+//!
+//! A message also remembers when it was made, so that a session can tell how
+//! long its oldest unsent message has waited (`EngineConfig::max_lag`) with
+//! no clock read and no timestamp per queued copy.
 
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
 use bytes::{BufMut, Bytes, BytesMut};
+use tokio::time::Instant;
 
 use super::packet::encode_base64;
 use super::ws_frame::{write_header, Opcode, MAX_HEADER};
@@ -34,6 +39,33 @@ struct Inner {
     /// Binary polling form ("b" + base64), built on first polling use only:
     /// most sessions are WebSocket and never need it.
     polling: OnceLock<Bytes>,
+    kind: Kind,
+    /// When it was made, in milliseconds of `clock_ms`: a plain number, so
+    /// that the check made for every message queued behind another costs a
+    /// subtraction.
+    created_ms: u64,
+}
+
+/// What a message is to the session queueing it: the session's own packets
+/// travel in the same queue as data, but do not count against its bounds.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Kind {
+    Data,
+    /// A ping, a pong, "3probe", the open packet.
+    Control,
+    /// The close packet that ends a graceful close.
+    Close,
+}
+
+/// Milliseconds on a monotonic clock (tokio's, so that tests with a paused
+/// clock see it too), counted from the first call in the process.
+pub(crate) fn clock_ms() -> u64 {
+    static EPOCH: OnceLock<std::time::Instant> = OnceLock::new();
+    let epoch = *EPOCH.get_or_init(std::time::Instant::now);
+    Instant::now()
+        .into_std()
+        .saturating_duration_since(epoch)
+        .as_millis() as u64
 }
 
 /// Room left in front of a text payload for the frame header, which is known
@@ -62,20 +94,30 @@ impl OutMessage {
             std::str::from_utf8(&framed[MAX_HEADER..]).is_ok(),
             "a text message must be UTF-8"
         );
-        Self::from_room_and_text(framed)
+        Self::from_room_and_text(framed, Kind::Data)
     }
 
-    /// One of the engine's own text packets, already framed (a pong, "3probe").
+    /// One of the engine's own text packets, framed as given (a ping, a pong,
+    /// "3probe").
     pub(crate) fn control(packet: &str) -> Self {
+        Self::engine_packet(packet, Kind::Control)
+    }
+
+    /// The close packet ("1").
+    pub(crate) fn close_packet() -> Self {
+        Self::engine_packet("1", Kind::Close)
+    }
+
+    fn engine_packet(packet: &str, kind: Kind) -> Self {
         let mut framed = Vec::with_capacity(MAX_HEADER + packet.len());
         framed.extend_from_slice(&HEADER_ROOM);
         framed.extend_from_slice(packet.as_bytes());
-        Self::from_room_and_text(framed)
+        Self::from_room_and_text(framed, kind)
     }
 
     /// `bytes` is `HEADER_ROOM` then the payload; the header goes into the
     /// end of the room and the rest of the room is sliced off.
-    fn from_room_and_text(mut bytes: Vec<u8>) -> Self {
+    fn from_room_and_text(mut bytes: Vec<u8>, kind: Kind) -> Self {
         let mut header = [0u8; MAX_HEADER];
         let used = write_header(&mut header, Opcode::Text, bytes.len() - MAX_HEADER);
         bytes[..MAX_HEADER].copy_from_slice(&header);
@@ -84,6 +126,8 @@ impl OutMessage {
             payload_at: used,
             body: None,
             polling: OnceLock::new(),
+            kind,
+            created_ms: clock_ms(),
         }))
     }
 
@@ -97,6 +141,8 @@ impl OutMessage {
             payload_at: used,
             body: Some(body),
             polling: OnceLock::new(),
+            kind: Kind::Data,
+            created_ms: clock_ms(),
         }))
     }
 
@@ -133,6 +179,16 @@ impl OutMessage {
     /// The binary payload, if this is a binary message.
     pub fn as_binary(&self) -> Option<&Bytes> {
         self.0.body.as_ref()
+    }
+
+    pub(crate) fn kind(&self) -> Kind {
+        self.0.kind
+    }
+
+    /// When the message was made (for a session, when it was sent), in
+    /// milliseconds of `clock_ms`.
+    pub(crate) fn created_ms(&self) -> u64 {
+        self.0.created_ms
     }
 
     /// The complete WebSocket frame, in one or two shared pieces (a binary

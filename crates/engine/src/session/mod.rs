@@ -49,6 +49,10 @@ use crate::transport_kind::TransportKind;
 use outgoing::Outgoing;
 pub use reason::{CloseReason, SendError};
 
+/// Queue slots a session keeps once its queue is empty; the memory of a
+/// longer backlog is given back, so that idle sessions stay small.
+const KEPT_CAPACITY: usize = 64;
+
 /// Callbacks from the engine to the layer above.
 pub trait EngineHandler: Send + Sync + 'static {
     /// A new session completed its handshake; called before any on_message
@@ -67,6 +71,8 @@ pub trait EngineHandler: Send + Sync + 'static {
 /// built and reasoned about without one.
 pub(crate) struct SessionContext {
     pub(crate) config: EngineConfig,
+    /// `config.max_lag`, in the unit messages are stamped in.
+    pub(crate) max_lag_ms: u64,
     pub(crate) handler: Arc<dyn EngineHandler>,
     /// Takes a finished session (by id) out of the registry it was opened in.
     pub(crate) remove: Box<dyn Fn(&str) + Send + Sync>,
@@ -219,18 +225,30 @@ impl Session {
             }
             let bytes: usize = msgs.iter().map(OutMessage::len).sum();
             let config = &self.context.config;
-            // The bound measures how far behind a client is: one emit larger
-            // than it still goes to a client that has caught up.
+            // The bounds measure how far behind a client is: one emit larger
+            // than them still goes to a client that has caught up. The lag is
+            // read off the messages themselves: the new one was made about
+            // now, the oldest unsent one when it was queued. While a WebSocket
+            // probes, polling is paused and the queue waits for the upgrade by
+            // design: that is not the client falling behind.
+            let lag_ms = |st: &State| match st.queue.front() {
+                Some(oldest) if st.upgrade != Upgrade::Probing => {
+                    msgs[0].created_ms().saturating_sub(oldest.created_ms())
+                }
+                _ => 0,
+            };
             if !was_empty
                 && (st.queue.len() + msgs.len() > config.max_queue
-                    || st.queued_bytes + bytes > config.max_queued_bytes)
+                    || st.queued_bytes + bytes > config.max_queued_bytes
+                    || lag_ms(&st) > self.context.max_lag_ms)
             {
-                let (queued, queued_bytes) = (st.queue.len(), st.queued_bytes);
+                let (queued, queued_bytes, lag_ms) = (st.queue.len(), st.queued_bytes, lag_ms(&st));
                 drop(st);
                 tracing::warn!(
                     sid = %self.id,
                     queued,
                     queued_bytes,
+                    lag_ms,
                     "outgoing queue full, the client does not keep up; closing the session"
                 );
                 self.closed.store(true, Ordering::Release);
@@ -238,10 +256,17 @@ impl Session {
                 return Err(SendError::QueueFull);
             }
             st.queued_bytes += bytes;
+            // A backlog grows by half rather than doubling: a thousand stalled
+            // clients would otherwise hold up to twice the pointers they queued.
+            let free = st.queue.capacity() - st.queue.len();
+            if free < msgs.len() && st.queue.len() >= KEPT_CAPACITY {
+                let more = (st.queue.len() / 2).max(msgs.len());
+                st.queue.reserve_exact(more);
+            }
             match msgs {
                 // A broadcast's usual case, without the iterator machinery.
-                [one] => st.queue.push_back(Outgoing::Message(one.clone())),
-                _ => st.queue.extend(msgs.iter().cloned().map(Outgoing::Message)),
+                [one] => st.queue.push_back(Outgoing::message(one.clone())),
+                _ => st.queue.extend(msgs.iter().cloned().map(Outgoing::message)),
             }
         }
         // A non-empty queue already had its wake-up: the writer drains until
@@ -271,7 +296,7 @@ impl Session {
                 .unwrap_or(st.next_ping + config.ping_timeout);
             let deadline = heartbeat_end.min(Instant::now() + config.ping_timeout);
             st.phase = Phase::Closing { reason, deadline };
-            st.queue.push_back(Outgoing::Close);
+            st.queue.push_back(Outgoing::close());
         }
         self.closed.store(true, Ordering::Release);
         self.wake();
@@ -402,7 +427,7 @@ impl Session {
                 }
                 let deadline = now + self.context.config.ping_timeout;
                 st.pong_deadline = Some(deadline);
-                st.queue.push_back(Outgoing::Ping);
+                st.queue.push_back(Outgoing::ping());
                 drop(st);
                 self.wake();
                 Some(deadline)
@@ -433,9 +458,7 @@ impl Session {
             }
             // v4 has the server ping, but answering a client ping costs
             // nothing and keeps probes and older tooling working.
-            Packet::Ping(d) => {
-                self.push_control(Outgoing::Pong(OutMessage::control(&format!("3{d}"))))
-            }
+            Packet::Ping(d) => self.push_control(Outgoing::pong(&d)),
             Packet::Pong(_) => {
                 let rearm = {
                     let mut st = lock(&self.state);

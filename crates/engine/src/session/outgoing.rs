@@ -4,49 +4,61 @@
 //! with messages still queued), so an entry is transport-neutral and knows
 //! how to put itself on either wire: as a complete WebSocket frame, or as one
 //! element of a polling payload.
+//!
+//! An entry is one pointer. The engine's own packets (ping, pong, close) are
+//! messages too, marked by their kind, so that a stalled client's backlog
+//! costs 8 bytes a message: with a thousand stalled clients on a busy
+//! broadcast, the pointers are what fills memory, not the shared bytes.
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use crate::codec::message::OutMessage;
+use crate::codec::message::{Kind, OutMessage};
 
-/// One queued packet. Data messages are shared `OutMessage`s and the rare
-/// pong is framed as one too, so an entry is two words: a stalled client's
-/// backlog costs 16 bytes a message.
-pub(crate) enum Outgoing {
-    Message(OutMessage),
-    Ping,
-    /// The answer to a client's ping, framed ("3" + its data).
-    Pong(OutMessage),
-    /// End of a graceful close: everything before it is flushed first.
-    Close,
-}
+pub(crate) struct Outgoing(OutMessage);
 
 impl Outgoing {
-    /// Bytes this entry counts against `max_queued_bytes`.
+    pub(super) fn message(message: OutMessage) -> Outgoing {
+        Outgoing(message)
+    }
+
+    pub(super) fn ping() -> Outgoing {
+        Outgoing(OutMessage::control("2"))
+    }
+
+    /// The answer to a client's ping: "3" and its data.
+    pub(super) fn pong(data: &str) -> Outgoing {
+        Outgoing(OutMessage::control(&format!("3{data}")))
+    }
+
+    /// End of a graceful close: everything before it is flushed first.
+    pub(super) fn close() -> Outgoing {
+        Outgoing(OutMessage::close_packet())
+    }
+
+    pub(super) fn is_close(&self) -> bool {
+        self.0.kind() == Kind::Close
+    }
+
+    /// Bytes this entry counts against `max_queued_bytes`: data only.
     pub(super) fn queued_bytes(&self) -> usize {
-        match self {
-            Outgoing::Message(m) => m.len(),
+        match self.0.kind() {
+            Kind::Data => self.0.len(),
             _ => 0,
         }
     }
 
+    /// When it was queued, or a little before: when it was made (`clock_ms`).
+    pub(super) fn created_ms(&self) -> u64 {
+        self.0.created_ms()
+    }
+
     /// The entry's complete WebSocket frame, in one or two shared pieces.
     pub(crate) fn ws_frame(&self) -> (Bytes, Option<Bytes>) {
-        match self {
-            Outgoing::Message(m) | Outgoing::Pong(m) => m.ws_frame(),
-            // Final text frames of one byte: "2" (ping) and "1" (close).
-            Outgoing::Ping => (Bytes::from_static(b"\x81\x012"), None),
-            Outgoing::Close => (Bytes::from_static(b"\x81\x011"), None),
-        }
+        self.0.ws_frame()
     }
 
     pub(super) fn put_polling(&self, out: &mut BytesMut) {
-        match self {
-            Outgoing::Message(m) => out.put_slice(&m.polling_bytes()),
-            Outgoing::Ping => out.put_u8(b'2'),
-            Outgoing::Pong(m) => out.put_slice(&m.polling_bytes()),
-            Outgoing::Close => out.put_u8(b'1'),
-        }
+        out.put_slice(&self.0.polling_bytes());
     }
 }
 
@@ -55,11 +67,27 @@ mod tests {
     use super::Outgoing;
 
     #[test]
-    fn a_queued_entry_is_two_words() {
+    fn a_queued_entry_is_one_pointer() {
         // What a stalled client's backlog costs per message.
         assert_eq!(
             std::mem::size_of::<Outgoing>(),
-            2 * std::mem::size_of::<usize>()
+            std::mem::size_of::<usize>()
         );
+    }
+
+    #[test]
+    fn the_engine_packets_keep_their_wire_form() {
+        let mut polling = bytes::BytesMut::new();
+        for (entry, frame) in [
+            (Outgoing::ping(), &b"\x81\x012"[..]),
+            (Outgoing::close(), b"\x81\x011"),
+            (Outgoing::pong("probe"), b"\x81\x063probe"),
+        ] {
+            assert_eq!(&entry.ws_frame().0[..], frame);
+            assert_eq!(entry.queued_bytes(), 0);
+            entry.put_polling(&mut polling);
+        }
+        assert_eq!(&polling[..], b"213probe");
+        assert!(Outgoing::close().is_close() && !Outgoing::ping().is_close());
     }
 }

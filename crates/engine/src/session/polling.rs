@@ -10,9 +10,8 @@ use std::collections::VecDeque;
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use super::outgoing::Outgoing;
 use super::reason::CloseReason;
-use super::{Phase, Session, State, Upgrade};
+use super::{Phase, Session, State, Upgrade, KEPT_CAPACITY};
 use crate::codec::packet::SEPARATOR;
 use crate::sync::lock;
 
@@ -89,7 +88,7 @@ impl Session {
                     // The close packet goes alone in the next poll, as Node does: the
                     // client handles the messages before it (a Socket.IO DISCONNECT
                     // among them) before it sees the transport close.
-                    if matches!(item, Outgoing::Close) && !body.is_empty() {
+                    if item.is_close() && !body.is_empty() {
                         st.queue.push_front(item);
                         break;
                     }
@@ -97,14 +96,14 @@ impl Session {
                         body.put_u8(SEPARATOR);
                     }
                     item.put_polling(&mut body);
-                    if let Outgoing::Close = item {
+                    if item.is_close() {
                         if let Phase::Closing { reason, .. } = phase {
                             finish = Some(reason);
                         }
                         break;
                     }
                 }
-                if st.queue.capacity() > 64 {
+                if st.queue.capacity() > KEPT_CAPACITY {
                     st.queue = VecDeque::new();
                 }
                 PollBody {

@@ -24,7 +24,7 @@ pub enum CloseReason {
     /// Closed by [`Engine::close`](crate::Engine::close).
     ServerShutdown,
     /// The client stopped reading and its outgoing queue reached
-    /// `max_queue` messages or `max_queued_bytes`.
+    /// `max_queue` messages, `max_queued_bytes` or `max_lag`.
     BufferFull,
 }
 

@@ -13,7 +13,7 @@ use std::task::Waker;
 
 use super::outgoing::Outgoing;
 use super::reason::CloseReason;
-use super::{Phase, Session, Upgrade};
+use super::{Phase, Session, Upgrade, KEPT_CAPACITY};
 use crate::sync::lock;
 use crate::transport_kind::TransportKind;
 
@@ -47,7 +47,7 @@ impl Session {
         match st.phase {
             Phase::Finished(_) => WsNext::Finished,
             phase => match st.queue.pop_front() {
-                Some(Outgoing::Close) => match phase {
+                Some(item) if item.is_close() => match phase {
                     Phase::Closing { reason, .. } => WsNext::Close(reason),
                     _ => WsNext::Close(CloseReason::ForcedClose),
                 },
@@ -58,7 +58,7 @@ impl Session {
                 None => {
                     // Give back the memory of a past burst: idle sessions
                     // must stay small.
-                    if st.queue.capacity() > 64 {
+                    if st.queue.capacity() > KEPT_CAPACITY {
                         st.queue = VecDeque::new();
                     }
                     WsNext::Empty

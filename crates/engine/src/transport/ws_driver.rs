@@ -28,8 +28,6 @@ use crate::transport::ws_io::{ReadEnd, WsIo};
 
 /// Frames read in one poll before yielding to other tasks.
 const READ_BUDGET: usize = 64;
-/// Frames are gathered up to this size before a write to the socket.
-const WRITE_BUFFER: usize = 4 * 1024;
 /// Bound on saying goodbye to a peer that may be gone.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -188,10 +186,10 @@ impl Driver {
     /// Writes the session's queue. Returns `Some` when the connection is over.
     fn poll_write(&mut self, cx: &mut Context<'_>) -> Option<Poll<()>> {
         loop {
-            // Frames are gathered up to WRITE_BUFFER bytes, so that one write
-            // carries many when the client is behind.
+            // Frames are gathered into one write, so that it carries many
+            // when the client is behind.
             let mut exhausted = false;
-            while !exhausted && self.ws.queued() < WRITE_BUFFER {
+            while !exhausted && self.ws.wants_more() {
                 let (head, body) = match self.first.take() {
                     Some(first) => first.ws_frame(),
                     None => match self.session.pop_ws() {

@@ -36,6 +36,11 @@ use crate::codec::ws_message::{Assembler, Incoming, ReadError, Step};
 
 /// Pieces gathered into one vectored write.
 const MAX_PIECES: usize = 64;
+/// Bytes gathered into one write at most. A client that fell behind (one
+/// that stopped reading, before its socket buffers are full) is written in
+/// few large writes, so that it takes little of the time the clients that
+/// keep up are waiting for.
+const WRITE_BATCH: usize = 64 * 1024;
 /// A client keeping up has a few frames queued at a time: their write takes a
 /// smaller slice array to fill.
 const FEW_PIECES: usize = 8;
@@ -113,9 +118,10 @@ impl WsIo {
         self.outbox.push(piece);
     }
 
-    /// Bytes queued and not yet written.
-    pub(crate) fn queued(&self) -> usize {
-        self.outbox.queued
+    /// True while the frames gathered for the next write fit in one: fewer
+    /// than `WRITE_BATCH` bytes and `MAX_PIECES` pieces.
+    pub(crate) fn wants_more(&self) -> bool {
+        self.outbox.queued < WRITE_BATCH && self.outbox.out.len() < MAX_PIECES
     }
 
     /// Reads the client's messages and hands each text, binary or close to
