@@ -16,8 +16,12 @@
 //!   it in place, and hands back what it completes as an [`Incoming`]: a text
 //!   or binary message (fragments joined, text checked as UTF-8), a ping to
 //!   answer, a pong, or the peer's close. A message over the limit is refused
-//!   from its header alone. Lower down, [`parse_header`] reads one frame
-//!   header and [`unmask`] undoes the client's masking.
+//!   from its header alone, and text that cannot be UTF-8 as soon as the
+//!   offending bytes arrive: the part of a text frame read so far is unmasked
+//!   and checked in place, so after [`Step::NeedMore`] the next step must be
+//!   given the same bytes, as that step left them, followed by more. Lower
+//!   down, [`parse_header`] reads one frame header and [`unmask`] undoes the
+//!   client's masking.
 //! - **Writing the server's frames.** [`write_header`] writes the header of a
 //!   final frame into the end of a [`MAX_HEADER`]-byte array; the payload
 //!   follows as it is. [`frame`] builds a whole frame in one buffer, and

@@ -181,6 +181,13 @@ async fn broken_frames_close_with_the_rfc_codes() {
         .unwrap();
     assert_eq!(ws.expect_close().await, 1007);
     assert_eq!(srv.wait_close(&ws.sid).await, CloseReason::TransportError);
+    // Refused as soon as the bytes that break it arrive, not when its frame is
+    // whole: here most of the frame is never sent.
+    let mut ws = RawWs::open(&srv).await;
+    let text = frame(0x81, &[&[b'4', 0xC3, 0x28][..], &[b'x'; 500]].concat());
+    ws.stream.write_all(&text[..11]).await.unwrap();
+    assert_eq!(ws.expect_close().await, 1007);
+    assert_eq!(srv.wait_close(&ws.sid).await, CloseReason::TransportError);
     // Over max_payload: 1009 on the header alone, before any payload is sent.
     let mut ws = RawWs::open(&srv).await;
     let header = &frame(0x82, &[0; 1_001])[..8];

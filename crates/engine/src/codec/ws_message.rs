@@ -7,12 +7,17 @@
 //! gathered into a buffer of its own.
 //!
 //! A message is refused as soon as a frame header announces more than the
-//! limit, before its payload arrives.
+//! limit, before its payload arrives, and a text message as soon as its bytes
+//! so far cannot begin valid UTF-8 (RFC 6455 8.1 says to fail fast): across
+//! fragments, and within a frame that arrives in pieces, whose payload is
+//! then unmasked and checked in place as it comes. A frame that arrives whole
+//! is checked once, as it always was.
 
 use std::fmt;
 
 use super::ws_frame::{
-    parse_header, unmask, FrameError, Opcode, INVALID_PAYLOAD, MESSAGE_TOO_BIG, PROTOCOL_ERROR,
+    parse_header, unmask, FrameError, Header, Opcode, INVALID_PAYLOAD, MESSAGE_TOO_BIG,
+    PROTOCOL_ERROR,
 };
 
 /// What one frame means for the connection.
@@ -79,12 +84,21 @@ impl fmt::Display for ReadError {
 impl std::error::Error for ReadError {}
 
 /// Assembles one connection's messages.
+///
+/// After [`Step::NeedMore`], the next step must be given the same bytes, as
+/// that step left them, followed by whatever arrived since: the payload of a
+/// text frame that is not all there is unmasked in place as it arrives.
 pub struct Assembler {
     max_message: usize,
     /// The message being gathered from fragments.
     fragments: Option<Fragments>,
     /// `fragments` was handed out complete by the last step: drop it on the next.
     handed_out: bool,
+    /// Payload bytes of the frame at the start of the buffer already
+    /// unmasked and checked: a text frame that arrives in pieces.
+    unmasked: usize,
+    /// The text message under way, checked up to the last byte seen.
+    utf8: Utf8Check,
 }
 
 struct Fragments {
@@ -98,11 +112,13 @@ impl Assembler {
             max_message,
             fragments: None,
             handed_out: false,
+            unmasked: 0,
+            utf8: Utf8Check::default(),
         }
     }
 
     /// Looks at the frame at the start of `buf`, unmasking it in place once
-    /// it is whole.
+    /// it is whole (a text frame as it arrives).
     pub fn step<'a>(&'a mut self, buf: &'a mut [u8]) -> Result<Step<'a>, ReadError> {
         if self.handed_out {
             self.handed_out = false;
@@ -125,30 +141,52 @@ impl Assembler {
             return Err(ReadError::TooBig);
         }
         let consumed = header.len + header.payload_len as usize;
+        let text = match header.opcode {
+            Opcode::Text => true,
+            Opcode::Continuation => self.fragments.as_ref().is_some_and(|f| f.text),
+            _ => false,
+        };
         if buf.len() < consumed {
+            if text {
+                self.check_arrived(&header, &mut buf[header.len..])?;
+            }
             return Ok(Step::NeedMore(consumed));
         }
         let payload = &mut buf[header.len..consumed];
-        unmask(payload, header.mask);
+        // At most the whole payload, even for a caller that broke the contract.
+        let fresh = std::mem::take(&mut self.unmasked).min(payload.len());
+        unmask_from(&mut payload[fresh..], header.mask, fresh);
         let payload: &'a [u8] = payload;
         let incoming = match header.opcode {
             Opcode::Ping => Some(Incoming::Ping(payload)),
             Opcode::Pong => Some(Incoming::Pong),
             Opcode::Close => Some(Incoming::Close(close_code(payload)?)),
-            Opcode::Text if header.fin => Some(Incoming::Text(utf8(payload)?)),
+            // Checked whole even when its parts were checked as they came:
+            // that check is what makes the bytes a `&str`.
+            Opcode::Text if header.fin => {
+                self.utf8 = Utf8Check::default();
+                Some(Incoming::Text(utf8(payload)?))
+            }
             Opcode::Binary if header.fin => Some(Incoming::Binary(payload)),
             Opcode::Text | Opcode::Binary => {
+                if text {
+                    self.utf8.feed(&payload[fresh..])?;
+                }
                 self.fragments = Some(Fragments {
-                    text: header.opcode == Opcode::Text,
+                    text,
                     data: payload.to_vec(),
                 });
                 None
             }
             Opcode::Continuation => {
+                if text {
+                    self.utf8.feed(&payload[fresh..])?;
+                }
                 let fragments = self.fragments.as_mut().expect("checked above");
                 fragments.data.extend_from_slice(payload);
                 if header.fin {
                     self.handed_out = true;
+                    self.utf8 = Utf8Check::default();
                     let Fragments { text, data } = self.fragments.as_ref().expect("just extended");
                     Some(if *text {
                         Incoming::Text(utf8(data)?)
@@ -162,10 +200,74 @@ impl Assembler {
         };
         Ok(Step::Frame { consumed, incoming })
     }
+
+    /// Unmasks and checks the part of a text frame's payload that arrived
+    /// since the last step, so that text that cannot be UTF-8 is refused
+    /// before the rest of its frame is waited for.
+    fn check_arrived(&mut self, header: &Header, arrived: &mut [u8]) -> Result<(), ReadError> {
+        let Some(new) = arrived.get_mut(self.unmasked..) else {
+            // Fewer bytes than last time: the caller broke the contract above.
+            return Ok(());
+        };
+        unmask_from(new, header.mask, self.unmasked);
+        self.unmasked += new.len();
+        self.utf8.feed(new)
+    }
+}
+
+/// Undoes the masking of payload bytes that start `offset` bytes into the
+/// payload.
+fn unmask_from(data: &mut [u8], mask: [u8; 4], offset: usize) {
+    let mut mask = mask;
+    mask.rotate_left(offset % 4);
+    unmask(data, mask);
 }
 
 fn utf8(data: &[u8]) -> Result<&str, ReadError> {
     std::str::from_utf8(data).map_err(|_| ReadError::InvalidUtf8)
+}
+
+/// UTF-8 checked piece by piece: it fails at the first piece after which the
+/// bytes so far cannot be the start of valid UTF-8. Only the last character,
+/// when a piece ends inside it, is kept between pieces.
+#[derive(Default)]
+struct Utf8Check {
+    /// The start of a character that the last piece cut off.
+    cut: [u8; 4],
+    cut_len: usize,
+}
+
+impl Utf8Check {
+    fn feed(&mut self, mut piece: &[u8]) -> Result<(), ReadError> {
+        if self.cut_len > 0 {
+            // The cut character first: its lead byte says how long it is.
+            let width = match self.cut[0] {
+                0xC0..=0xDF => 2,
+                0xE0..=0xEF => 3,
+                _ => 4,
+            };
+            let take = (width - self.cut_len).min(piece.len());
+            self.cut[self.cut_len..self.cut_len + take].copy_from_slice(&piece[..take]);
+            self.cut_len += take;
+            piece = &piece[take..];
+            match std::str::from_utf8(&self.cut[..self.cut_len]) {
+                Ok(_) => self.cut_len = 0,
+                Err(e) if e.error_len().is_none() => return Ok(()),
+                Err(_) => return Err(ReadError::InvalidUtf8),
+            }
+        }
+        match std::str::from_utf8(piece) {
+            Ok(_) => Ok(()),
+            // std says `None` only when the bytes so far begin a valid character.
+            Err(e) if e.error_len().is_none() => {
+                let cut = &piece[e.valid_up_to()..];
+                self.cut[..cut.len()].copy_from_slice(cut);
+                self.cut_len = cut.len();
+                Ok(())
+            }
+            Err(_) => Err(ReadError::InvalidUtf8),
+        }
+    }
 }
 
 /// A close frame's status code, checked against those an endpoint may send.
@@ -215,6 +317,35 @@ mod tests {
         list.iter()
             .flat_map(|(first, payload)| client_frame(*first, payload, MASK))
             .collect()
+    }
+
+    /// Reads `bytes` in pieces of the sizes `reads` gives in turn, as a
+    /// reader would, keeping an unfinished frame for the next read; hands
+    /// every message on and stops at the first error. Returns the bytes left
+    /// unread at the end.
+    fn read_in_pieces(
+        assembler: &mut Assembler,
+        bytes: &[u8],
+        reads: &[usize],
+        mut on: impl FnMut(Incoming<'_>),
+    ) -> Result<usize, ReadError> {
+        let mut buffer = Vec::new();
+        let mut at = 0;
+        for read in reads.iter().cycle() {
+            if at == bytes.len() {
+                break;
+            }
+            let end = (at + read).min(bytes.len());
+            buffer.extend_from_slice(&bytes[at..end]);
+            at = end;
+            while let Step::Frame { consumed, incoming } = assembler.step(&mut buffer)? {
+                if let Some(message) = incoming {
+                    on(message);
+                }
+                buffer.drain(..consumed);
+            }
+        }
+        Ok(buffer.len())
     }
 
     #[test]
@@ -299,6 +430,71 @@ mod tests {
         // "é" split between two fragments is fine once joined.
         let bytes = frames(&[(0x01, &[b'4', 0xC3]), (0x80, &[0xA9])]);
         assert_eq!(messages(100, bytes).unwrap(), ["Text(\"4é\")"]);
+    }
+
+    /// Autobahn's case 6.4.1: valid text, then U+110000 as if encoded (F4 90 80 80).
+    const VALID: &[u8] = "κόσμε".as_bytes();
+    const OUT_OF_RANGE: &[u8] = &[0xF4, 0x90, 0x80, 0x80];
+
+    #[test]
+    fn text_that_cannot_be_utf8_is_refused_at_the_fragment_that_breaks_it() {
+        let mut assembler = Assembler::new(100);
+        let mut first = frames(&[(0x01, VALID)]);
+        assert!(matches!(
+            assembler.step(&mut first),
+            Ok(Step::Frame { incoming: None, .. })
+        ));
+        // Not final: the message's end is not waited for.
+        let mut second = frames(&[(0x00, OUT_OF_RANGE)]);
+        assert_eq!(assembler.step(&mut second), Err(ReadError::InvalidUtf8));
+        // A character cut between fragments is no error until it is shown wrong.
+        let mut assembler = Assembler::new(100);
+        let mut bytes = frames(&[(0x01, &[0xF4]), (0x00, &[0x8F]), (0x00, b"A")]);
+        let mut at = 0;
+        for _ in 0..2 {
+            let Ok(Step::Frame { consumed, .. }) = assembler.step(&mut bytes[at..]) else {
+                panic!("a valid prefix is taken");
+            };
+            at += consumed;
+        }
+        assert_eq!(
+            assembler.step(&mut bytes[at..]),
+            Err(ReadError::InvalidUtf8)
+        );
+    }
+
+    #[test]
+    fn text_that_cannot_be_utf8_is_refused_before_its_frame_is_whole() {
+        let payload = [VALID, OUT_OF_RANGE, b"edited"].concat();
+        let mut bytes = frames(&[(0x81, &payload)]);
+        let whole = bytes.len();
+        let header = whole - payload.len();
+        let mut assembler = Assembler::new(100);
+        let valid_end = header + VALID.len();
+        assert_eq!(
+            assembler.step(&mut bytes[..valid_end]),
+            Ok(Step::NeedMore(whole))
+        );
+        assert_eq!(
+            assembler.step(&mut bytes[..valid_end + 2]),
+            Err(ReadError::InvalidUtf8)
+        );
+    }
+
+    #[test]
+    fn a_text_frame_fed_byte_by_byte_comes_out_whole() {
+        // Every character of one to four bytes, cut at every byte.
+        let text = "a\u{e9}\u{20ac}\u{1f600}z";
+        let bytes = frames(&[
+            (0x01, b"h\xC3"),
+            (0x80, &[&[0xA9], text.as_bytes()].concat()),
+        ]);
+        let mut received = Vec::new();
+        let left = read_in_pieces(&mut Assembler::new(100), &bytes, &[1], |message| {
+            received.push(format!("{message:?}"))
+        });
+        assert_eq!(left, Ok(0));
+        assert_eq!(received, [format!("Text({:?})", format!("h\u{e9}{text}"))]);
     }
 
     #[test]
@@ -414,35 +610,48 @@ mod tests {
             reads in proptest::collection::vec(1..200usize, 1..20),
         ) {
             let bytes: Vec<u8> = sent.iter().flat_map(encode).collect();
-            let mut assembler = Assembler::new(10_000);
-            let mut buffer: Vec<u8> = Vec::new();
             let mut received = Vec::new();
-            let mut at = 0;
-            for read in reads.iter().cycle() {
-                if at == bytes.len() {
-                    break;
+            let mut others = Vec::new();
+            let left = read_in_pieces(&mut Assembler::new(10_000), &bytes, &reads, |message| {
+                match message {
+                    Incoming::Text(t) => received.push((true, t.as_bytes().to_vec())),
+                    Incoming::Binary(b) => received.push((false, b.to_vec())),
+                    other => others.push(format!("{other:?}")),
                 }
-                let end = (at + read).min(bytes.len());
-                buffer.extend_from_slice(&bytes[at..end]);
-                at = end;
-                loop {
-                    match assembler.step(&mut buffer).unwrap() {
-                        Step::NeedMore(_) => break,
-                        Step::Frame { consumed, incoming } => {
-                            match incoming {
-                                Some(Incoming::Text(t)) => received.push((true, t.as_bytes().to_vec())),
-                                Some(Incoming::Binary(b)) => received.push((false, b.to_vec())),
-                                Some(Incoming::Ping(p)) => prop_assert_eq!(p, b"hb"),
-                                other => prop_assert!(other.is_none(), "unexpected {:?}", other),
-                            }
-                            buffer.drain(..consumed);
-                        }
-                    }
-                }
-            }
-            prop_assert!(buffer.is_empty());
+            });
+            prop_assert_eq!(left, Ok(0));
+            prop_assert!(others.iter().all(|o| o == "Ping([104, 98])"), "unexpected {:?}", others);
             let expected: Vec<(bool, Vec<u8>)> = sent.into_iter().map(|s| (s.text, s.payload)).collect();
             prop_assert_eq!(received, expected);
+        }
+
+        /// Fed in any pieces, the check fails at the first piece after which
+        /// the bytes so far cannot begin valid UTF-8, and ends with nothing
+        /// cut off exactly when all of them are valid.
+        #[test]
+        fn utf8_checked_in_pieces_agrees_with_std(
+            bytes in proptest::collection::vec(
+                prop_oneof![any::<u8>(), 0x00..0x80u8, 0x80..0xC0u8, 0xC2..0xF5u8], 0..40),
+            cuts in proptest::collection::vec(0..40usize, 0..6),
+        ) {
+            let mut bounds: Vec<usize> = cuts.into_iter().map(|c| c % (bytes.len() + 1)).collect();
+            bounds.push(bytes.len());
+            bounds.sort_unstable();
+            let mut check = Utf8Check::default();
+            let mut start = 0;
+            for end in bounds {
+                let fed = check.feed(&bytes[start..end]);
+                let broken = matches!(
+                    std::str::from_utf8(&bytes[..end]),
+                    Err(e) if e.error_len().is_some()
+                );
+                prop_assert_eq!(fed.is_err(), broken, "prefix of {} bytes", end);
+                if broken {
+                    return Ok(());
+                }
+                start = end;
+            }
+            prop_assert_eq!(check.cut_len == 0, std::str::from_utf8(&bytes).is_ok());
         }
 
         /// Bytes from anywhere never panic the assembler.
@@ -456,6 +665,27 @@ mod tests {
                     Ok(Step::NeedMore(_)) | Err(_) => break,
                 }
             }
+        }
+
+        /// Well-formed frames of any kind with any payload, read in any
+        /// pieces, never panic the assembler either (text frames are checked
+        /// as they arrive).
+        #[test]
+        fn frames_of_any_payload_in_any_pieces_never_panic(
+            sent in proptest::collection::vec(
+                (prop_oneof![Just(0x01u8), Just(0x81), Just(0x00), Just(0x80), Just(0x82), Just(0x89)],
+                 prop_oneof![
+                     proptest::collection::vec(any::<u8>(), 0..100),
+                     "[a-z\u{e9}\u{20ac}\u{1f600}]{0,30}".prop_map(String::into_bytes),
+                 ]),
+                1..6),
+            reads in proptest::collection::vec(1..40usize, 1..20),
+        ) {
+            let bytes: Vec<u8> = sent
+                .iter()
+                .flat_map(|(first, payload)| client_frame(*first, payload, MASK))
+                .collect();
+            let _ = read_in_pieces(&mut Assembler::new(256), &bytes, &reads, |_| ());
         }
     }
 }
