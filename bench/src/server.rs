@@ -178,3 +178,17 @@ pub fn raise_fd_limit() -> u64 {
     }
     limit.rlim_cur
 }
+
+/// The chat server's `/health` on `port`, as JSON (null when it does not answer).
+pub async fn chat_health(port: u16) -> serde_json::Value {
+    let Ok(stream) = crate::raw_http::connect_from(2, port).await else {
+        return serde_json::Value::Null;
+    };
+    match crate::raw_http::Connection::new(stream)
+        .request("GET", "/health", b"")
+        .await
+    {
+        Ok(answer) => serde_json::from_str(&answer.text()).unwrap_or_default(),
+        Err(_) => serde_json::Value::Null,
+    }
+}

@@ -14,9 +14,8 @@
 use clap::Parser;
 use futures::{SinkExt, StreamExt};
 use rally_bench::client::{connect, handshake, Ws};
-use rally_bench::raw_http::{connect_from, Connection};
 use rally_bench::scenarios::{latency_recorder, now_us, paced_senders, Timed};
-use rally_bench::server::{raise_fd_limit, Server};
+use rally_bench::server::{chat_health, raise_fd_limit, Server};
 use rally_bench::stats::{mib, percentiles};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -69,15 +68,20 @@ async fn read_until(mut ws: Ws, mut stop: watch::Receiver<bool>) -> Option<Ws> {
     }
 }
 
-/// The chat's `/health`, as JSON (null when it does not answer).
-async fn health(port: u16) -> serde_json::Value {
-    let Ok(stream) = connect_from(2, port).await else {
-        return serde_json::Value::Null;
-    };
-    match Connection::new(stream).request("GET", "/health", b"").await {
-        Ok(answer) => serde_json::from_str(&answer.text()).unwrap_or_default(),
-        Err(_) => serde_json::Value::Null,
-    }
+/// The readers' p99 latency in each of `count` windows of `width_us` from `from`, in
+/// milliseconds, for printing.
+fn p99_ms_by_window(all: &[Timed], from: u64, width_us: u64, count: u64) -> String {
+    let p99s = (0..count).map(|i| {
+        let start = from + i * width_us;
+        let inside = all
+            .iter()
+            .filter(|s| s.0 >= start && s.0 < start + width_us);
+        format!(
+            "{:.1}",
+            percentiles(inside.map(|s| s.1).collect()).p99 as f64 / 1000.0
+        )
+    });
+    p99s.collect::<Vec<_>>().join(" ")
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -115,7 +119,7 @@ async fn main() {
     // The presence updates of 1 100 joins have gone out before the baseline is taken.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let before = server.rss_bytes();
-    let connected = health(port).await["sockets"].as_u64().unwrap_or(0);
+    let connected = chat_health(port).await["sockets"].as_u64().unwrap_or(0);
     println!(
         "stalled: rally-chat on port {port}; {} readers and {} clients to stall connected ({connected} sockets): RSS {:.1} MiB",
         options.readers,
@@ -152,7 +156,7 @@ async fn main() {
         peak = peak.max(server.rss_bytes());
         if Instant::now() >= next_second {
             next_second += Duration::from_secs(1);
-            let sockets = health(port).await["sockets"].as_u64().unwrap_or(0);
+            let sockets = chat_health(port).await["sockets"].as_u64().unwrap_or(0);
             timeline.push((sockets, server.rss_bytes()));
         }
     }
@@ -165,7 +169,7 @@ async fn main() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let after = server.rss_bytes();
-    let remaining = health(port).await["sockets"].as_u64().unwrap_or(0);
+    let remaining = chat_health(port).await["sockets"].as_u64().unwrap_or(0);
     let all: Vec<Timed> = samples
         .iter()
         .flat_map(|s| std::mem::take(&mut *s.lock().unwrap()))
@@ -187,35 +191,13 @@ async fn main() {
             .collect::<Vec<_>>()
             .join(" ")
     );
-    let p99_by_second: Vec<u64> = (0..options.seconds)
-        .map(|second| {
-            let from = started + second * 1_000_000;
-            let in_second = all.iter().filter(|s| s.0 >= from && s.0 < from + 1_000_000);
-            percentiles(in_second.map(|s| s.1).collect()).p99
-        })
-        .collect();
     println!(
         "stalled: second by second: readers' p99 ms {}",
-        p99_by_second
-            .iter()
-            .map(|p| format!("{:.1}", *p as f64 / 1000.0))
-            .collect::<Vec<_>>()
-            .join(" ")
+        p99_ms_by_window(&all, started, 1_000_000, options.seconds)
     );
-    let p99_by_tenth: Vec<u64> = (0..20u64)
-        .map(|tenth| {
-            let from = started + tenth * 100_000;
-            let in_tenth = all.iter().filter(|s| s.0 >= from && s.0 < from + 100_000);
-            percentiles(in_tenth.map(|s| s.1).collect()).p99
-        })
-        .collect();
     println!(
         "stalled: the first 2 s by tenths: readers' p99 ms {}",
-        p99_by_tenth
-            .iter()
-            .map(|p| format!("{:.1}", *p as f64 / 1000.0))
-            .collect::<Vec<_>>()
-            .join(" ")
+        p99_ms_by_window(&all, started, 100_000, 20)
     );
     let whole = percentiles(all.iter().map(|s| s.1).collect());
     println!(

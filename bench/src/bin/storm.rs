@@ -14,7 +14,7 @@ use clap::Parser;
 use futures::SinkExt;
 use rally_bench::client::{connect, open_sid, Client, OnPacket};
 use rally_bench::raw_http::{connect_from, Connection};
-use rally_bench::server::{raise_fd_limit, Server};
+use rally_bench::server::{chat_health, raise_fd_limit, Server};
 use rally_bench::stats::mib;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -274,14 +274,7 @@ async fn main() {
     let after = server.rss_bytes();
     // Sessions the storm opened and left may still be alive (until their heartbeat ends
     // them): part of "after" is theirs, not retained garbage.
-    let health = match connect_from(2, port).await {
-        Ok(stream) => Connection::new(stream)
-            .request("GET", "/health", b"")
-            .await
-            .map(|a| a.text())
-            .unwrap_or_default(),
-        Err(_) => String::new(),
-    };
+    let health = chat_health(port).await;
     println!("storm: 10 s after the storm, /health says {health}");
     chatting.store(false, Ordering::Relaxed);
     let chatters = chat.await.unwrap_or_default();
