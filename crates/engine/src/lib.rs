@@ -25,6 +25,7 @@ mod registry;
 mod serve;
 mod server;
 mod session;
+mod shrink;
 mod sid;
 mod sync;
 mod transport;
@@ -41,6 +42,7 @@ pub use handshake::HandshakeInfo;
 pub use serve::{serve, serve_with, ServeConfig};
 pub use server::Engine;
 pub use session::{CloseReason, EngineHandler, SendError, Session};
+pub use shrink::ShrinkAfterBurst;
 pub use transport::tcp::{tune_tcp, NOTSENT_LOWAT};
 pub use transport_kind::TransportKind;
 

@@ -16,6 +16,7 @@ use tokio::sync::Notify;
 use crate::config::EngineConfig;
 use crate::handshake::HandshakeInfo;
 use crate::session::{EngineHandler, Session, SessionContext};
+use crate::shrink::ShrinkAfterBurst;
 use crate::sync::{read, write};
 use crate::transport_kind::TransportKind;
 
@@ -74,7 +75,9 @@ impl Registry {
     fn remove(&self, sid: &str) {
         let emptied = {
             let mut sessions = write(&self.sessions);
-            sessions.remove(sid).is_some() && sessions.is_empty()
+            let removed = sessions.remove(sid).is_some();
+            sessions.shrink_after_burst();
+            removed && sessions.is_empty()
         };
         if emptied {
             self.emptied.notify_waiters();

@@ -13,7 +13,7 @@ pub use crate::id_hash::IdHash;
 use crate::socket::Socket;
 use crate::sync::{read, write};
 use futures::future::BoxFuture;
-use rally_engine::Session;
+use rally_engine::{Session, ShrinkAfterBurst};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::fmt;
@@ -318,7 +318,9 @@ impl Namespace {
 
     pub(crate) fn remove_socket(&self, id: &SocketId) {
         self.adapter().del_all(id);
-        write(&self.0.sockets).remove(id);
+        let mut sockets = write(&self.0.sockets);
+        sockets.remove(id);
+        sockets.shrink_after_burst();
     }
 }
 

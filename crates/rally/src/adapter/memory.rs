@@ -13,6 +13,7 @@ use crate::packet::Packet;
 use crate::socket::Socket;
 use crate::sync::{read, write};
 use futures::future::{self, BoxFuture, FutureExt};
+use rally_engine::ShrinkAfterBurst;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
@@ -47,6 +48,21 @@ impl RoomIndex {
     fn members<'a>(&'a self, room: &'a Room) -> impl Iterator<Item = &'a SocketId> {
         let own = self.sids.get_key_value(room).map(|(sid, _)| sid);
         self.rooms.get(room).into_iter().flatten().chain(own)
+    }
+
+    /// Takes `sid` out of `room`'s members; a room left empty goes. A room that
+    /// was large once, and the map of rooms, give back their room (`ShrinkAfterBurst`).
+    fn leave(&mut self, sid: &SocketId, room: &str) {
+        let Some(members) = self.rooms.get_mut(room) else {
+            return;
+        };
+        members.remove(sid);
+        if members.is_empty() {
+            self.rooms.remove(room);
+            self.rooms.shrink_after_burst();
+        } else {
+            members.shrink_after_burst();
+        }
     }
 
     /// Whether `sid` (a socket of this index) is in `room`.
@@ -203,12 +219,7 @@ impl Adapter for MemoryAdapter {
         if let Some(rooms) = index.sids.get_mut(sid) {
             rooms.remove(room);
         }
-        if let Some(members) = index.rooms.get_mut(room) {
-            members.remove(sid);
-            if members.is_empty() {
-                index.rooms.remove(room);
-            }
-        }
+        index.leave(sid, room);
     }
 
     fn del_all(&self, sid: &SocketId) {
@@ -217,13 +228,9 @@ impl Adapter for MemoryAdapter {
             return;
         };
         for room in rooms {
-            if let Some(members) = index.rooms.get_mut(&room) {
-                members.remove(sid);
-                if members.is_empty() {
-                    index.rooms.remove(&room);
-                }
-            }
+            index.leave(sid, &room);
         }
+        index.sids.shrink_after_burst();
     }
 
     fn socket_rooms(&self, sid: &str) -> Vec<Room> {
