@@ -6,7 +6,7 @@ use crate::history::{HistoryStore, RedisStore, RedisStoreConfig, SqliteStore};
 use crate::web::{self, Health};
 use clap::Parser;
 use rally::engine::EngineConfig;
-use rally::{Server, ServerConfig};
+use rally::{RecoveryConfig, RecoveryOffer, Server, ServerConfig};
 use rally_redis::{RedisAdapterConfig, RedisAdapterFactory};
 use std::sync::Arc;
 use std::time::Duration;
@@ -95,9 +95,45 @@ pub struct Options {
         default_value_t = 2000
     )]
     pub redis_request_timeout_ms: u64,
+
+    /// Connection state recovery: `opt-in` offers it to pages that ask in their handshake
+    /// (`auth: {recover: true}`, as the chat's page does), `all` to every client, `off`
+    /// to none. A client offered recovery gets each event's offset as an extra last
+    /// argument, which a client written for the plain protocol would misread.
+    #[arg(long, env = "RALLY_CHAT_RECOVERY", value_enum, default_value_t = RecoveryMode::OptIn)]
+    pub recovery: RecoveryMode,
+
+    /// How long a dropped client's session waits for it to come back, in milliseconds;
+    /// its "left" notices wait as long.
+    #[arg(long, env = "RALLY_CHAT_RECOVERY_WINDOW_MS", default_value_t = 120_000)]
+    pub recovery_window_ms: u64,
+}
+
+/// Who is offered connection state recovery (`--recovery`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum RecoveryMode {
+    OptIn,
+    All,
+    Off,
 }
 
 impl Options {
+    /// The recovery settings `--recovery` and `--recovery-window-ms` ask for.
+    pub fn recovery(&self) -> Option<RecoveryConfig> {
+        let offer = match self.recovery {
+            RecoveryMode::Off => return None,
+            RecoveryMode::All => None,
+            RecoveryMode::OptIn => Some(RecoveryOffer::new(|handshake| {
+                handshake.auth["recover"] == serde_json::Value::Bool(true)
+            })),
+        };
+        Some(RecoveryConfig {
+            max_disconnection_duration: Duration::from_millis(self.recovery_window_ms),
+            offer,
+            ..RecoveryConfig::default()
+        })
+    }
+
     /// The Redis URL when clustering is asked for.
     pub fn redis_url(&self) -> Option<&str> {
         self.redis_url
@@ -122,6 +158,7 @@ pub async fn run(options: Options) -> Result<(), String> {
             ..EngineConfig::default()
         },
         connect_timeout: Duration::from_millis(options.connect_timeout_ms),
+        connection_state_recovery: options.recovery(),
         ..ServerConfig::default()
     };
     let (io, store, redis): (Server, Arc<dyn HistoryStore>, Option<RedisAdapterFactory>) =

@@ -43,6 +43,7 @@
     pendingInfo: null, // the message_info describing the next message
     typingSentAt: 0,
     typingRoom: undefined,
+    recovery: false, // events carry an offset as their last argument
   };
 
   function channel(key, init) {
@@ -59,17 +60,21 @@
   // ---- the connection ----------------------------------------------------------
 
   // Connects at once. The handshake carries the chosen name, if any; a guest sends the
-  // guest name it had, so a reconnection keeps it while it is free.
+  // guest name it had, so a reconnection keeps it while it is free. It asks for
+  // connection state recovery: after a drop the server gives back the same socket and
+  // what was missed, so the page carries on where it was.
   const socket = io({
     auth: (cb) => {
-      if (state.me.chosen) cb({ name: state.me.chosen });
-      else if (state.me.name) cb({ guest: state.me.name });
-      else cb({});
+      if (state.me.chosen) cb({ name: state.me.chosen, recover: true });
+      else if (state.me.name) cb({ guest: state.me.name, recover: true });
+      else cb({ recover: true });
     },
   });
 
   socket.on('connect', () => {
     setStatus('online', 'online');
+    // Recovered: the same socket, still in its rooms, and the missed events came first.
+    if (state.me.id && socket.id === state.me.id) return;
     // Rooms are per connection: join them again after a reconnection.
     for (const ch of state.channels.values()) {
       if (ch.kind === 'room') {
@@ -83,6 +88,8 @@
 
   socket.on('welcome', (info) => {
     state.me.id = info.id;
+    // With recovery, every event's last argument is its offset, which the page skips.
+    state.recovery = info.recovery === true;
     state.me.name = info.name;
     // A stored name the server refused (it breaks the rules) is forgotten.
     if (state.me.chosen && state.me.chosen !== info.name) {
@@ -133,7 +140,9 @@
 
   socket.on('message_info', (info) => { state.pendingInfo = info; });
 
-  socket.on('message', (payload, room) => {
+  socket.on('message', (...args) => {
+    if (state.recovery) args.pop();
+    const [payload, room] = args;
     const info = state.pendingInfo;
     state.pendingInfo = null;
     const ch = state.channels.get(roomKey(room));

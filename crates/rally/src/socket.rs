@@ -141,6 +141,14 @@ impl Socket {
         self.0.recovered
     }
 
+    /// Whether this socket is offered connection state recovery: when it leaves on a
+    /// reason that keeps sessions ([`DisconnectReason::keeps_session`]) its client may
+    /// take it back within the window, so an application may wait before telling
+    /// others it left.
+    pub fn recovery_offered(&self) -> bool {
+        self.0.recovery.is_some()
+    }
+
     pub fn connected(&self) -> bool {
         self.0.state.load(Ordering::Acquire) == CONNECTED
     }

@@ -20,7 +20,7 @@
 //! rate limit also sends an `error` event (at most one a second). Successful acks carry
 //! no arguments.
 //!
-//! What the server emits besides: `welcome`({id, name, limits}) on connection,
+//! What the server emits besides: `welcome`({id, name, recovery, limits}) on connection,
 //! `message_info`({id, room, from, name, time}) just before each `message` (to the same
 //! recipients; it describes that message), `history`(room or null, entries) with
 //! entries `{id, room, from, name, time, payload}` (the lobby's on connection, a room's
@@ -34,6 +34,12 @@
 //! its guest name back in the handshake of a reconnection (`auth: {guest}`) to keep it
 //! while no one else has taken it meanwhile.
 //!
+//! Connection state recovery (`--recovery`): a socket offered it (`welcome.recovery`)
+//! gets every event with one more last argument, its offset; when its connection drops
+//! and it comes back within the window it is the same socket, in the same rooms, and
+//! receives what it missed, with no second `welcome` or `history`; nobody is told it
+//! left unless the window passes (`departures`).
+//!
 //! Presence is read from the adapter (`fetch_sockets`, names in `socket.data`), so it
 //! spans every server of a cluster; it is published in coalesced snapshots, by the server
 //! where something changed (and by every server when the cluster's Redis comes back,
@@ -43,6 +49,7 @@
 //! On a cluster, the checks that a name is (or is not) a socket id ask every server, but
 //! only for names shaped like one (20 base64url characters): other room names need no
 
+mod departures;
 mod messages;
 mod names;
 mod peer;
@@ -53,6 +60,7 @@ mod typing;
 use crate::guests::GuestNames;
 use crate::history::{HistoryStore, StoredMessage};
 use crate::limits::validate_room;
+use departures::Departures;
 use peer::Peer;
 use presence::Presence;
 use rally::{Ack, Args, Event, Server, Socket};
@@ -105,6 +113,7 @@ struct ChatInner {
     config: ChatConfig,
     presence: Presence,
     typing: Typing,
+    departures: Departures,
 }
 
 /// A refusal: what `ack({error, code})` and the `error` event carry.
@@ -164,6 +173,7 @@ impl Chat {
             config,
             presence: Presence::default(),
             typing: Typing::default(),
+            departures: Departures::default(),
         }))
     }
 
@@ -211,14 +221,23 @@ impl Chat {
         self.on(&socket, &peer, "typing", typing::on_typing);
         let chat = self.clone();
         socket.on_disconnecting(move |socket, reason| {
-            chat.disconnecting(&socket, reason.as_str());
+            chat.departing(&socket, reason);
             async {}
         });
+        if socket.recovered() {
+            // The same socket, back with its rooms and data, and with what it missed:
+            // it needs no welcome or history, and nobody was told it left.
+            tracing::info!(socket = %socket.id(), name = %name, "recovered");
+            self.returned(&socket);
+            return;
+        }
 
         let config = &self.0.config;
         let welcome = json!({
             "id": &**socket.id(),
             "name": name,
+            // The page reads each event's offset off its arguments when this is true.
+            "recovery": socket.recovery_offered(),
             "limits": {
                 "historyLimit": config.history_limit,
                 "rateBurst": config.rate_burst,
@@ -243,17 +262,6 @@ impl Chat {
             let _ = socket.emit("history", chat.history_args(None, entries));
         });
         self.presence_changed(true, []);
-    }
-
-    fn disconnecting(&self, socket: &Socket, reason: &str) {
-        let name = name_of(&socket.data());
-        tracing::info!(socket = %socket.id(), name = %name, reason, "disconnected");
-        let rooms = self.chat_rooms(socket);
-        self.stop_all_typing(socket);
-        for room in &rooms {
-            self.notice(Some(room), format!("{name} left"));
-        }
-        self.presence_changed(true, rooms);
     }
 
     /// `socket.on(event, handler)` with the chat and the socket's limits at hand.
