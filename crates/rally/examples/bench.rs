@@ -12,10 +12,12 @@
 //!
 //! `--port N` (default 3000); prints `listening on ADDR` once bound. `--threads N`
 //! sets the runtime's worker threads (default 1: one core, as Node.js uses; the
-//! load generator needs the other one on a two-core machine).
+//! load generator needs the other one on a two-core machine). With the environment
+//! variable `RALLY_BENCH_RECOVERY=1`, connection state recovery is on and offered to
+//! every client (every event then stored and stamped with its offset): what it costs.
 
 use clap::Parser;
-use rally::{Event, Server, ServerConfig};
+use rally::{Event, RecoveryConfig, Server, ServerConfig};
 use serde_json::Value;
 
 #[derive(Parser)]
@@ -45,7 +47,11 @@ fn main() {
 }
 
 async fn serve(options: Options) {
-    let io = Server::new(ServerConfig::default());
+    let recovery = std::env::var("RALLY_BENCH_RECOVERY").is_ok_and(|v| v == "1");
+    let io = Server::new(ServerConfig {
+        connection_state_recovery: recovery.then(RecoveryConfig::default),
+        ..ServerConfig::default()
+    });
     let server = io.clone();
     io.on_connection(move |socket| {
         let io = server.clone();
