@@ -10,52 +10,26 @@
 const { describe, it, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
-const os = require('node:os');
 const path = require('node:path');
-const { chromium } = require('playwright-core');
+const { browsers } = require('../lib/browser');
 const { ROOT } = require('../lib/server');
 const sio = require('../lib/sio');
 const { startChat, chatClient } = require('../chat/chat-helpers');
 
-const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = path.join(ROOT, 'artifacts');
 const XSS = '<img src=x onerror=alert(1)>';
 const WAIT = { timeout: 10000 };
 
 describe('rally-chat page in Chromium', () => {
   let chat;
-  const browsers = []; // one profile (and Chromium) per person: two users, not two tabs
-  const problems = []; // dialogs, CSP violations, page errors: each fails the suite
+  const chromium = browsers(); // one profile (and Chromium) per person: two users, not two tabs
+  const problems = chromium.problems; // dialogs, CSP violations, page errors: each fails the suite
   let ada;
   let bob;
   let node; // a plain socket.io-client in the lobby, no name given
-
-  async function browser(who) {
-    const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'rally-chat-chromium-'));
-    const context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      viewport: { width: 1100, height: 700 },
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-        '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
-    });
-    browsers.push({ context, profile });
-    const page = context.pages()[0] || (await context.newPage());
-    page.on('dialog', async (dialog) => {
-      problems.push(`${who}: a ${dialog.type()} dialog opened: ${dialog.message()}`);
-      await dialog.dismiss().catch(() => {});
-    });
-    page.on('pageerror', (err) => problems.push(`${who}: page error: ${err.message}`));
-    page.on('console', (msg) => {
-      if (msg.type() === 'error' && /Content Security Policy|Refused to/i.test(msg.text())) {
-        problems.push(`${who}: ${msg.text()}`);
-      }
-    });
-    return page;
-  }
+  const browser = (who) => chromium.page(who);
 
   before(async () => {
-    assert.ok(fs.existsSync(CHROMIUM), `${CHROMIUM} is missing (Debian: apt-get install chromium)`);
     chat = await startChat();
     node = await chatClient(chat.url);
     // Something in the lobby's history before anyone opens the page.
@@ -66,10 +40,7 @@ describe('rally-chat page in Chromium', () => {
   });
 
   after(async () => {
-    for (const { context, profile } of browsers) {
-      await context.close().catch(() => {});
-      fs.rmSync(profile, { recursive: true, force: true });
-    }
+    await chromium.closeAll();
     await sio.closeAll();
     if (chat) {
       await chat.stop();
