@@ -10,7 +10,7 @@
 //! `disconnect-me`(close); `fetch-sockets`(rooms) → ack([{id, rooms}] by id);
 //! `sockets-join`({rooms, join}), `sockets-leave`({rooms, leave}),
 //! `disconnect-sockets`({rooms, close}) → ack(); `all-rooms` → ack(sorted rooms);
-//! `handshake`, `set-data`(value), `get-data`, `id`; `disconnect-log` → ack([{id,
+//! `handshake`, `set-data`(value), `get-data`, `id`, `recovered`; `disconnect-log` → ack([{id,
 //! reason, rooms}]) for every socket of `/` gone so far; `any-log` → ack(event names
 //! this socket sent, as `on_any` saw them).
 //!
@@ -18,7 +18,8 @@
 //! (message "unauthorized", data `{reason: "bad token"}`); accepted sockets get
 //! `welcome`(id) and may use `echo`. Any other namespace is invalid.
 //!
-//! `--recovery` turns connection state recovery on, offered to every connection.
+//! `--recovery` turns connection state recovery on, offered to every connection
+//! (`--recovery-window-ms`, `--recovery-max-packets` tune it).
 //!
 //! On SIGTERM or SIGINT the server closes gracefully (`io.close()`) and exits 0.
 
@@ -46,9 +47,15 @@ struct Options {
     max_payload: usize,
     #[arg(long, default_value_t = 45_000)]
     connect_timeout: u64,
-    /// Turns connection state recovery on, with its defaults (every connection offered).
+    /// Turns connection state recovery on, offered to every connection.
     #[arg(long)]
     recovery: bool,
+    /// With --recovery: how long a dropped socket's session is kept.
+    #[arg(long, default_value_t = 120_000)]
+    recovery_window_ms: u64,
+    /// With --recovery: most events each namespace's log keeps.
+    #[arg(long, default_value_t = 10_000)]
+    recovery_max_packets: usize,
 }
 
 fn register(io: &Server, socket: &Socket, disconnects: &Log) {
@@ -184,6 +191,9 @@ fn register(io: &Server, socket: &Socket, disconnects: &Log) {
     socket.on("id", |socket, event| async move {
         reply(event, (socket.id().to_string(),));
     });
+    socket.on("recovered", |socket, event| async move {
+        reply(event, (socket.recovered(),));
+    });
     let log = disconnects.clone();
     socket.on("disconnect-log", move |_, event| {
         let entries = log.lock().unwrap().clone();
@@ -210,7 +220,11 @@ async fn main() {
             ..EngineConfig::default()
         },
         connect_timeout: Duration::from_millis(options.connect_timeout),
-        connection_state_recovery: options.recovery.then(RecoveryConfig::default),
+        connection_state_recovery: options.recovery.then(|| RecoveryConfig {
+            max_disconnection_duration: Duration::from_millis(options.recovery_window_ms),
+            max_packets: options.recovery_max_packets,
+            ..RecoveryConfig::default()
+        }),
         ..ServerConfig::default()
     });
 
