@@ -19,7 +19,7 @@
 //! `welcome`(id) and may use `echo`. Any other namespace is invalid.
 //!
 //! `--recovery` turns connection state recovery on, offered to every connection
-//! (`--recovery-window-ms`, `--recovery-max-packets` tune it).
+//! (`--recovery-window-ms`, `--recovery-max-packets`, `--recovery-keep-pid` tune it).
 //!
 //! On SIGTERM or SIGINT the server closes gracefully (`io.close()`) and exits 0.
 
@@ -56,6 +56,9 @@ struct Options {
     /// With --recovery: most events each namespace's log keeps.
     #[arg(long, default_value_t = 10_000)]
     recovery_max_packets: usize,
+    /// With --recovery: a recovered socket keeps its pid, as in socket.io.
+    #[arg(long)]
+    recovery_keep_pid: bool,
 }
 
 fn register(io: &Server, socket: &Socket, disconnects: &Log) {
@@ -223,6 +226,7 @@ async fn main() {
         connection_state_recovery: options.recovery.then(|| RecoveryConfig {
             max_disconnection_duration: Duration::from_millis(options.recovery_window_ms),
             max_packets: options.recovery_max_packets,
+            rotate_pid: !options.recovery_keep_pid,
             ..RecoveryConfig::default()
         }),
         ..ServerConfig::default()

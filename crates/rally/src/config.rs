@@ -53,6 +53,11 @@ pub struct RecoveryConfig {
     pub max_bytes: usize,
     /// Which connections are offered recovery; `None` offers it to every one, as socket.io does.
     pub offer: Option<RecoveryOffer>,
+    /// A recovered socket gets a new private id, so that one that leaked cannot take
+    /// the session over at the next drop (true). socket.io keeps the same one, and its
+    /// client's own `socket.recovered` compares the two: it reads `false` after a
+    /// rotation, though the socket did recover. False keeps socket.io's behaviour.
+    pub rotate_pid: bool,
 }
 
 impl Default for RecoveryConfig {
@@ -63,6 +68,7 @@ impl Default for RecoveryConfig {
             max_packets: 10_000,
             max_bytes: 16 << 20,
             offer: None,
+            rotate_pid: true,
         }
     }
 }
@@ -90,6 +96,7 @@ impl fmt::Debug for RecoveryConfig {
             .field("max_packets", &self.max_packets)
             .field("max_bytes", &self.max_bytes)
             .field("offer", &self.offer.as_ref().map(|_| "predicate"))
+            .field("rotate_pid", &self.rotate_pid)
             .finish()
     }
 }

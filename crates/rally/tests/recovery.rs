@@ -419,3 +419,17 @@ async fn a_recovered_socket_skips_the_middleware_unless_told_otherwise() {
         );
     }
 }
+
+#[tokio::test]
+async fn without_pid_rotation_the_pid_stays_as_in_socket_io() {
+    let (srv, _joined) = recovering(|r| r.rotate_pid = false).await;
+    let (c, sid, pid) = join(&srv, json!({})).await;
+    c.close().await;
+    kept(&srv, 1).await;
+    let (c2, _, sid2, pid2) = reclaim(&srv, json!({ "pid": pid })).await;
+    assert_eq!((sid2.as_str(), pid2.as_str()), (sid.as_str(), pid.as_str()));
+    c2.close().await;
+    kept(&srv, 1).await;
+    let (_c3, _, sid3, _) = reclaim(&srv, json!({ "pid": pid })).await;
+    assert_eq!(sid3, sid, "the same pid serves the next drop too");
+}

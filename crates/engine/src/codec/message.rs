@@ -146,6 +146,24 @@ impl OutMessage {
         }))
     }
 
+    /// The same message as if made now, its bytes shared: for one sent again long after
+    /// it was made (a replay to a client that reconnected), whose wait in a queue must
+    /// count from now, not from when it was first sent (`EngineConfig::max_lag`).
+    pub fn resent(&self) -> Self {
+        let polling = OnceLock::new();
+        if let Some(encoded) = self.0.polling.get() {
+            let _ = polling.set(encoded.clone());
+        }
+        OutMessage(Arc::new(Inner {
+            head: self.0.head.clone(),
+            payload_at: self.0.payload_at,
+            body: self.0.body.clone(),
+            polling,
+            kind: self.0.kind,
+            created_ms: clock_ms(),
+        }))
+    }
+
     /// The payload: "4" + text, or the raw binary data.
     fn payload(&self) -> &[u8] {
         match &self.0.body {
@@ -238,6 +256,20 @@ mod tests {
         let mut all = head.to_vec();
         all.extend_from_slice(body.as_deref().unwrap_or_default());
         all
+    }
+
+    #[test]
+    fn a_resent_message_shares_its_bytes_and_counts_its_age_from_now() {
+        let text = OutMessage::text("hello");
+        let binary = OutMessage::binary(Bytes::from_static(b"\x01\x02"));
+        std::thread::sleep(std::time::Duration::from_millis(30));
+        for message in [text, binary] {
+            let again = message.resent();
+            assert_eq!(frame(&again), frame(&message));
+            assert_eq!(again.as_text(), message.as_text());
+            assert!(again.created_ms() - message.created_ms() >= 30);
+            assert_eq!(again.0.head.as_ptr(), message.0.head.as_ptr(), "no copy");
+        }
     }
 
     #[test]

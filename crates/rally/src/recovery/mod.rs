@@ -19,8 +19,9 @@
 //!   client takes for one) is matched against the last such string sent;
 //! - a reconnection that arrives while the old connection still looks alive takes
 //!   that socket over;
-//! - a `pid` is used once: each recovery hands out a new one, and none is ever shown
-//!   in `fetch_sockets`, the handshake or logs;
+//! - a `pid` is used once: each recovery hands out a new one (unless
+//!   `RecoveryConfig::rotate_pid` is off), and none is ever shown in `fetch_sockets`,
+//!   the handshake or logs;
 //! - when the log no longer holds everything the client needs, the client gets a
 //!   fresh session, never part of what it missed.
 
@@ -152,9 +153,9 @@ pub(crate) struct SocketRecovery {
 }
 
 impl SocketRecovery {
-    fn new(progress: Progress) -> Self {
+    fn new(pid: Arc<str>, progress: Progress) -> Self {
         SocketRecovery {
-            pid: rally_engine::generate_id().into(),
+            pid,
             joined_at_seq: AtomicU64::new(progress.joined_at_seq),
             last_sent_seq: AtomicU64::new(progress.last_sent_seq),
             unstored: Mutex::new(progress.unstored),
@@ -163,7 +164,7 @@ impl SocketRecovery {
 
     /// For a socket that joins afresh; its places are set when it joins.
     pub(crate) fn fresh() -> Self {
-        SocketRecovery::new(Progress::default())
+        SocketRecovery::new(rally_engine::generate_id().into(), Progress::default())
     }
 
     pub(crate) fn pid(&self) -> &str {
@@ -342,10 +343,16 @@ impl Recovery {
         let mut missed = Vec::new();
         for entry in state.log.missed(after, &session.rooms) {
             progress.last_sent_seq = progress.last_sent_seq.max(entry.seq);
-            missed.extend(entry.messages.iter().cloned());
+            // Their wait in the client's queue starts now: they are as old as the gap.
+            missed.extend(entry.messages.iter().map(OutMessage::resent));
         }
         progress.unstored = None;
-        let recovery = SocketRecovery::new(progress);
+        let pid = if self.config.rotate_pid {
+            rally_engine::generate_id().into()
+        } else {
+            Arc::from(claim.pid.as_str())
+        };
+        let recovery = SocketRecovery::new(pid, progress);
         state.live.insert(recovery.pid.clone(), session.sid.clone());
         state.stats.recovered += 1;
         Ok(resume(session, missed, recovery))
