@@ -7,13 +7,16 @@
 // Two servers speak the scenario:
 // - 'testbed' (examples/testbed): the publisher asks for `emit` {event: 'tick', args: [n],
 //   from: 'io'}, subscribers record `tick`(n).
+// - 'node' (node-peer.js): Node's socket.io with its own recovery, the testbed's protocol;
+//   the reference that shows the harness can be satisfied.
 // - 'chat' (rally-chat): the publisher sends lobby messages 'seq n', subscribers record
 //   `message`('seq n'); the chat's own history (sent on every connection) is recorded apart,
 //   as what a page could fill its gaps with, and does not count as delivery.
 'use strict';
 
 const { io } = require('socket.io-client');
-const { start } = require('../lib/server');
+const path = require('node:path');
+const { start, spawnServer } = require('../lib/server');
 const { startChat } = require('../chat/chat-helpers');
 const { startProxy } = require('../lib/proxy');
 
@@ -77,6 +80,15 @@ async function startServer(kind, recovery) {
     ]);
     return { url: srv.url, port: srv.port, output: srv.output, stop: () => srv.stop('SIGKILL'), cleanup() {} };
   }
+  if (kind === 'node') {
+    const srv = await spawnServer(process.execPath, [
+      path.join(__dirname, 'node-peer.js'), '--port', '0',
+      '--ping-interval', String(HEARTBEAT_MS),
+      '--ping-timeout', String(HEARTBEAT_MS),
+      ...(recovery ? ['--recovery'] : []),
+    ], { label: 'node-peer.js' });
+    return { url: srv.url, port: srv.port, output: srv.output, stop: () => srv.stop('SIGKILL'), cleanup() {} };
+  }
   if (kind === 'chat') {
     // The default rate limit (a burst of 1000, then 20 messages/s) never refuses one
     // publisher at 20/s; the publisher checks each ack all the same.
@@ -101,6 +113,7 @@ const PROTOCOL = {
       socket.on('tick', (n) => onNumber(n));
     },
   },
+  get node() { return this.testbed; },
   chat: {
     publish(socket, n, cb) {
       socket.timeout(5000).emit('message', `seq ${n}`, (err, res) => {

@@ -8,6 +8,8 @@
 // RALLY_RECOVERY_SUBSCRIBERS (20), RALLY_RECOVERY_RATE (20) shorten a run while
 // developing; RALLY_RECOVERY_OFF=1 runs it against servers without recovery, which must
 // fail (it shows the harness sees losses); baseline.js measures that case.
+// RALLY_RECOVERY_KINDS (testbed,chat) picks the servers; `node` is Node's socket.io with
+// its own recovery (node-peer.js), the reference that shows the harness can be satisfied.
 'use strict';
 
 const { describe, it } = require('node:test');
@@ -20,8 +22,10 @@ const p = params();
 const TEST_TIMEOUT = (p.seconds + 40) * 1000;
 
 describe(`connection state recovery through cut connections (${p.seconds} s, ${p.cuts} cuts, ${p.subscribers} subscribers)`, () => {
-  for (const [kind, flags] of [['testbed', '--recovery'], ['chat', '--recovery all']]) {
-    it(`${kind} ${RECOVERY ? flags : 'WITHOUT recovery'}: every subscriber gets every message, in order, once, with its socket id kept`, { timeout: TEST_TIMEOUT }, async (t) => {
+  const flags = { testbed: '--recovery', chat: '--recovery all', node: 'connectionStateRecovery' };
+  const kinds = (process.env.RALLY_RECOVERY_KINDS || 'testbed,chat').split(',').map((k) => k.trim()).filter(Boolean);
+  for (const kind of kinds) {
+    it(`${kind} ${RECOVERY ? flags[kind] : 'WITHOUT recovery'}: every subscriber gets every message, in order, once, with its socket id kept`, { timeout: TEST_TIMEOUT }, async (t) => {
       const result = await runScenario({ kind, recovery: RECOVERY, log: (m) => t.diagnostic(m) });
       const { text } = report(result);
       for (const line of text.split('\n')) t.diagnostic(line);
