@@ -18,11 +18,13 @@
 //! (message "unauthorized", data `{reason: "bad token"}`); accepted sockets get
 //! `welcome`(id) and may use `echo`. Any other namespace is invalid.
 //!
+//! `--recovery` turns connection state recovery on, offered to every connection.
+//!
 //! On SIGTERM or SIGINT the server closes gracefully (`io.close()`) and exits 0.
 
 use clap::Parser;
 use rally::engine::EngineConfig;
-use rally::{Args, ConnectError, Server, ServerConfig, Socket};
+use rally::{Args, ConnectError, RecoveryConfig, Server, ServerConfig, Socket};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,6 +46,9 @@ struct Options {
     max_payload: usize,
     #[arg(long, default_value_t = 45_000)]
     connect_timeout: u64,
+    /// Turns connection state recovery on, with its defaults (every connection offered).
+    #[arg(long)]
+    recovery: bool,
 }
 
 fn register(io: &Server, socket: &Socket, disconnects: &Log) {
@@ -205,6 +210,7 @@ async fn main() {
             ..EngineConfig::default()
         },
         connect_timeout: Duration::from_millis(options.connect_timeout),
+        connection_state_recovery: options.recovery.then(RecoveryConfig::default),
         ..ServerConfig::default()
     });
 

@@ -160,10 +160,15 @@ impl Client {
         true
     }
 
-    pub(crate) fn remove_socket(&self, nsp: &str, id: &str) {
-        lock(&self.sockets)
-            .by_nsp
-            .retain(|s| !(*s.ns().name() == *nsp && **s.id() == *id));
+    pub(crate) fn remove_socket(&self, socket: &Socket) {
+        lock(&self.sockets).by_nsp.retain(|s| s != socket);
+    }
+
+    /// Closes the connection when no socket uses it any more (its client moved to another).
+    pub(crate) fn close_if_unused(&self) {
+        if lock(&self.sockets).by_nsp.is_empty() {
+            self.close(CloseReason::ForcedClose);
+        }
     }
 
     pub(crate) fn send_connect_error(&self, nsp: &str, message: &str, data: Option<Value>) {

@@ -3,7 +3,10 @@
 //! Transport limits live in the engine's own config (one config struct per floor);
 //! this one holds what the Socket.IO floor adds on top.
 
+use crate::handshake::Handshake;
 use rally_engine::EngineConfig;
+use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Clone)]
@@ -16,6 +19,8 @@ pub struct ServerConfig {
     pub serve_client: bool,
     /// Most binary attachments one packet may announce; more is a parse error.
     pub max_attachments: usize,
+    /// socket.io's `connectionStateRecovery`: off (`None`) by default, as in socket.io.
+    pub connection_state_recovery: Option<RecoveryConfig>,
 }
 
 impl Default for ServerConfig {
@@ -28,6 +33,63 @@ impl Default for ServerConfig {
             connect_timeout: Duration::from_secs(45),
             serve_client: true,
             max_attachments: 1_000,
+            connection_state_recovery: None,
         }
+    }
+}
+
+/// Connection state recovery: a client that drops and comes back within
+/// `max_disconnection_duration` gets its socket id, rooms and data back, and every
+/// event it missed. See the `recovery` module for what is kept and the guarantees.
+#[derive(Clone)]
+pub struct RecoveryConfig {
+    /// How long a dropped socket's session is kept (socket.io: 2 minutes).
+    pub max_disconnection_duration: Duration,
+    /// A recovered socket skips the namespace's middleware (socket.io: true).
+    pub skip_middlewares: bool,
+    /// Most events a namespace keeps for clients that may come back; older ones go first.
+    pub max_packets: usize,
+    /// Most bytes of events a namespace keeps, counted as encoded.
+    pub max_bytes: usize,
+    /// Which connections are offered recovery; `None` offers it to every one, as socket.io does.
+    pub offer: Option<RecoveryOffer>,
+}
+
+impl Default for RecoveryConfig {
+    fn default() -> Self {
+        RecoveryConfig {
+            max_disconnection_duration: Duration::from_secs(120),
+            skip_middlewares: true,
+            max_packets: 10_000,
+            max_bytes: 16 << 20,
+            offer: None,
+        }
+    }
+}
+
+/// Decides from a socket's handshake (its `auth` included) whether it is offered
+/// recovery. A socket that is not sees the events exactly as without recovery: no
+/// offset appended as a last argument, no `pid` in its CONNECT answer.
+#[derive(Clone)]
+pub struct RecoveryOffer(pub Arc<dyn Fn(&Handshake) -> bool + Send + Sync>);
+
+impl RecoveryOffer {
+    pub fn new(predicate: impl Fn(&Handshake) -> bool + Send + Sync + 'static) -> Self {
+        RecoveryOffer(Arc::new(predicate))
+    }
+}
+
+impl fmt::Debug for RecoveryConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RecoveryConfig")
+            .field(
+                "max_disconnection_duration",
+                &self.max_disconnection_duration,
+            )
+            .field("skip_middlewares", &self.skip_middlewares)
+            .field("max_packets", &self.max_packets)
+            .field("max_bytes", &self.max_bytes)
+            .field("offer", &self.offer.as_ref().map(|_| "predicate"))
+            .finish()
     }
 }

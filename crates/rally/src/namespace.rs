@@ -7,9 +7,11 @@ use crate::adapter::{Adapter, AdapterFactory, BroadcastOptions, Room, SocketId};
 use crate::args::{Args, IntoArgs};
 use crate::broadcast::{BroadcastOperator, EmitError, IntoRooms, RemoteSocket};
 use crate::client::Client;
+use crate::config::RecoveryConfig;
 use crate::handler::run_handler;
 use crate::handshake::Handshake;
 pub use crate::id_hash::IdHash;
+use crate::recovery::{Claim, Recovery, RecoveryStats, SocketRecovery};
 use crate::socket::Socket;
 use crate::sync::{read, write};
 use futures::future::BoxFuture;
@@ -50,6 +52,8 @@ pub(crate) struct NamespaceInner {
     server_event_handlers: RwLock<HashMap<String, Vec<Arc<ServerEventHandler>>>>,
     /// Ack ids are unique per namespace, so one id can serve every recipient of a broadcast.
     ack_ids: AtomicU64,
+    /// Connection state recovery, when the server has it on.
+    recovery: Option<Recovery>,
 }
 
 /// A middleware's refusal: the client's `connect_error` gets `message` and `data`.
@@ -104,7 +108,11 @@ impl ServerAck {
 
 impl Namespace {
     /// A namespace with its adapter, which `adapter_factory` makes for it.
-    pub(crate) fn new(name: &str, adapter_factory: &dyn AdapterFactory) -> Namespace {
+    pub(crate) fn new(
+        name: &str,
+        adapter_factory: &dyn AdapterFactory,
+        recovery: Option<RecoveryConfig>,
+    ) -> Namespace {
         let ns = Namespace(Arc::new(NamespaceInner {
             name: name.into(),
             sockets: RwLock::default(),
@@ -113,6 +121,7 @@ impl Namespace {
             connection_handlers: RwLock::default(),
             server_event_handlers: RwLock::default(),
             ack_ids: AtomicU64::new(0),
+            recovery: recovery.map(Recovery::new),
         }));
         let adapter = adapter_factory.create(NamespaceRef(Arc::downgrade(&ns.0)));
         let _ = ns.0.adapter.set(adapter);
@@ -276,39 +285,131 @@ impl Namespace {
         }
     }
 
+    pub(crate) fn recovery(&self) -> Option<&Recovery> {
+        self.0.recovery.as_ref()
+    }
+
+    /// Connection state recovery's figures for this namespace, when it is on.
+    pub fn recovery_stats(&self) -> Option<RecoveryStats> {
+        self.recovery().map(Recovery::stats)
+    }
+
     /// A fresh ack id, unique in this namespace: adapters use it for broadcasts with acks.
     pub fn next_ack_id(&self) -> u64 {
         self.0.ack_ids.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// A client asked to join: middleware, then the socket joins and its handlers are
+    /// A client asked to join: its session back when it claims one that can be
+    /// restored, else a fresh socket; then middleware (skipped by a recovered socket
+    /// unless configured otherwise), then the socket joins and its handlers are
     /// registered, then the client is told. Without middleware this completes in place.
-    pub(crate) fn connect(&self, client: Arc<Client>, session: &Arc<Session>, auth: Value) {
-        let socket = Socket::new(
-            self.clone(),
-            client.clone(),
-            Handshake::new(session.handshake(), auth),
-        );
-        let middlewares = read(&self.0.middlewares).clone();
+    pub(crate) fn connect(&self, client: Arc<Client>, session: &Arc<Session>, mut auth: Value) {
+        let claim = match self.recovery() {
+            Some(recovery) => Claim::take(&mut auth).unwrap_or_else(|refusal| {
+                recovery.count_refusal(refusal);
+                tracing::info!(nsp = %self.0.name, "connection state not recovered: {refusal}");
+                None
+            }),
+            None => None,
+        };
+        let handshake = Handshake::new(session.handshake(), auth);
+        let offered = self.recovery().is_some_and(|r| r.offers(&handshake));
+        let restored = match (offered, claim) {
+            (true, Some(claim)) => self.restore(&client, &handshake, &claim),
+            _ => None,
+        };
+        let skip_middlewares =
+            restored.is_some() && self.recovery().is_some_and(|r| r.config().skip_middlewares);
+        let socket = restored.clone().unwrap_or_else(|| {
+            Socket::new(
+                self.clone(),
+                client.clone(),
+                handshake,
+                offered.then(SocketRecovery::fresh),
+            )
+        });
+        let middlewares = if skip_middlewares {
+            Vec::new()
+        } else {
+            read(&self.0.middlewares).clone()
+        };
         let ns = self.clone();
         run_handler(Box::pin(async move {
             for middleware in middlewares {
                 if let Err(refusal) = middleware(socket.clone()).await {
+                    if restored.is_some() {
+                        // It was put back in the namespace to receive what came meanwhile.
+                        socket.on_close(crate::reason::DisconnectReason::ServerNamespaceDisconnect);
+                    }
                     client.send_connect_error(&ns.0.name, &refusal.message, refusal.data);
                     return;
                 }
             }
-            ns.add_socket(client, socket);
+            ns.add_socket(client, socket, restored.is_some());
         }));
     }
 
-    fn add_socket(&self, client: Arc<Client>, socket: Socket) {
+    /// Puts back the session a client claims, as a socket in the namespace and its
+    /// rooms; `None` (and a log line saying why) when it cannot be.
+    fn restore(
+        &self,
+        client: &Arc<Client>,
+        handshake: &Handshake,
+        claim: &Claim,
+    ) -> Option<Socket> {
+        let recovery = self.recovery()?;
+        // The client gave up on a connection the server still holds: take it over.
+        if let Some(old) = recovery
+            .live_socket(claim.pid())
+            .and_then(|sid| self.socket(&sid))
+        {
+            old.take_over();
+            recovery.count_takeover();
+        }
+        let restored = recovery.restore(claim, |session, missed, part| {
+            let socket = Socket::restored(
+                self.clone(),
+                client.clone(),
+                handshake.clone(),
+                &session,
+                missed,
+                part,
+            );
+            write(&self.0.sockets).insert(socket.id().clone(), socket.clone());
+            self.adapter().add_all(socket.id(), &session.rooms);
+            socket
+        });
+        match restored {
+            Ok(socket) => {
+                tracing::debug!(nsp = %self.0.name, sid = %socket.id(), "connection state recovered");
+                Some(socket)
+            }
+            Err(refusal) => {
+                tracing::info!(nsp = %self.0.name, "connection state not recovered: {refusal}");
+                None
+            }
+        }
+    }
+
+    fn add_socket(&self, client: Arc<Client>, socket: Socket, restored: bool) {
         if !client.add_socket(&socket) {
+            if restored {
+                // The new connection went too: the session is kept again.
+                socket.on_close(crate::reason::DisconnectReason::TransportClose);
+            }
             return;
         }
-        write(&self.0.sockets).insert(socket.id().clone(), socket.clone());
-        self.adapter()
-            .add_all(socket.id(), std::slice::from_ref(socket.id()));
+        if !restored {
+            let insert = || {
+                write(&self.0.sockets).insert(socket.id().clone(), socket.clone());
+                self.adapter()
+                    .add_all(socket.id(), std::slice::from_ref(socket.id()));
+            };
+            match self.recovery() {
+                Some(recovery) => recovery.attach(&socket, insert),
+                None => insert(),
+            }
+        }
         let handlers = read(&self.0.connection_handlers).clone();
         for handler in &handlers {
             handler(socket.clone());
@@ -316,11 +417,24 @@ impl Namespace {
         socket.finish_connect();
     }
 
-    pub(crate) fn remove_socket(&self, id: &SocketId) {
-        self.adapter().del_all(id);
-        let mut sockets = write(&self.0.sockets);
-        sockets.remove(id);
-        sockets.shrink_after_burst();
+    /// Takes a leaving socket out of the namespace and its rooms; with `keep`, its
+    /// session is kept for connection state recovery.
+    pub(crate) fn remove_socket(&self, socket: &Socket, keep: bool) {
+        let remove = || {
+            let id = socket.id();
+            let mut sockets = write(&self.0.sockets);
+            // A socket that recovered may hold the id already: only the leaving one goes.
+            if sockets.get(id).is_some_and(|s| s == socket) {
+                sockets.remove(id);
+                sockets.shrink_after_burst();
+                drop(sockets);
+                self.adapter().del_all(id);
+            }
+        };
+        match self.recovery() {
+            Some(recovery) => recovery.detach(socket, keep, remove),
+            None => remove(),
+        }
     }
 }
 

@@ -63,9 +63,14 @@ pub(crate) fn ack_packet(nsp: &str, id: u64, args: Args) -> Packet {
     Packet::ack(nsp, data, attachments, id)
 }
 
-/// The CONNECT answer that tells a client its socket joined, with the socket's id.
-pub(crate) fn connect_packet(nsp: &str, sid: &str) -> Packet {
-    Packet::connect(nsp, Some(json!({ "sid": sid })))
+/// The CONNECT answer that tells a client its socket joined, with the socket's id and,
+/// when it is offered connection state recovery, the private id it reclaims it with.
+pub(crate) fn connect_packet(nsp: &str, sid: &str, pid: Option<&str>) -> Packet {
+    let data = match pid {
+        Some(pid) => json!({ "sid": sid, "pid": pid }),
+        None => json!({ "sid": sid }),
+    };
+    Packet::connect(nsp, Some(data))
 }
 
 /// A CONNECT_ERROR: the client's `connect_error` event gets `message` and `data`.
@@ -93,6 +98,23 @@ pub(crate) fn with_messages<R>(packet: &Packet, send: impl FnOnce(&[OutMessage])
     } else {
         send(&to_messages(packet))
     }
+}
+
+/// An EVENT's messages with `offset` appended to its arguments, for the clients that
+/// recover: the text is copied once with the offset spliced before its closing
+/// bracket, and the attachments are shared. `offset` must need no JSON escaping.
+pub(crate) fn with_offset(messages: &[OutMessage], offset: &str) -> Vec<OutMessage> {
+    let mut stamped = messages.to_vec();
+    if let Some(text) = messages.first().and_then(OutMessage::as_text) {
+        let body = text.strip_suffix(']').unwrap_or(text);
+        stamped[0] = OutMessage::text_with(body.len() + offset.len() + 4, |out| {
+            out.extend_from_slice(body.as_bytes());
+            out.extend_from_slice(b",\"");
+            out.extend_from_slice(offset.as_bytes());
+            out.extend_from_slice(b"\"]");
+        });
+    }
+    stamped
 }
 
 /// A packet's text, encoded straight into its engine message.
@@ -142,12 +164,34 @@ mod tests {
     }
 
     #[test]
+    fn an_offset_is_appended_as_the_last_argument() {
+        let plain = event_packet("/chat", "hi", ("there",), None).unwrap();
+        let stamped = with_offset(&to_messages(&plain), "t.1");
+        assert_eq!(
+            texts_and_binaries(&stamped),
+            [r#"2/chat,["hi","there","t.1"]"#]
+        );
+
+        let blob = Binary(Bytes::from_static(b"abc"));
+        let binary = event_packet("/", "up", (blob,), None).unwrap();
+        let stamped = with_offset(&to_messages(&binary), "t.2");
+        assert_eq!(
+            texts_and_binaries(&stamped),
+            [
+                r#"51-["up",{"_placeholder":true,"num":0},"t.2"]"#.to_owned(),
+                "bin:3".to_owned()
+            ]
+        );
+    }
+
+    #[test]
     fn server_answers_encode_as_socket_io_sends_them() {
         let ack = ack_packet("/", 7, Args::default());
-        let connect = connect_packet("/admin", "abc");
+        let connect = connect_packet("/admin", "abc", None);
+        let recovering = connect_packet("/", "abc", Some("p1"));
         let refused = connect_error_packet("/", "Invalid namespace", None);
         let with_data = connect_error_packet("/", "no", Some(serde_json::json!({"a": 1})));
-        let sent: Vec<String> = [ack, connect, refused, with_data]
+        let sent: Vec<String> = [ack, connect, recovering, refused, with_data]
             .iter()
             .flat_map(|p| texts_and_binaries(&to_messages(p)))
             .collect();
@@ -156,6 +200,7 @@ mod tests {
             [
                 "37[]",
                 r#"0/admin,{"sid":"abc"}"#,
+                r#"0{"sid":"abc","pid":"p1"}"#,
                 r#"4{"message":"Invalid namespace"}"#,
                 r#"4{"message":"no","data":{"a":1}}"#,
             ]

@@ -32,6 +32,23 @@ pub enum DisconnectReason {
 }
 
 impl DisconnectReason {
+    /// Whether a socket that leaves for this reason keeps its session for connection
+    /// state recovery: the connection was lost or closed under it, rather than the
+    /// socket being sent away (socket.io's list, plus a client that stopped reading,
+    /// whose backlog is what recovery replays).
+    pub fn keeps_session(self) -> bool {
+        matches!(
+            self,
+            Self::TransportClose
+                | Self::TransportError
+                | Self::PingTimeout
+                | Self::TransportBufferFull
+                | Self::ForcedClose
+                | Self::ForcedServerClose
+                | Self::ServerShuttingDown
+        )
+    }
+
     pub fn as_str(&self) -> &'static str {
         match self {
             Self::TransportClose => "transport close",

@@ -131,7 +131,13 @@ impl Server {
         }
         write(&self.0.namespaces)
             .entry(name.clone())
-            .or_insert_with(|| Namespace::new(&name, &*self.0.adapter_factory))
+            .or_insert_with(|| {
+                Namespace::new(
+                    &name,
+                    &*self.0.adapter_factory,
+                    self.0.config.connection_state_recovery.clone(),
+                )
+            })
             .clone()
     }
 

@@ -19,6 +19,7 @@ use crate::namespace::Namespace;
 use crate::outgoing::{self, ack_packet, connect_packet, event_packet, EmitError};
 use crate::packet::Packet;
 use crate::reason::DisconnectReason;
+use crate::recovery::{KeptSession, SocketRecovery};
 use crate::sync::{lock, read, write};
 use rally_engine::{OutMessage, TransportKind};
 use serde_json::Value;
@@ -49,6 +50,12 @@ pub(crate) struct SocketInner {
     state: AtomicU8,
     /// What was emitted before the CONNECT answer went out.
     pre_connect: Mutex<Vec<OutMessage>>,
+    /// Connection state recovery: `Some` when the socket is offered it.
+    recovery: Option<SocketRecovery>,
+    /// Whether this socket took back a dropped socket's session.
+    recovered: bool,
+    /// What a recovered socket's client missed: sent before the CONNECT answer.
+    replay: Mutex<Vec<OutMessage>>,
 }
 
 /// A few handlers per socket, looked up by name: a list is smaller than a map and as fast.
@@ -62,7 +69,12 @@ struct Handlers {
 }
 
 impl Socket {
-    pub(crate) fn new(ns: Namespace, client: Arc<Client>, handshake: Handshake) -> Socket {
+    pub(crate) fn new(
+        ns: Namespace,
+        client: Arc<Client>,
+        handshake: Handshake,
+        recovery: Option<SocketRecovery>,
+    ) -> Socket {
         Socket(Arc::new(SocketInner {
             id: rally_engine::generate_id().into(),
             ns,
@@ -73,6 +85,35 @@ impl Socket {
             data: Mutex::new(Value::Null),
             state: AtomicU8::new(CONNECTING),
             pre_connect: Mutex::default(),
+            recovery,
+            recovered: false,
+            replay: Mutex::default(),
+        }))
+    }
+
+    /// A socket that takes back a dropped socket's session: its id and data, and
+    /// `missed` to send before its CONNECT answer. The caller restores its rooms.
+    pub(crate) fn restored(
+        ns: Namespace,
+        client: Arc<Client>,
+        handshake: Handshake,
+        session: &KeptSession,
+        missed: Vec<OutMessage>,
+        recovery: SocketRecovery,
+    ) -> Socket {
+        Socket(Arc::new(SocketInner {
+            id: session.sid.clone(),
+            ns,
+            client,
+            handshake,
+            handlers: RwLock::default(),
+            acks: Mutex::default(),
+            data: Mutex::new(session.data.clone()),
+            state: AtomicU8::new(CONNECTING),
+            pre_connect: Mutex::default(),
+            recovery: Some(recovery),
+            recovered: true,
+            replay: Mutex::new(missed),
         }))
     }
 
@@ -92,6 +133,12 @@ impl Socket {
     /// The transport the connection uses now (it changes once, on upgrade).
     pub fn transport(&self) -> Option<TransportKind> {
         self.0.client.transport()
+    }
+
+    /// `socket.recovered`: whether this socket took back the session of one whose
+    /// connection dropped (same id, rooms and data; the events it missed were sent).
+    pub fn recovered(&self) -> bool {
+        self.0.recovered
     }
 
     pub fn connected(&self) -> bool {
@@ -154,7 +201,7 @@ impl Socket {
     /// `socket.emit(event, ...args)`: to this client only.
     pub fn emit(&self, event: &str, args: impl IntoArgs) -> Result<(), EmitError> {
         let packet = event_packet(self.0.ns.name(), event, args, None)?;
-        self.send_packet(&packet);
+        self.send_event(&packet, false);
         Ok(())
     }
 
@@ -165,7 +212,7 @@ impl Socket {
             .map_err(|e| AckError::NotSent(e.to_string()))?;
         let (tx, rx) = oneshot::channel();
         lock(&self.0.acks).insert(id, PendingAck::One(tx));
-        self.send_packet(&packet);
+        self.send_event(&packet, false);
         rx.await.map_err(|_| AckError::Disconnected)
     }
 
@@ -239,7 +286,38 @@ impl Socket {
         self.on_close(DisconnectReason::ServerNamespaceDisconnect);
     }
 
+    /// Its client reconnected and claims this socket's session while the old connection
+    /// still looks open: the socket leaves as if that connection had closed (its
+    /// session is kept, for the new socket to take), and the connection closes when
+    /// no other socket uses it.
+    pub(crate) fn take_over(&self) {
+        self.on_close(DisconnectReason::TransportClose);
+        self.0.client.close_if_unused();
+    }
+
     // ---- the crate's side: called by the client, the namespace and adapters ----
+
+    pub(crate) fn recovery(&self) -> Option<&SocketRecovery> {
+        self.0.recovery.as_ref()
+    }
+
+    /// Sends an EVENT to this client. A socket offered recovery gets it through the
+    /// namespace's log, like a broadcast to its own room, so that it is stored and
+    /// ordered with every other event it receives.
+    fn send_event(&self, packet: &Packet, volatile: bool) {
+        match (&self.0.recovery, self.0.ns.recovery()) {
+            (Some(_), Some(recovery)) => {
+                let mut opts = BroadcastOptions {
+                    rooms: vec![self.0.id.clone()],
+                    ..BroadcastOptions::default()
+                };
+                opts.flags.volatile = volatile;
+                recovery.deliver(packet, &opts, |send| send(self));
+            }
+            _ if volatile => self.send_messages(&outgoing::to_messages(packet), true),
+            _ => self.send_packet(packet),
+        }
+    }
 
     pub(crate) fn send_packet(&self, packet: &Packet) {
         outgoing::with_messages(packet, |messages| self.send_messages(messages, false));
@@ -263,10 +341,17 @@ impl Socket {
         }
     }
 
-    /// Sends the CONNECT answer, then what the connection handler emitted.
+    /// Sends what a recovered socket's client missed, the CONNECT answer, then what
+    /// the connection handler emitted.
     pub(crate) fn finish_connect(&self) {
         let mut pending = lock(&self.0.pre_connect);
-        let mut connect = outgoing::to_messages(&connect_packet(self.0.ns.name(), &self.0.id));
+        let pid = self.0.recovery.as_ref().map(SocketRecovery::pid);
+        let mut connect = std::mem::take(&mut *lock(&self.0.replay));
+        connect.extend(outgoing::to_messages(&connect_packet(
+            self.0.ns.name(),
+            &self.0.id,
+            pid,
+        )));
         connect.append(&mut pending);
         if self
             .0
@@ -372,11 +457,13 @@ impl Socket {
         for handler in &disconnecting {
             run_handler(handler(self.clone(), reason));
         }
-        self.0.ns.remove_socket(&self.0.id);
-        self.0.client.remove_socket(self.0.ns.name(), &self.0.id);
+        let keep = self.0.recovery.is_some() && reason.keeps_session();
+        self.0.ns.remove_socket(self, keep);
+        self.0.client.remove_socket(self);
         // Waiting emits learn the socket is gone; dropping their senders tells them.
         lock(&self.0.acks).clear();
         lock(&self.0.pre_connect).clear();
+        lock(&self.0.replay).clear();
         // Handlers often hold clones of this socket: dropping them breaks the cycle.
         let handlers = std::mem::take(&mut *write(&self.0.handlers));
         for handler in &handlers.disconnect {
@@ -408,8 +495,7 @@ pub struct VolatileSocket<'a> {
 impl VolatileSocket<'_> {
     pub fn emit(&self, event: &str, args: impl IntoArgs) -> Result<(), EmitError> {
         let packet = event_packet(self.socket.0.ns.name(), event, args, None)?;
-        self.socket
-            .send_messages(&outgoing::to_messages(&packet), true);
+        self.socket.send_event(&packet, true);
         Ok(())
     }
 }

@@ -125,8 +125,14 @@ impl MemoryAdapter {
         });
     }
 
-    /// Local part of `broadcast`: encodes once, then shares the bytes.
+    /// Local part of `broadcast`: encodes once, then shares the bytes. With connection
+    /// state recovery on, the namespace's log stores the event and stamps it.
     pub fn broadcast_local(&self, packet: &Packet, opts: &BroadcastOptions) {
+        if let Some(ns) = self.nsp.upgrade() {
+            if let Some(recovery) = ns.recovery() {
+                return recovery.deliver(packet, opts, |send| self.apply(opts, send));
+            }
+        }
         let messages = to_messages(packet);
         let volatile = opts.flags.volatile;
         self.apply(opts, |socket| socket.send_messages(&messages, volatile));
@@ -140,14 +146,30 @@ impl MemoryAdapter {
         acks: &AckCollector,
     ) -> usize {
         let Some(id) = packet.id else { return 0 };
-        let messages = to_messages(packet);
         let mut count = 0;
-        self.apply(opts, |socket| {
+        let mut register = |socket: &Socket| {
             // Registered before sending: a fast client's answer must find its waiter.
             socket.register_ack(id, PendingAck::Many(acks.clone()));
-            socket.send_messages(&messages, opts.flags.volatile);
             count += 1;
-        });
+        };
+        let ns = self.nsp.upgrade();
+        match ns.as_ref().and_then(Namespace::recovery) {
+            Some(recovery) => {
+                recovery.deliver(packet, opts, |send| {
+                    self.apply(opts, |socket| {
+                        register(socket);
+                        send(socket);
+                    })
+                });
+            }
+            None => {
+                let messages = to_messages(packet);
+                self.apply(opts, |socket| {
+                    register(socket);
+                    socket.send_messages(&messages, opts.flags.volatile);
+                });
+            }
+        }
         count
     }
 
