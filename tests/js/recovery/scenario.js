@@ -163,11 +163,26 @@ function subscriber(kind, url, index) {
     disconnects: [], // reasons
     connectErrors: 0,
   };
+  // What happened when, for the report of a subscriber that failed.
+  sub.timeline = [];
+  const note = (text) => sub.timeline.push({ at: Date.now(), text, last: sub.got[sub.got.length - 1] });
   PROTOCOL[kind].subscribe(socket, (n) => sub.got.push(n), (n) => sub.history.add(n));
-  socket.on('connect', () => { sub.ids.push(socket.id); sub.recovered.push(Boolean(socket.recovered)); });
-  socket.on('disconnect', (reason) => sub.disconnects.push(reason));
-  socket.on('connect_error', () => { sub.connectErrors += 1; });
+  socket.on('connect', () => {
+    sub.ids.push(socket.id);
+    sub.recovered.push(Boolean(socket.recovered));
+    note(`connect ${socket.id} over ${socket.io.engine && socket.io.engine.transport ? socket.io.engine.transport.name : '?'}${socket.recovered ? ' (recovered)' : ''}`);
+  });
+  socket.on('disconnect', (reason, details) => {
+    sub.disconnects.push(reason);
+    const why = details && (details.description && details.description.message || details.message || details.context && details.context.statusText);
+    note(`disconnect: ${reason}${why ? ` (${why})` : ''}`);
+  });
+  socket.on('connect_error', (err) => { sub.connectErrors += 1; note(`connect_error: ${err && err.message}`); });
   socket.io.on('reconnect', () => { sub.reconnects += 1; });
+  socket.io.on('open', () => {
+    const engine = socket.io.engine;
+    engine.on('upgrade', (t) => note(`upgraded to ${t.name}`));
+  });
   return sub;
 }
 
@@ -209,6 +224,7 @@ function analyse(sub, total) {
     distinctIds,
     disconnects: sub.disconnects,
     connectErrors: sub.connectErrors,
+    timeline: sub.timeline,
   };
 }
 
@@ -236,6 +252,15 @@ function report(result) {
     ...(publishErrors.length ? [`publish errors (${publishErrors.length}): ${publishErrors.slice(0, 5).join('; ')}`] : []),
     ...rows,
   ];
+  // the story of each subscriber that failed (times from the publisher's start; `last`:
+  // the last number it had received then)
+  for (const a of subs.filter((x) => !x.exact).slice(0, 5)) {
+    lines.push(`#${a.index} (${a.transports}) timeline:`);
+    for (const e of a.timeline) {
+      lines.push(`    ${((e.at - result.t0) / 1000).toFixed(2).padStart(6)} s  ${e.text}  [last ${e.last === undefined ? '-' : e.last}]`);
+    }
+  }
+  if (result.serverLog && subs.some((x) => !x.exact)) lines.push(`server log (last lines):\n${result.serverLog}`);
   if (kind === 'chat') {
     const hist = subs.reduce((s, a) => s + a.withHistoryPct, 0) / Math.max(subs.length, 1);
     lines.splice(1, 0, `(chat: live messages plus the lobby history sent on each connection cover ${hist.toFixed(1)} %)`);
@@ -305,6 +330,8 @@ async function runScenario({ kind, recovery, log = () => {}, ...overrides }) {
         : publishErrors,
       proxyStats: proxy.stats(),
       schedule,
+      t0,
+      serverLog: server.output().replace(/\x1b\[[0-9;]*m/g, '').split('\n').filter((l) => l && !l.startsWith('listening on')).slice(-20).join('\n'),
     };
   } finally {
     for (const s of sockets) {
