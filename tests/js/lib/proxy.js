@@ -6,7 +6,8 @@
 // - 'reset': both sides get an RST at once (a crashed peer, a load balancer dropping the
 //   flow); new connections are reset as soon as they are accepted.
 // - 'blackhole': bytes stop in both directions and nothing is closed (a cable pulled, a
-//   Wi-Fi dead zone): only the heartbeats can tell. The bytes are dropped, not held back,
+//   Wi-Fi dead zone): only the heartbeats can tell. 'freeze' does it to the connections
+//   open now and lets new ones through. The bytes are dropped, not held back,
 //   because a network that comes back does not replay what it lost. On restore the
 //   connections that lived through it are reset, as a NAT that forgot them would do;
 //   without that, a client whose handshake started in the blackhole would wait for its
@@ -120,11 +121,16 @@ function startProxy({ targetPort, targetHost = '127.0.0.1' } = {}) {
   const api = {
     port: 0,
     url: '',
-    /** Cuts every connection through the proxy, now and until restore(): 'reset' or 'blackhole'. */
+    /**
+     * Cuts every connection through the proxy, now and until restore(): 'reset' or
+     * 'blackhole'; or 'freeze', a blackhole for the connections open now only, while new
+     * ones flow (a client that gave up on a dead path and found a new one, before the
+     * server noticed the old one is dead).
+     */
     cut(how) {
-      if (how !== 'reset' && how !== 'blackhole') throw new Error(`unknown cut mode ${how}`);
+      if (!['reset', 'blackhole', 'freeze'].includes(how)) throw new Error(`unknown cut mode ${how}`);
       counts.cuts += 1;
-      mode = how;
+      mode = how === 'freeze' ? 'open' : how;
       for (const pair of [...pairs]) {
         if (how === 'reset') resetPair(pair);
         else {
