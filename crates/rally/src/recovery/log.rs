@@ -12,6 +12,11 @@ use rally_engine::OutMessage;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+/// What a stored message holds besides its payload: its shared record and frame
+/// header, and the allocations around them. Measured: 50 000 events of 110 encoded bytes
+/// kept for a dropped client took 546 bytes each of the server's memory.
+const MESSAGE_OVERHEAD: usize = 320;
+
 /// One stored event.
 pub(crate) struct Entry {
     pub(crate) seq: u64,
@@ -29,9 +34,12 @@ impl Entry {
         except: Vec<Room>,
         messages: Vec<OutMessage>,
     ) -> Self {
-        // What the entry costs besides its messages' shared bytes: counted so that many
-        // small events cannot hide behind a byte bound.
-        let bytes = messages.iter().map(OutMessage::len).sum::<usize>()
+        // What the entry costs besides its messages' bytes, counted so that many small
+        // events cannot hide behind the byte bound.
+        let bytes = messages
+            .iter()
+            .map(|m| m.len() + MESSAGE_OVERHEAD)
+            .sum::<usize>()
             + std::mem::size_of::<Entry>()
             + (rooms.len() + except.len()) * std::mem::size_of::<Room>();
         Entry {
