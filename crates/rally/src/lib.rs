@@ -32,7 +32,8 @@
 //!   encoded into the engine's messages (a broadcast once, for every recipient);
 //! - `connect_timeout`, then `socket`, `client`, `namespace`, the `broadcast` operators
 //!   and `adapter` (the door to a cluster; `adapter::memory` for one process), which
-//!   send through `outgoing`;
+//!   send through `outgoing`; `recovery` (connection state recovery), through which
+//!   the socket and the memory adapter send events when it is on;
 //! - `server` on top: the engine, the namespaces, the axum routes.
 //!
 //! The Engine.IO floor is the `rally-engine` crate.

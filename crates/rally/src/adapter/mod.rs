@@ -9,8 +9,10 @@
 //! Room changes are synchronous and apply locally at once, so they keep working when
 //! the cluster's transport is away; cross-node requests return futures.
 //!
-//! Connection state recovery fits in later through `persist_session`/`restore_session`
-//! and the packet offsets a recovering adapter records in `broadcast`.
+//! Connection state recovery needs nothing of an adapter: the memory adapter's local
+//! delivery goes through the namespace's log (`crate::recovery`), which therefore holds
+//! the events from other servers too, so a client recovers on the server it was on. A
+//! cluster adapter that keeps sessions across servers would add that here.
 
 pub mod memory;
 
