@@ -125,6 +125,14 @@ impl Namespace {
         }));
         let adapter = adapter_factory.create(NamespaceRef(Arc::downgrade(&ns.0)));
         let _ = ns.0.adapter.set(adapter);
+        if let (Some(recovery), Ok(runtime)) =
+            (ns.recovery(), tokio::runtime::Handle::try_current())
+        {
+            runtime.spawn(sweep_recovery(
+                Arc::downgrade(&ns.0),
+                recovery.sweep_every(),
+            ));
+        }
         ns
     }
 
@@ -434,6 +442,19 @@ impl Namespace {
         match self.recovery() {
             Some(recovery) => recovery.detach(socket, keep, remove),
             None => remove(),
+        }
+    }
+}
+
+/// Sweeps a namespace's recovery state until the namespace is gone.
+async fn sweep_recovery(ns: Weak<NamespaceInner>, every: Duration) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let Some(ns) = ns.upgrade() else { return };
+        if let Some(recovery) = &ns.recovery {
+            recovery.sweep();
         }
     }
 }

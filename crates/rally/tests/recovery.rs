@@ -433,3 +433,25 @@ async fn without_pid_rotation_the_pid_stays_as_in_socket_io() {
     let (_c3, _, sid3, _) = reclaim(&srv, json!({ "pid": pid })).await;
     assert_eq!(sid3, sid, "the same pid serves the next drop too");
 }
+
+#[tokio::test]
+async fn sessions_and_events_go_once_their_window_passed_with_nothing_else_happening() {
+    let window = Duration::from_millis(400);
+    let (srv, _joined) = recovering(|r| r.max_disconnection_duration = window).await;
+    let (c, _, _) = join(&srv, json!({})).await;
+    c.close().await;
+    kept(&srv, 1).await;
+    srv.io.emit("kept for the dropped client", ()).unwrap();
+    assert_eq!(stats(&srv).stored_packets, 1);
+    // The sweep runs every second at most: the window and one sweep later, all is gone.
+    tokio::time::sleep(window + Duration::from_millis(1_300)).await;
+    let figures = stats(&srv);
+    assert_eq!(
+        (
+            figures.kept_sessions,
+            figures.stored_packets,
+            figures.stored_bytes
+        ),
+        (0, 0, 0)
+    );
+}

@@ -120,6 +120,12 @@ impl PacketLog {
         }
     }
 
+    /// Forgets every event; places go on from where they were.
+    pub(crate) fn clear(&mut self) {
+        self.entries = VecDeque::new();
+        self.bytes = 0;
+    }
+
     /// Whether every event stored after place `seq` is still here.
     pub(crate) fn holds_after(&self, seq: u64) -> bool {
         let first_kept = self.entries.front().map_or(self.last_seq + 1, |e| e.seq);

@@ -396,6 +396,26 @@ impl Recovery {
         Ok((session, after))
     }
 
+    /// How often `sweep` should run: often enough that nothing outlives the window by much.
+    pub(crate) fn sweep_every(&self) -> std::time::Duration {
+        (self.config.max_disconnection_duration / 4).clamp(
+            std::time::Duration::from_secs(1),
+            std::time::Duration::from_secs(30),
+        )
+    }
+
+    /// Forgets the sessions and events whose window passed, when nothing else comes along
+    /// to do it; with no socket left that could come back, the whole log goes.
+    pub(crate) fn sweep(&self) {
+        let mut state = lock(&self.state);
+        let now = Instant::now();
+        state.sessions.expire(now);
+        state.log.trim(now);
+        if state.live.is_empty() && state.sessions.is_empty() {
+            state.log.clear();
+        }
+    }
+
     pub(crate) fn stats(&self) -> RecoveryStats {
         let state = lock(&self.state);
         RecoveryStats {
