@@ -37,8 +37,17 @@ function startProxy({ targetPort, targetHost = '127.0.0.1' } = {}) {
   };
 
   // A reset on a socket that is already gone is fine: the point is that it is gone.
+  // One whose FIN we already sent (`end()`, the pipe passing a half-close on) is only
+  // destroyed: on Node 20.20 `resetAndDestroy()` right after `end()` (same tick or the
+  // next, while the shutdown is pending) refuses to close the handle, and the process
+  // then spins forever at exit (Environment::CleanupHandles waits for it). Its peer has
+  // the FIN already, so the RST would tell it little more.
   function reset(socket) {
     if (!socket || socket.destroyed) return;
+    if (socket.writableEnded) {
+      socket.destroy();
+      return;
+    }
     try { socket.resetAndDestroy(); } catch { socket.destroy(); }
   }
 

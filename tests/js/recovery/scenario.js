@@ -12,6 +12,9 @@
 // - 'chat' (rally-chat): the publisher sends lobby messages 'seq n', subscribers record
 //   `message`('seq n'); the chat's own history (sent on every connection) is recorded apart,
 //   as what a page could fill its gaps with, and does not count as delivery.
+// - 'pages' (rally-chat --recovery opt-in): the chat again, but each subscriber is the chat's
+//   own page in Chromium (a fresh profile, a first-time visitor) that asks for recovery
+//   itself; what counts is what the page shows, read from its DOM (pageSubscriber).
 'use strict';
 
 const { io } = require('socket.io-client');
@@ -28,6 +31,8 @@ function params() {
     seconds: env('RALLY_RECOVERY_SECONDS', 60),
     cuts: env('RALLY_RECOVERY_CUTS', 7),
     subscribers: env('RALLY_RECOVERY_SUBSCRIBERS', 20),
+    // a Chromium each: what two shared cores carry beside the server at 20 messages/s
+    pages: env('RALLY_RECOVERY_PAGES', 4),
     rate: env('RALLY_RECOVERY_RATE', 20),
     catchUpMs: env('RALLY_RECOVERY_CATCH_UP_MS', 10000),
   };
@@ -100,6 +105,17 @@ async function startServer(kind, recovery) {
     ]);
     return { url: chat.url, port: chat.port, output: chat.srv.output, stop: () => chat.stop('SIGKILL'), cleanup: chat.cleanup };
   }
+  if (kind === 'pages') {
+    // opt-in is the chat's default; it is spelled out because the point is that the page
+    // asks for recovery itself (`auth: {recover: true}`), while the publisher does not.
+    const chat = await startChat([
+      '--host', '127.0.0.1',
+      '--ping-interval-ms', String(HEARTBEAT_MS),
+      '--ping-timeout-ms', String(HEARTBEAT_MS),
+      '--recovery', recovery ? 'opt-in' : 'off',
+    ]);
+    return { url: chat.url, port: chat.port, output: chat.srv.output, stop: () => chat.stop('SIGKILL'), cleanup: chat.cleanup };
+  }
   throw new Error(`unknown server kind ${kind}`);
 }
 
@@ -138,6 +154,8 @@ const PROTOCOL = {
       });
     },
   },
+  // The publisher is a chat client as for 'chat'; the subscribers are pages (pageSubscriber).
+  get pages() { return this.chat; },
 };
 
 /** One subscriber: a socket.io-client through the proxy, recording everything it gets. */
@@ -186,6 +204,120 @@ function subscriber(kind, url, index) {
   return sub;
 }
 
+/**
+ * One subscriber that is the chat's page in Chromium, in a profile of its own: it opens the
+ * proxy's URL, so the page, its script and the socket.io bundle come through the proxy as
+ * they would through a flaky network, and every connection it makes is cut with the rest.
+ * It is read from its DOM, not from its socket: what counts is what a person would see.
+ * The page itself is not touched; an observer the test adds notes when `#status` changes
+ * and when the page's own entry in the online list (`#users .user.self`, whose `data-id`
+ * is the socket id its `welcome` gave) does, so the report can tell what it went through.
+ * Resolves a subscriber like subscriber()'s, with `refresh()` to read the page again.
+ */
+async function pageSubscriber(chromium, url, index) {
+  const page = await chromium.page(`page #${index}`);
+  const sub = {
+    index,
+    transports: 'chromium',
+    page,
+    got: [],
+    history: new Set(), // numbers shown as history (`.past`): only a fresh session gets any
+    ids: [], // the page's own id, each time it changed
+    recovered: [], // per reconnection: whether the page came back with the same id
+    reconnects: 0,
+    disconnects: [],
+    connectErrors: 0, // times it said 'offline, retrying…' (a connect_error)
+    connects: 0, // times it went online
+    timeline: [],
+  };
+  await page.goto(url, { timeout: 15000 });
+  await page.locator('#status', { hasText: 'online' }).waitFor({ timeout: 15000 });
+  await page.locator('#users .user.self').waitFor({ timeout: 10000 });
+  await timeout(page.evaluate(() => {
+    const log = [];
+    window.__streamScenario = log;
+    const SEQ = /^seq (\d+)$/;
+    const lastSeq = () => {
+      const texts = document.querySelectorAll('#messages .message .text');
+      for (let i = texts.length - 1; i >= 0; i -= 1) {
+        const m = SEQ.exec(texts[i].textContent);
+        if (m) return Number(m[1]);
+      }
+      return undefined;
+    };
+    let status = null;
+    let id = null;
+    const note = () => {
+      const s = document.getElementById('status').textContent;
+      const self = document.querySelector('#users .user.self');
+      // a `users` snapshot without the page in it leaves no self entry: not a new id
+      const i = self ? self.dataset.id : id;
+      if (s !== status) log.push({ at: Date.now(), status: s, last: lastSeq() });
+      if (i !== id) log.push({ at: Date.now(), id: i, last: lastSeq() });
+      status = s;
+      id = i;
+    };
+    note();
+    const observer = new MutationObserver(note);
+    observer.observe(document.getElementById('status'), { childList: true, characterData: true, subtree: true });
+    observer.observe(document.getElementById('users'), { childList: true, subtree: true, attributes: true });
+  }), 5000, `page #${index}: its observer`);
+
+  let wasOnline = false;
+  let pendingReturn = false; // back online, not yet known whether as the same socket
+  const settleReturn = (kept) => {
+    if (!pendingReturn) return;
+    pendingReturn = false;
+    sub.recovered.push(kept);
+  };
+  sub.refresh = async () => {
+    const seen = await timeout(page.evaluate(() => ({
+      shown: [...document.querySelectorAll('#messages .message')].map((li) => {
+        const text = li.querySelector('.text');
+        return { text: text ? text.textContent : '', past: li.classList.contains('past') };
+      }),
+      log: window.__streamScenario.splice(0),
+    })), 5000, `page #${index}: reading its messages`);
+    sub.got = [];
+    sub.history = new Set();
+    for (const { text, past } of seen.shown) {
+      const m = /^seq (\d+)$/.exec(text);
+      if (!m) continue;
+      sub.got.push(Number(m[1]));
+      if (past) sub.history.add(Number(m[1]));
+    }
+    for (const e of seen.log) {
+      if (e.status !== undefined) {
+        sub.timeline.push({ at: e.at, text: `status: ${e.status}`, last: e.last });
+        const online = /^online/.test(e.status);
+        if (online && !wasOnline) {
+          sub.connects += 1;
+          if (sub.connects > 1) {
+            sub.reconnects += 1;
+            pendingReturn = true;
+          }
+        } else if (!online && wasOnline) {
+          settleReturn(true);
+          sub.disconnects.push(e.status);
+        }
+        if (/offline/.test(e.status)) sub.connectErrors += 1;
+        wasOnline = online;
+      } else {
+        sub.timeline.push({ at: e.at, text: `own id in the online list: ${e.id}`, last: e.last });
+        if (sub.ids.length) settleReturn(false);
+        sub.ids.push(e.id);
+      }
+    }
+  };
+  // the page is read once more at the end; a return not yet judged kept its id so far
+  sub.finish = async () => {
+    await sub.refresh();
+    settleReturn(true);
+  };
+  await sub.refresh();
+  return sub;
+}
+
 /** What one subscriber got, against 0..total-1. */
 function analyse(sub, total) {
   const seen = new Set();
@@ -219,11 +351,14 @@ function analyse(sub, total) {
     duplicates,
     outOfOrder,
     reconnects: sub.reconnects,
-    connects: sub.ids.length,
+    connects: sub.connects === undefined ? sub.ids.length : sub.connects,
     recovered: sub.recovered.filter(Boolean).length,
     distinctIds,
     disconnects: sub.disconnects,
     connectErrors: sub.connectErrors,
+    historyShown: sub.history.size,
+    // pages only: how many `users` snapshots the publisher got without this page in them
+    absentFromUsers: sub.absentFromUsers,
     timeline: sub.timeline,
   };
 }
@@ -241,6 +376,9 @@ function report(result) {
     `reconnects ${a.reconnects}`,
     `ids ${a.distinctIds}/${a.connects} connects (recovered ${a.recovered})`,
     kind === 'chat' ? `with history ${a.withHistoryPct.toFixed(1)} %` : '',
+    // a page that got a fresh session would show the stream's last messages again as history
+    kind === 'pages' ? `shown as history ${a.historyShown}` : '',
+    kind === 'pages' ? `left the publisher's users ${a.absentFromUsers}` : '',
     a.exact ? 'ok' : 'FAIL',
   ].filter(Boolean).join('  '));
   const overall = subs.reduce((s, a) => s + a.deliveredPct, 0) / Math.max(subs.length, 1);
@@ -249,6 +387,7 @@ function report(result) {
       `delivered ${overall.toFixed(1)} % overall, ${subs.filter((a) => a.exact).length}/${subs.length} exact`,
     `cuts: ${schedule.map((c) => `${c.mode} ${c.ms} ms at ${(c.at / 1000).toFixed(1)} s`).join(', ')}`,
     `proxy: ${JSON.stringify(proxyStats)}`,
+    ...(kind === 'pages' ? [`the publisher got ${result.usersSnapshots} users snapshots; page problems: ${result.problems.length ? result.problems.join('; ') : 'none'}`] : []),
     ...(publishErrors.length ? [`publish errors (${publishErrors.length}): ${publishErrors.slice(0, 5).join('; ')}`] : []),
     ...rows,
   ];
@@ -278,18 +417,35 @@ async function runScenario({ kind, recovery, log = () => {}, ...overrides }) {
   const sockets = [];
   let server;
   let proxy;
+  let chromium;
   try {
     server = await startServer(kind, recovery);
     proxy = await startProxy({ targetPort: server.port });
 
-    const subs = Array.from({ length: p.subscribers }, (_, i) => subscriber(kind, proxy.url, i));
-    sockets.push(...subs.map((s) => s.socket));
-    await Promise.all(subs.map((s) => waitConnect(s.socket, 10000, `subscriber ${s.index} to connect`)));
+    let subs;
+    if (kind === 'pages') {
+      // One Chromium after the other: several starting at once on two shared cores only
+      // make each one slower. The publisher starts once all are online, so the lobby
+      // history each page showed on first load holds none of the stream.
+      chromium = require('../lib/browser').browsers();
+      subs = [];
+      for (let i = 0; i < p.pages; i += 1) subs.push(await pageSubscriber(chromium, proxy.url, i));
+    } else {
+      subs = Array.from({ length: p.subscribers }, (_, i) => subscriber(kind, proxy.url, i));
+      sockets.push(...subs.map((s) => s.socket));
+      await Promise.all(subs.map((s) => waitConnect(s.socket, 10000, `subscriber ${s.index} to connect`)));
+    }
+    const reading = subs.some((s) => s.refresh);
+    const readAll = () => Promise.all(subs.filter((s) => s.refresh).map((s) => s.refresh()));
 
     const publisher = io(server.url, { forceNew: true, reconnection: false, timeout: 3000, transports: ['websocket'] });
     sockets.push(publisher);
+    // The other side's view of a page: a page that lost its session would drop out of the
+    // chat's `users` snapshots (and come back under a new id); one that recovers never does.
+    const usersSnapshots = [];
+    if (kind === 'pages') publisher.on('users', (list) => usersSnapshots.push(new Set(list.map((u) => u.id))));
     await waitConnect(publisher, 5000, 'the publisher to connect');
-    log(`${kind}: ${p.subscribers} subscribers connected through the proxy; publishing ${p.rate}/s for ${p.seconds} s`);
+    log(`${kind}: ${subs.length} subscribers connected through the proxy; publishing ${p.rate}/s for ${p.seconds} s`);
 
     const total = Math.round(p.seconds * p.rate);
     const publishErrors = [];
@@ -304,6 +460,15 @@ async function runScenario({ kind, recovery, log = () => {}, ...overrides }) {
         proxy.restore();
       }
     })();
+    // Pages are read as the stream goes, so each one's timeline shows where it was at
+    // every change even if it dies before the end.
+    let streaming = true;
+    const reader = reading ? (async () => {
+      while (streaming) {
+        await sleep(1000);
+        await readAll().catch((err) => log(`${kind}: reading the pages failed: ${err.message}`));
+      }
+    })() : Promise.resolve();
     // Each message at its own time, so a late timer never sends a burst.
     for (let n = 0; n < total; n += 1) {
       await sleep(Math.max(0, t0 + (n * 1000) / p.rate - Date.now()));
@@ -315,9 +480,21 @@ async function runScenario({ kind, recovery, log = () => {}, ...overrides }) {
     await cuts;
     const deadline = Date.now() + p.catchUpMs;
     const caughtUp = () => subs.every((s) => new Set(s.got.filter((n) => n >= 0 && n < total)).size === total);
-    while (Date.now() < deadline && (acked + publishErrors.length < total || !caughtUp())) await sleep(50);
+    streaming = false;
+    await reader;
+    // a page is read through Chromium: four times a second is plenty and leaves it the CPU
+    const poll = reading ? 250 : 50;
+    if (reading) await readAll();
+    while (Date.now() < deadline && (acked + publishErrors.length < total || !caughtUp())) {
+      await sleep(poll);
+      if (reading) await readAll();
+    }
     // anything that would still arrive (a duplicate) has a moment to show
     await sleep(caughtUp() ? 500 : 0);
+    for (const s of subs) if (s.finish) await s.finish();
+    for (const s of subs) {
+      if (kind === 'pages') s.absentFromUsers = usersSnapshots.filter((ids) => !ids.has(s.ids[0])).length;
+    }
     log(`${kind}: publisher done (${acked}/${total} acked); catch-up ${caughtUp() ? 'complete' : 'incomplete'} after ${Date.now() - t0 - p.seconds * 1000} ms`);
 
     return {
@@ -331,12 +508,15 @@ async function runScenario({ kind, recovery, log = () => {}, ...overrides }) {
       proxyStats: proxy.stats(),
       schedule,
       t0,
+      usersSnapshots: usersSnapshots.length,
+      problems: chromium ? [...chromium.problems] : [],
       serverLog: server.output().replace(/\x1b\[[0-9;]*m/g, '').split('\n').filter((l) => l && !l.startsWith('listening on')).slice(-20).join('\n'),
     };
   } finally {
     for (const s of sockets) {
       try { s.io.reconnection(false); s.disconnect(); s.io._close(); } catch { /* gone already */ }
     }
+    if (chromium) await chromium.closeAll();
     if (proxy) await proxy.close();
     if (server) {
       await server.stop();
