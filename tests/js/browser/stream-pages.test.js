@@ -4,11 +4,11 @@
 // itself) with a 1 s heartbeat, while a publisher streams `seq n` into the lobby for 60 s
 // and the proxy cuts the pages' connections seven times. Every page must end up showing
 // exactly seq 0..N-1, in order, once, as the same socket, with nothing broken on the page;
-// recovery/stream.test.js proves the same for socket.io-client subscribers, and the run
+// recovery/proof.js proves the same for socket.io-client subscribers, and the run
 // itself is recovery/scenario.js's (kind 'pages').
 //
 // Environment: RALLY_RECOVERY_PAGES (4), RALLY_RECOVERY_SECONDS (60), RALLY_RECOVERY_CUTS
-// (7), RALLY_RECOVERY_RATE (20) size it, as for stream.test.js.
+// (7), RALLY_RECOVERY_RATE (20) size it, as for proof.js.
 'use strict';
 
 const { describe, it } = require('node:test');

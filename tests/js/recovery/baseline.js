@@ -1,11 +1,11 @@
 #!/usr/bin/env node
-// Run by hand, not part of the suite: the stream scenario of stream.test.js against
+// Run by hand, not part of the suite: the stream scenario of proof.js against
 // servers WITHOUT connection state recovery, printing how much of the stream the
 // subscribers got; the figure recovery is measured against (issue 14: 41 % before).
 //
 //   node recovery/baseline.js [testbed|chat ...]    (from tests/js; both by default)
 //
-// The same RALLY_RECOVERY_* variables as stream.test.js size the run.
+// The same RALLY_RECOVERY_* variables as proof.js size the run.
 'use strict';
 
 const { params, runScenario, report } = require('./scenario');

@@ -1,4 +1,4 @@
-// The stream scenario of issue 14, shared by stream.test.js (the proof, with recovery on)
+// The stream scenario of issue 14, shared by proof.js (the proof, with recovery on)
 // and baseline.js (the same run without it, to measure what recovery is worth): one
 // publisher connected straight to the server sends a numbered stream; subscribers behind
 // lib/proxy.js record it while the proxy cuts their connections, alternately by reset and
