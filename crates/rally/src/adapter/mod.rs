@@ -33,7 +33,7 @@ pub type SocketId = Arc<str>;
 pub type Room = Arc<str>;
 
 /// Who a broadcast (or a cluster request) is for.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct BroadcastOptions {
     /// Sockets in any of these rooms; empty means every socket of the namespace.
     pub rooms: Vec<Room>,
@@ -43,7 +43,7 @@ pub struct BroadcastOptions {
     pub flags: BroadcastFlags,
 }
 
-#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct BroadcastFlags {
     /// The packet may be dropped for a client that cannot take it now.
     pub volatile: bool,
