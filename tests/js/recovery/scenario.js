@@ -17,6 +17,7 @@
 //   itself; what counts is what the page shows, read from its DOM (pageSubscriber).
 'use strict';
 
+const assert = require('node:assert/strict');
 const { io } = require('socket.io-client');
 const path = require('node:path');
 const { start, spawnServer } = require('../lib/server');
@@ -525,4 +526,25 @@ async function runScenario({ kind, recovery, log = () => {}, ...overrides }) {
   }
 }
 
-module.exports = { params, cutSchedule, runScenario, report, analyse, HEARTBEAT_MS };
+/**
+ * What every run of the proof must show, asserted for the test `t` (whose diagnostics get
+ * the report): the publisher was never refused, the proxy did cut, and every subscriber
+ * (`noun`: subscribers, pages) got exactly 0..N-1, kept one socket id and was cut off at
+ * least once. Returns the report's text for the caller's own checks.
+ */
+function assertRecovered(t, result, noun) {
+  const { text } = report(result);
+  for (const line of text.split('\n')) t.diagnostic(line);
+  assert.deepEqual(result.publishErrors, [], `the publisher was refused:\n${text}`);
+  assert.ok(result.proxyStats.resets > 0, `the proxy cut nothing:\n${text}`);
+  const failed = result.subs.filter((a) => !a.exact);
+  assert.equal(failed.length, 0,
+    `${failed.length}/${result.subs.length} ${noun} did not get exactly 0..${result.total - 1}:\n${text}`);
+  const moved = result.subs.filter((a) => a.distinctIds !== 1);
+  assert.equal(moved.length, 0, `${moved.length} ${noun} changed socket id (recovery keeps it):\n${text}`);
+  const neverCut = result.subs.filter((a) => a.reconnects === 0);
+  assert.equal(neverCut.length, 0, `some ${noun} were never cut off, the proof proves less:\n${text}`);
+  return text;
+}
+
+module.exports = { params, cutSchedule, runScenario, report, analyse, assertRecovered, HEARTBEAT_MS };
