@@ -54,7 +54,7 @@ pub struct BroadcastFlags {
 }
 
 /// A socket as a cluster request reports it: what `fetchSockets()` returns in socket.io.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SocketInfo {
     pub id: String,
     pub handshake: Value,

@@ -2,8 +2,8 @@
 //! 5.1, built and read exactly as `dist/index.js` does: field names, field order, and which
 //! are MessagePack (broadcasts, the BROADCAST request and BROADCAST_ACK responses) and which
 //! are JSON text (every other request and response); and the stream entries of
-//! `@socket.io/redis-streams-adapter` 0.3 (`stream`), read from its built code and checked
-//! against what a Node server writes.
+//! `@socket.io/redis-streams-adapter` 0.3 (`stream`) and its pub/sub requests and answers
+//! (`cluster`), read from its built code and checked against what a Node server writes.
 //!
 //! Pure functions and plain types, no I/O: the adapter decides what to send and when, this
 //! module only says what it looks like on Redis. One file per kind of message —
@@ -14,6 +14,7 @@
 
 mod broadcast;
 mod channels;
+mod cluster;
 mod error;
 mod parts;
 mod request;
@@ -22,6 +23,9 @@ mod stream;
 
 pub use broadcast::{broadcast_message, parse_broadcast, IncomingBroadcast};
 pub use channels::Channels;
+pub use cluster::{
+    cluster_kind, cluster_message, parse_cluster_message, ClusterEnvelope, ClusterMessage,
+};
 pub use error::WireError;
 pub use parts::{
     decode_message, json, json_opts, kind, parse_opts, parse_packet, rooms_of, truthy,
@@ -34,4 +38,4 @@ pub use response::{
     all_rooms_response, broadcast_ack_response, client_count_response, done_response,
     fetch_response, server_side_emit_response, sockets_response, IncomingResponse,
 };
-pub use stream::{parse_stream_entry, stream_fields, stream_kind, StreamEntry, StreamMessage};
+pub use stream::{parse_stream_entry, stream_fields, StreamEntry, StreamMessage};

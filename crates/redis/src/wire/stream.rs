@@ -8,6 +8,7 @@
 //! (`{`). In the stream the packet is `{type: 2, data}`, without `nsp` (the entry's own
 //! field says it) or `id`.
 
+use super::cluster::cluster_kind;
 use super::error::WireError;
 use super::parts::{
     json, json_opts, parse_opts, parse_packet, rooms_json, rooms_of, truthy, write_opts,
@@ -17,14 +18,6 @@ use base64::Engine;
 use bytes::Bytes;
 use rally::{BroadcastOptions, Room};
 use serde_json::{json as value, Value};
-
-/// The message types the stream carries (the cluster adapter's numbering).
-pub mod stream_kind {
-    pub const BROADCAST: u64 = 3;
-    pub const SOCKETS_JOIN: u64 = 4;
-    pub const SOCKETS_LEAVE: u64 = 5;
-    pub const DISCONNECT_SOCKETS: u64 = 6;
-}
 
 /// What one entry asks of every server.
 #[derive(Debug, PartialEq)]
@@ -60,10 +53,10 @@ pub struct StreamEntry {
 impl StreamMessage {
     fn kind(&self) -> u64 {
         match self {
-            Self::Broadcast { .. } => stream_kind::BROADCAST,
-            Self::SocketsJoin { .. } => stream_kind::SOCKETS_JOIN,
-            Self::SocketsLeave { .. } => stream_kind::SOCKETS_LEAVE,
-            Self::DisconnectSockets { .. } => stream_kind::DISCONNECT_SOCKETS,
+            Self::Broadcast { .. } => cluster_kind::BROADCAST,
+            Self::SocketsJoin { .. } => cluster_kind::SOCKETS_JOIN,
+            Self::SocketsLeave { .. } => cluster_kind::SOCKETS_LEAVE,
+            Self::DisconnectSockets { .. } => cluster_kind::DISCONNECT_SOCKETS,
         }
     }
 
@@ -153,13 +146,13 @@ pub fn parse_stream_entry(fields: &[(Vec<u8>, Vec<u8>)]) -> Result<Option<Stream
         .trim()
         .parse()
         .map_err(|_| WireError::NoType)?;
-    if !(stream_kind::BROADCAST..=stream_kind::DISCONNECT_SOCKETS).contains(&kind) {
+    if !(cluster_kind::BROADCAST..=cluster_kind::DISCONNECT_SOCKETS).contains(&kind) {
         return Ok(None);
     }
     let (data, attachments) = decode_data(field("data").ok_or(WireError::Missing("data"))?)?;
     let opts = parse_opts(data.get("opts").unwrap_or(&Value::Null), true);
     let message = match kind {
-        stream_kind::BROADCAST => {
+        cluster_kind::BROADCAST => {
             let packet = data
                 .get("packet")
                 .cloned()
@@ -171,11 +164,11 @@ pub fn parse_stream_entry(fields: &[(Vec<u8>, Vec<u8>)]) -> Result<Option<Stream
                 opts,
             }
         }
-        stream_kind::SOCKETS_JOIN => StreamMessage::SocketsJoin {
+        cluster_kind::SOCKETS_JOIN => StreamMessage::SocketsJoin {
             opts,
             rooms: rooms_of(data.get("rooms")),
         },
-        stream_kind::SOCKETS_LEAVE => StreamMessage::SocketsLeave {
+        cluster_kind::SOCKETS_LEAVE => StreamMessage::SocketsLeave {
             opts,
             rooms: rooms_of(data.get("rooms")),
         },
