@@ -2,8 +2,8 @@
 //! 5.1, built and read exactly as `dist/index.js` does: field names, field order, and which
 //! are MessagePack (broadcasts, the BROADCAST request and BROADCAST_ACK responses) and which
 //! are JSON text (every other request and response); and the stream entries of
-//! `@socket.io/redis-streams-adapter` 0.3 (`stream`) and its pub/sub requests and answers
-//! (`cluster`), read from its built code and checked against what a Node server writes.
+//! `@socket.io/redis-streams-adapter` 0.3 (`stream`), its pub/sub requests and answers
+//! (`cluster`) and the sessions it keeps (`session`), read from its built code and checked against what a Node server writes.
 //!
 //! Pure functions and plain types, no I/O: the adapter decides what to send and when, this
 //! module only says what it looks like on Redis. One file per kind of message —
@@ -19,6 +19,7 @@ mod error;
 mod parts;
 mod request;
 mod response;
+mod session;
 mod stream;
 
 pub use broadcast::{broadcast_message, parse_broadcast, IncomingBroadcast};
@@ -37,5 +38,8 @@ pub use request::{
 pub use response::{
     all_rooms_response, broadcast_ack_response, client_count_response, done_response,
     fetch_response, server_side_emit_response, sockets_response, IncomingResponse,
+};
+pub use session::{
+    parse_session_value, session_key, session_value, PersistedSession, SESSION_KEY_PREFIX,
 };
 pub use stream::{parse_stream_entry, stream_fields, StreamEntry, StreamMessage};
