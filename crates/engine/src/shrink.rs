@@ -2,13 +2,14 @@
 //!
 //! A hash map keeps its capacity when its entries go. After a flood of tens of
 //! thousands of sessions, the engine's registry, a namespace's sockets and the
-//! rooms of the memory adapter would each keep room for the flood (megabytes)
+//! rooms of the memory adapter (and recovery's packet log and kept sessions, as
+//! queues) would each keep room for the flood (megabytes)
 //! for as long as the process lives. A map that has fallen to a quarter of its
 //! capacity shrinks to twice its size instead: the rehash of what is left is
 //! paid for by the removals that came before it, and a map that grows and
 //! shrinks around one size never rehashes at every step.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::{BuildHasher, Hash};
 
 /// Capacity a map may keep however empty it gets: small maps are not worth a rehash.
@@ -29,6 +30,14 @@ impl<K: Eq + Hash, V, S: BuildHasher> ShrinkAfterBurst for HashMap<K, V, S> {
 }
 
 impl<T: Eq + Hash, S: BuildHasher> ShrinkAfterBurst for HashSet<T, S> {
+    fn shrink_after_burst(&mut self) {
+        if self.capacity() > KEPT && self.len() < self.capacity() / 4 {
+            self.shrink_to(self.len() * 2);
+        }
+    }
+}
+
+impl<T> ShrinkAfterBurst for VecDeque<T> {
     fn shrink_after_burst(&mut self) {
         if self.capacity() > KEPT && self.len() < self.capacity() / 4 {
             self.shrink_to(self.len() * 2);

@@ -8,7 +8,7 @@
 //! replayed in part.
 
 use crate::adapter::Room;
-use rally_engine::OutMessage;
+use rally_engine::{OutMessage, ShrinkAfterBurst};
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
@@ -115,9 +115,7 @@ impl PacketLog {
             self.bytes -= oldest.bytes;
             self.entries.pop_front();
         }
-        if self.entries.capacity() > 64 && self.entries.len() < self.entries.capacity() / 4 {
-            self.entries.shrink_to(self.entries.len() * 2);
-        }
+        self.entries.shrink_after_burst();
     }
 
     /// Forgets every event; places go on from where they were.

@@ -6,6 +6,7 @@
 //! drops costs one queue entry each and no timer.
 
 use crate::adapter::{Room, SocketId};
+use rally_engine::ShrinkAfterBurst;
 use serde_json::Value;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -104,10 +105,8 @@ impl Sessions {
                 self.by_pid.remove(&pid);
             }
         }
-        if self.by_pid.capacity() > 64 && self.by_pid.len() < self.by_pid.capacity() / 4 {
-            self.by_pid.shrink_to(self.by_pid.len() * 2);
-            self.expiry.shrink_to(self.expiry.len() * 2);
-        }
+        self.by_pid.shrink_after_burst();
+        self.expiry.shrink_after_burst();
     }
 
     pub(crate) fn len(&self) -> usize {
