@@ -92,8 +92,7 @@ impl Server {
         self.child.id()
     }
 
-    /// User + system CPU time so far, in seconds.
-    /// User and kernel CPU seconds.
+    /// User and kernel CPU seconds so far.
     pub fn cpu_times(&self) -> (f64, f64) {
         cpu_times(&format!("/proc/{}/stat", self.pid()))
     }
@@ -101,6 +100,20 @@ impl Server {
     /// Resident memory in bytes.
     pub fn rss_bytes(&self) -> u64 {
         rss_bytes(&format!("/proc/{}/status", self.pid()))
+    }
+
+    /// The lowest resident memory seen over `window`, sampled four times a second.
+    /// The chat hands freed pages back to the kernel only every few seconds
+    /// (`malloc_trim`), so one reading lands before or after that at random; two
+    /// readings compared must both span a full period to compare like with like.
+    pub async fn settled_rss_bytes(&self, window: Duration) -> u64 {
+        let end = tokio::time::Instant::now() + window;
+        let mut lowest = self.rss_bytes();
+        while tokio::time::Instant::now() < end {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            lowest = lowest.min(self.rss_bytes());
+        }
+        lowest
     }
 
     /// How many files (sockets included) the server has open.
