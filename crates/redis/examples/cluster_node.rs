@@ -2,13 +2,14 @@
 //! events expose every cross-node operation so that clients can drive them.
 //!
 //! `cargo run -p rally-redis --example cluster_node -- --port 3001 --redis-url redis://127.0.0.1:6379`
-//! (`--prefix P` for the channel prefix, `--request-timeout MS`, `--name NAME`,
-//! `--specific-response-channel`).
+//! (`--prefix P` for the channel prefix, and with `--adapter streams` the stream's name too,
+//! `--request-timeout MS`, `--name NAME`, `--specific-response-channel`).
 //! Prints `listening on 127.0.0.1:PORT` once it listens (and, unless Redis is unreachable
 //! for 5 s, once both Redis connections are up).
 //!
 //! Namespace `/` (each `ack` is the client's ack callback); `tests/js/redis/node-node.js`
-//! implements the same contract on Node.js `socket.io` with `@socket.io/redis-adapter`:
+//! implements the same contract on Node.js `socket.io` with `@socket.io/redis-adapter` or
+//! `@socket.io/redis-streams-adapter`:
 //! - `name` → ack(node name); `echo`(...args) → ack(...args);
 //! - `join`(room | rooms), `leave`(room) → ack(sorted rooms); `set-data`(value) → ack();
 //! - `emit`({event, args, rooms?, except?, from?: "io"|"socket"|"broadcast", volatile?,
@@ -32,7 +33,7 @@
 
 use clap::Parser;
 use rally::{AckError, Args, Event, Server, ServerConfig, Socket};
-use rally_redis::{RedisAdapterConfig, RedisAdapterFactory};
+use rally_redis::{Protocol, RedisAdapterConfig, RedisAdapterFactory};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -58,6 +59,9 @@ struct Options {
     /// `publishOnSpecificResponseChannel`).
     #[arg(long)]
     specific_response_channel: bool,
+    /// `classic` (`@socket.io/redis-adapter`) or `streams` (`@socket.io/redis-streams-adapter`).
+    #[arg(long, default_value = "classic")]
+    adapter: String,
 }
 
 fn spec_of(event: &Event) -> Value {
@@ -263,7 +267,18 @@ async fn main() {
         .prefix(options.prefix.clone())
         .request_timeout(Duration::from_millis(options.request_timeout))
         .publish_on_specific_response_channel(options.specific_response_channel);
-    let redis = match RedisAdapterFactory::new(config) {
+    let (protocol, config) = match options.adapter.as_str() {
+        "classic" => (Protocol::Classic, config),
+        "streams" => (
+            Protocol::Streams,
+            config.stream_name(options.prefix.clone()),
+        ),
+        other => {
+            eprintln!("cluster_node: --adapter must be classic or streams, not {other}");
+            std::process::exit(2);
+        }
+    };
+    let redis = match RedisAdapterFactory::with_protocol(config, protocol) {
         Ok(factory) => factory,
         Err(e) => {
             eprintln!("cluster_node: {e}");

@@ -1,10 +1,13 @@
-//! What a [`RedisAdapterFactory`](crate::RedisAdapterFactory) is made from, and why making
-//! one can fail. Plain data with the Node adapter's defaults.
+//! What a [`RedisAdapterFactory`](crate::RedisAdapterFactory) or a
+//! [`RedisStreamsAdapterFactory`](crate::RedisStreamsAdapterFactory) is made from, and why
+//! making one can fail. Plain data with the Node adapters' defaults.
 
 use std::fmt;
 use std::time::Duration;
 
-/// What a [`RedisAdapterFactory`](crate::RedisAdapterFactory) needs; the defaults are the Node adapter's.
+/// What either factory needs; the defaults are the Node adapters'. The `stream_*` fields
+/// are the streams adapter's only; `prefix` is both adapters' channel prefix (the streams
+/// adapter's `channelPrefix`).
 #[derive(Clone, Debug)]
 pub struct RedisAdapterConfig {
     /// `redis://[user:password@]host:port[/db]`.
@@ -27,6 +30,13 @@ pub struct RedisAdapterConfig {
     pub max_publish_queue: usize,
     /// Bytes (channel and payload) waiting to be published, at most: 16 MiB by default.
     pub max_publish_queue_bytes: usize,
+    /// Streams adapter: the stream's key (Node's `streamName`): `socket.io` by default.
+    pub stream_name: String,
+    /// Streams adapter: entries the stream keeps, about (`XADD … MAXLEN ~`; Node's
+    /// `maxLen`): 10 000 by default.
+    pub stream_max_len: usize,
+    /// Streams adapter: entries one XREAD takes at most (Node's `readCount`): 100 by default.
+    pub stream_read_count: usize,
 }
 
 impl RedisAdapterConfig {
@@ -40,6 +50,9 @@ impl RedisAdapterConfig {
             command_timeout: Duration::from_secs(2),
             max_publish_queue: 10_000,
             max_publish_queue_bytes: 16 << 20,
+            stream_name: "socket.io".to_owned(),
+            stream_max_len: 10_000,
+            stream_read_count: 100,
         }
     }
 
@@ -50,6 +63,16 @@ impl RedisAdapterConfig {
 
     pub fn request_timeout(mut self, timeout: Duration) -> Self {
         self.request_timeout = timeout;
+        self
+    }
+
+    pub fn stream_name(mut self, name: impl Into<String>) -> Self {
+        self.stream_name = name.into();
+        self
+    }
+
+    pub fn stream_max_len(mut self, max_len: usize) -> Self {
+        self.stream_max_len = max_len;
         self
     }
 
@@ -73,7 +96,7 @@ impl fmt::Display for RedisAdapterError {
         match self {
             Self::InvalidUrl(why) => write!(f, "invalid Redis URL: {why}"),
             Self::NoRuntime => {
-                f.write_str("RedisAdapterFactory::new must run inside a tokio runtime")
+                f.write_str("a Redis adapter factory must be made inside a tokio runtime")
             }
         }
     }

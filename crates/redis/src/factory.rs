@@ -1,41 +1,81 @@
-//! [`RedisAdapterFactory`]: checks the configuration, starts the transport, gives the node
-//! its uid, and makes one [`RedisAdapter`] per namespace, all sharing that node.
+//! [`RedisAdapterFactory`]: checks the configuration, starts the transport (and, for the
+//! streams protocol, the stream reader), gives the node its uid, and makes one
+//! [`RedisAdapter`](crate::RedisAdapter) per namespace in the factory's protocol, all
+//! sharing that node.
 
-use super::adapter::RedisAdapter;
-use super::ns::{random_id, Node};
 use crate::config::{RedisAdapterConfig, RedisAdapterError};
+use crate::node::Node;
+use crate::requests::random_id;
 use crate::stats::RedisStats;
 use crate::transport;
+use crate::{classic, streams};
 use rally::{Adapter, AdapterFactory, NamespaceRef};
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Makes a [`RedisAdapter`] for each namespace; all of them share one publisher and one
-/// subscriber connection. Clones share everything: keep one to read [`stats`](Self::stats).
-/// Give each `Server` a factory of its own: the factory's uid is the node's identity on the
-/// wire, and one namespace name maps to one adapter per factory.
+/// Makes a [`RedisAdapter`](crate::RedisAdapter) for each namespace; all of them share one
+/// publisher and one subscriber connection (and a stream reader for the streams protocol).
+/// Clones share everything: keep one to read [`stats`](Self::stats). Give each `Server` a
+/// factory of its own: the factory's uid is the node's identity on the wire, and one
+/// namespace name maps to one adapter per factory.
 #[derive(Clone)]
 pub struct RedisAdapterFactory {
     node: Arc<Node>,
+    protocol: Protocol,
+}
+
+/// Which Node.js adapter a factory's nodes speak with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protocol {
+    /// `@socket.io/redis-adapter` 8.3, pub/sub only.
+    Classic,
+    /// `@socket.io/redis-streams-adapter` 0.3: a stream for what every server applies,
+    /// pub/sub for requests and answers.
+    Streams,
 }
 
 impl RedisAdapterFactory {
-    /// Starts the connection tasks on the current tokio runtime and returns at once; the
-    /// connections come up in the background (see [`wait_connected`](Self::wait_connected))
-    /// and come back by themselves whenever Redis does.
+    /// A factory for the classic protocol (`@socket.io/redis-adapter`). Starts the
+    /// connection tasks on the current tokio runtime and returns at once; the connections
+    /// come up in the background (see [`wait_connected`](Self::wait_connected)) and come back
+    /// by themselves whenever Redis does.
     pub fn new(config: RedisAdapterConfig) -> Result<Self, RedisAdapterError> {
+        Self::with_protocol(config, Protocol::Classic)
+    }
+
+    /// A factory for the streams protocol (`@socket.io/redis-streams-adapter`), started like
+    /// [`new`](Self::new). Its stream reader starts at the stream's end: what was added
+    /// before it connected is not delivered.
+    pub fn streams(config: RedisAdapterConfig) -> Result<Self, RedisAdapterError> {
+        Self::with_protocol(config, Protocol::Streams)
+    }
+
+    pub fn with_protocol(
+        config: RedisAdapterConfig,
+        protocol: Protocol,
+    ) -> Result<Self, RedisAdapterError> {
         let client = redis::Client::open(config.url.as_str())
             .map_err(|e| RedisAdapterError::InvalidUrl(e.to_string()))?;
         let runtime =
             tokio::runtime::Handle::try_current().map_err(|_| RedisAdapterError::NoRuntime)?;
+        let stream = (config.stream_name.clone(), config.stream_read_count);
+        let transport = transport::start(config, client.clone(), runtime.clone());
+        if protocol == Protocol::Streams {
+            transport::read_stream(&transport, client, stream.0, stream.1, &runtime);
+        }
         let node = Node {
             uid: random_id(),
-            transport: transport::start(config, client, runtime),
+            transport,
         };
         Ok(RedisAdapterFactory {
             node: Arc::new(node),
+            protocol,
         })
+    }
+
+    pub fn protocol(&self) -> Protocol {
+        self.protocol
     }
 
     pub fn config(&self) -> &RedisAdapterConfig {
@@ -51,12 +91,14 @@ impl RedisAdapterFactory {
         self.node.transport.snapshot()
     }
 
-    /// Both connections are up.
+    /// The publisher and subscriber connections are up, and for the streams protocol the
+    /// stream reader has connected.
     pub fn is_connected(&self) -> bool {
-        self.node.transport.available()
+        let reading = self.protocol == Protocol::Classic || self.stats().stream_reader_connects > 0;
+        self.node.transport.available() && reading
     }
 
-    /// Waits until both connections are up, at most `timeout`; true if they are.
+    /// Waits until [`is_connected`](Self::is_connected), at most `timeout`; true if it is.
     pub async fn wait_connected(&self, timeout: Duration) -> bool {
         let deadline = tokio::time::Instant::now() + timeout;
         while !self.is_connected() {
@@ -73,6 +115,7 @@ impl fmt::Debug for RedisAdapterFactory {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisAdapterFactory")
             .field("uid", &self.node.uid)
+            .field("protocol", &self.protocol)
             .field("prefix", &self.node.config().prefix)
             .finish()
     }
@@ -80,6 +123,10 @@ impl fmt::Debug for RedisAdapterFactory {
 
 impl AdapterFactory for RedisAdapterFactory {
     fn create(&self, nsp: NamespaceRef) -> Arc<dyn Adapter> {
-        Arc::new(RedisAdapter::new(self.node.clone(), nsp))
+        let node = self.node.clone();
+        Arc::new(match self.protocol {
+            Protocol::Classic => classic::adapter(node, nsp),
+            Protocol::Streams => streams::adapter(node, nsp),
+        })
     }
 }

@@ -1,18 +1,16 @@
-//! What the parts of the classic adapter share: [`Node`], one per factory (the node's uid on
-//! the wire and the transport), and [`Ns`], one per namespace (its name and channels, and
-//! the few things both the requester and the responder do with them).
+//! What the parts of both adapters share: [`Node`], one per factory (the node's uid on the
+//! wire and the transport), and [`Ns`], one per namespace (its name and its channels, and
+//! the few things every part does with them).
 
 use crate::config::RedisAdapterConfig;
 use crate::stats::Counters;
 use crate::transport::{FailHook, Transport};
 use crate::wire::Channels;
-use rand::distributions::Alphanumeric;
-use rand::Rng;
 use std::fmt;
 use std::sync::Arc;
 
 /// What every namespace of a factory shares: the node's identity and the transport.
-pub(super) struct Node {
+pub(crate) struct Node {
     /// This node's id on the wire (6 random alphanumerics, like Node's `uid2(6)`).
     pub uid: String,
     pub transport: Arc<Transport>,
@@ -25,7 +23,7 @@ impl Node {
 }
 
 /// One namespace on the wire, as the requester and the responder both see it.
-pub(super) struct Ns {
+pub(crate) struct Ns {
     pub node: Arc<Node>,
     /// The namespace's name.
     pub nsp: String,
@@ -62,13 +60,4 @@ impl Ns {
         Counters::add(&self.transport().stats.malformed, 1);
         tracing::warn!(%channel, "redis adapter: dropping a malformed message: {why}");
     }
-}
-
-/// Six random alphanumerics: a node uid or a request id (Node: `uid2(6)`).
-pub(super) fn random_id() -> String {
-    rand::thread_rng()
-        .sample_iter(&Alphanumeric)
-        .take(6)
-        .map(char::from)
-        .collect()
 }

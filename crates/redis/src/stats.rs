@@ -16,6 +16,10 @@ pub struct RedisStats {
     pub publish_dropped: u64,
     /// Messages received from the subscriber connection.
     pub received: u64,
+    /// Entries read from the stream (streams adapter only).
+    pub stream_entries_read: u64,
+    /// Successful connections of the stream reader (streams adapter only).
+    pub stream_reader_connects: u64,
     /// Received messages dropped because they could not be decoded or made no sense.
     pub malformed: u64,
     /// Cross-node requests that ended with `AdapterError::Timeout`.
@@ -37,6 +41,8 @@ pub(crate) struct Counters {
     pub publish_failures: AtomicU64,
     pub publish_dropped: AtomicU64,
     pub received: AtomicU64,
+    pub stream_entries_read: AtomicU64,
+    pub stream_reader_connects: AtomicU64,
     pub malformed: AtomicU64,
     pub requests_timed_out: AtomicU64,
     pub requests_failed: AtomicU64,
@@ -56,6 +62,8 @@ impl Counters {
             publish_failures: self.publish_failures.load(Ordering::Relaxed),
             publish_dropped: self.publish_dropped.load(Ordering::Relaxed),
             received: self.received.load(Ordering::Relaxed),
+            stream_entries_read: self.stream_entries_read.load(Ordering::Relaxed),
+            stream_reader_connects: self.stream_reader_connects.load(Ordering::Relaxed),
             malformed: self.malformed.load(Ordering::Relaxed),
             requests_timed_out: self.requests_timed_out.load(Ordering::Relaxed),
             requests_failed: self.requests_failed.load(Ordering::Relaxed),

@@ -123,17 +123,18 @@ async function startRedis({ port } = {}) {
 
 
 /** A Rally cluster member (crates/redis/examples/cluster_node) on `redis` with `prefix`. */
-function startRallyNode(redis, prefix, { requestTimeout = 2000, name, env, specificResponseChannel } = {}) {
-  const args = ['--port', '0', '--redis-url', redis.url, '--prefix', prefix, '--request-timeout', String(requestTimeout)];
+function startRallyNode(redis, prefix, { requestTimeout = 2000, name, env, specificResponseChannel, adapter = 'classic' } = {}) {
+  const args = ['--port', '0', '--redis-url', redis.url, '--prefix', prefix, '--request-timeout', String(requestTimeout), '--adapter', adapter];
   if (name) args.push('--name', name);
   if (specificResponseChannel) args.push('--specific-response-channel');
   return spawnServer(binary('examples/cluster_node'), args, { env, label: 'cluster_node' });
 }
 
-/** A Node.js socket.io 4.8 + @socket.io/redis-adapter 8.3 member (tests/js/redis/node-node.js). */
-function startNodeNode(redis, prefix, { requestTimeout = 2000, name, specificResponseChannel } = {}) {
+/** A Node.js socket.io 4.8 member with @socket.io/redis-adapter 8.3 or, with `adapter:
+ * 'streams'`, @socket.io/redis-streams-adapter 0.3 (tests/js/redis/node-node.js). */
+function startNodeNode(redis, prefix, { requestTimeout = 2000, name, specificResponseChannel, adapter = 'classic' } = {}) {
   const path = require('node:path');
-  const args = [path.join(__dirname, '..', 'redis', 'node-node.js'), '--port', '0', '--redis-url', redis.url, '--prefix', prefix, '--request-timeout', String(requestTimeout)];
+  const args = [path.join(__dirname, '..', 'redis', 'node-node.js'), '--port', '0', '--redis-url', redis.url, '--prefix', prefix, '--request-timeout', String(requestTimeout), '--adapter', adapter];
   if (name) args.push('--name', name);
   if (specificResponseChannel) args.push('--specific-response-channel');
   return spawnServer(process.execPath, args, { label: 'node-node.js' });

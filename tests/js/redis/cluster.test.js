@@ -1,6 +1,6 @@
 // Two Rally nodes (crates/redis/examples/cluster_node) on one throwaway Redis, driven with
 // socket.io-client: every broadcast operator and cross-node request, each test with its own
-// channel prefix (so its own cluster).
+// channel prefix (so its own cluster), once per adapter (classic pub/sub, Redis streams).
 'use strict';
 
 const { describe, it, before, after, beforeEach, afterEach } = require('node:test');
@@ -10,7 +10,7 @@ const { startRedis, startRallyNode, uniquePrefix, assertNoPanic } = require('../
 
 const SILENCE_MS = 300;
 
-describe('redis cluster: two Rally nodes', () => {
+for (const adapter of ['classic', 'streams']) describe(`redis cluster (${adapter} adapter): two Rally nodes`, () => {
   let redis;
   let nodes = [];
   let A;
@@ -22,8 +22,8 @@ describe('redis cluster: two Rally nodes', () => {
   beforeEach(async () => {
     const prefix = uniquePrefix('cluster');
     nodes = await Promise.all([
-      startRallyNode(redis, prefix, { name: 'A', requestTimeout: 1000 }),
-      startRallyNode(redis, prefix, { name: 'B', requestTimeout: 1000 }),
+      startRallyNode(redis, prefix, { name: 'A', requestTimeout: 1000, adapter }),
+      startRallyNode(redis, prefix, { name: 'B', requestTimeout: 1000, adapter }),
     ]);
     [A, B] = nodes;
     A.prefix = prefix;
@@ -212,7 +212,7 @@ describe('redis cluster: two Rally nodes', () => {
   });
 
   it('a node that never answers makes requests fail with a timeout, not hang', async () => {
-    const C = await startRallyNode(redis, A.prefix, { name: 'C', requestTimeout: 1000 });
+    const C = await startRallyNode(redis, A.prefix, { name: 'C', requestTimeout: 1000, adapter });
     nodes.push(C);
     const c = await clients({ a1: A, c1: C });
     await sio.eventually(async () => assert.equal(await sio.ack(c.a1, 'server-count'), 3));

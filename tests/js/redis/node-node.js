@@ -1,16 +1,18 @@
-// A Node.js cluster member: socket.io 4.8 with @socket.io/redis-adapter 8.3 (classic), with
-// the event contract of crates/redis/examples/cluster_node.rs, so a test can put it in the
-// same cluster as Rally nodes and drive both the same way.
+// A Node.js cluster member: socket.io 4.8 with @socket.io/redis-adapter 8.3 (classic) or
+// @socket.io/redis-streams-adapter 0.3 (`--adapter streams`, the prefix naming the stream
+// too), with the event contract of crates/redis/examples/cluster_node.rs, so a test can put
+// it in the same cluster as Rally nodes and drive both the same way.
 //
 //   node node-node.js --port 0 --redis-url redis://127.0.0.1:PORT [--prefix P] [--request-timeout MS] [--name N]
-//     [--specific-response-channel]
+//     [--specific-response-channel] [--adapter classic|streams]
 //
 // Prints `listening on 127.0.0.1:PORT` once it listens and its Redis clients are connected.
 'use strict';
 
 const http = require('node:http');
 const { Server } = require('socket.io');
-const { createAdapter } = require('@socket.io/redis-adapter');
+const classic = require('@socket.io/redis-adapter');
+const streams = require('@socket.io/redis-streams-adapter');
 const { createClient } = require('redis');
 
 function option(name, fallback) {
@@ -22,6 +24,7 @@ const port = Number(option('port', '3000'));
 const redisUrl = option('redis-url', process.env.REDIS_URL || 'redis://127.0.0.1:6379');
 const prefix = option('prefix', 'socket.io');
 const requestsTimeout = Number(option('request-timeout', '5000'));
+const adapterKind = option('adapter', 'classic');
 
 const strings = (v) => (typeof v === 'string' ? [v] : Array.isArray(v) ? v.filter((x) => typeof x === 'string') : []);
 const sortKey = (v) => JSON.stringify(v === undefined ? null : v);
@@ -35,13 +38,14 @@ async function main() {
   await Promise.all([pub.connect(), sub.connect()]);
 
   const httpServer = http.createServer();
-  const io = new Server(httpServer, {
-    adapter: createAdapter(pub, sub, {
+  const adapter = adapterKind === 'streams'
+    ? streams.createAdapter(pub, { streamName: prefix, channelPrefix: prefix })
+    : classic.createAdapter(pub, sub, {
       key: prefix,
       requestsTimeout,
       publishOnSpecificResponseChannel: process.argv.includes('--specific-response-channel'),
-    }),
-  });
+    });
+  const io = new Server(httpServer, { adapter });
   await new Promise((resolve) => httpServer.listen(port, '127.0.0.1', resolve));
   const actual = httpServer.address().port;
   const name = option('name', `node-${actual}`);
@@ -97,6 +101,8 @@ async function main() {
     socket.on('sockets-leave', (spec, ack) => { io.in(strings(spec.rooms)).except(strings(spec.except)).socketsLeave(strings(spec.leave)); ack(); });
     socket.on('disconnect-sockets', (spec, ack) => { ack(); io.in(strings(spec.rooms)).disconnectSockets(!!spec.close); });
     socket.on('all-rooms', async (ack) => {
+      // The streams adapter has no cluster-wide room list.
+      if (typeof io.of('/').adapter.allRooms !== 'function') return ack({ err: 'not supported' });
       try {
         ack([...(await io.of('/').adapter.allRooms())].sort());
       } catch (err) {

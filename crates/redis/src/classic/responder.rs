@@ -4,33 +4,27 @@
 //! response channel, the answers built by [`wire`].
 //!
 //! It skips this node's own requests: those it sent (`uid`) or is still waiting on
-//! ([`Requester::is_pending`]), as the Node adapter does.
+//! ([`Requests::is_pending`]), as the Node adapter does.
 
-use super::ns::Ns;
-use super::requester::Requester;
+use crate::node::Ns;
+use crate::relay::{relay_broadcast_with_ack, RemoteAckIds};
+use crate::requests::Requests;
 use crate::wire::{self, kind, IncomingRequest};
-use rally::ack::ack_collector;
 use rally::adapter::memory::MemoryAdapter;
 use rally::packet::Packet;
-use rally::{AckError, Adapter, Args, BroadcastOptions, ServerAck};
-use std::sync::atomic::{AtomicU64, Ordering};
+use rally::{Adapter, Args, BroadcastOptions, ServerAck};
 use std::sync::Arc;
 
-/// Ack ids this adapter gives to broadcasts-with-ack from other servers. The namespace's own
-/// counter starts at 0 and is not reachable from here, so these start far above it and stay
-/// below 2^53, where JavaScript clients still read ids exactly.
-const REMOTE_ACK_ID_BASE: u64 = 1 << 45;
-
-pub(super) struct Responder {
+pub(crate) struct Responder {
     ns: Arc<Ns>,
-    ack_ids: AtomicU64,
+    ack_ids: RemoteAckIds,
 }
 
 impl Responder {
     pub fn new(ns: Arc<Ns>) -> Self {
         Responder {
             ns,
-            ack_ids: AtomicU64::new(REMOTE_ACK_ID_BASE),
+            ack_ids: RemoteAckIds::default(),
         }
     }
 
@@ -78,7 +72,7 @@ impl Responder {
     pub fn on_request(
         &self,
         local: &MemoryAdapter,
-        requester: &Requester,
+        requests: &Requests,
         channel: &str,
         payload: &[u8],
     ) {
@@ -90,7 +84,7 @@ impl Responder {
         let own = uid == Some(self.ns.uid());
         let request_id = request.request_id.as_deref();
         // This node's own request, still collecting answers.
-        let waiting = || requester.is_pending(request_id);
+        let waiting = || requests.is_pending(request_id);
         match request.kind {
             kind::SOCKETS => {
                 if waiting() {
@@ -206,50 +200,37 @@ impl Responder {
         };
         // The emit's timeout bounds how long we relay acks.
         let wait_for = broadcast.timeout.unwrap_or(ns.config().request_timeout);
-        let id = self.ack_ids.fetch_add(1, Ordering::Relaxed);
-        let packet = Packet::event(&ns.nsp, broadcast.data, broadcast.attachments, Some(id));
-        if let Err(e) = packet.validate() {
-            return ns.malformed(channel, &e);
-        }
-        // One collector per client, so each answer is relayed as soon as it arrives.
-        let mut waits = Vec::new();
-        for sid in local.local_sockets(&broadcast.opts) {
-            let one = BroadcastOptions {
-                rooms: vec![sid],
-                ..BroadcastOptions::default()
-            };
-            let (collector, wait) = ack_collector();
-            let sent = local.broadcast_with_ack_local(&packet, &one, &collector);
-            if sent > 0 {
-                collector.expect(sent);
-                waits.push(wait);
-            }
-        }
         let request_id = broadcast.request_id;
-        ns.publish(
-            response_channel.clone(),
-            wire::client_count_response(&request_id, waits.len()),
-            None,
+        let count = |count| {
+            let payload = wire::client_count_response(&request_id, count);
+            ns.publish(response_channel.clone(), payload, None);
+        };
+        let answer = {
+            let (ns, channel, request_id) =
+                (ns.clone(), response_channel.clone(), request_id.clone());
+            move |answer: Args| {
+                let payload = wire::broadcast_ack_response(
+                    &request_id,
+                    answer.values.first(),
+                    &answer.attachments,
+                );
+                ns.publish(channel.clone(), payload, None);
+            }
+        };
+        let relayed = relay_broadcast_with_ack(
+            local,
+            ns.transport(),
+            &self.ack_ids,
+            &ns.nsp,
+            broadcast.data,
+            broadcast.attachments,
+            &broadcast.opts,
+            wait_for,
+            count,
+            answer,
         );
-        for wait in waits {
-            let ns = ns.clone();
-            let channel = response_channel.clone();
-            let request_id = request_id.clone();
-            self.ns.transport().spawn(async move {
-                let answers = match wait.collect(1, wait_for).await {
-                    Ok(answers) => answers,
-                    Err(AckError::Timeout { partial }) => partial,
-                    Err(_) => Vec::new(),
-                };
-                for answer in answers {
-                    let payload = wire::broadcast_ack_response(
-                        &request_id,
-                        answer.values.first(),
-                        &answer.attachments,
-                    );
-                    ns.publish(channel.clone(), payload, None);
-                }
-            });
+        if let Err(e) = relayed {
+            ns.malformed(channel, &e);
         }
     }
 }

@@ -12,11 +12,15 @@
 //!   their [`Listener`], pings to notice a dead connection, refreshes the server counts, and
 //!   reconnects by itself.
 //!
+//! - The **reader** task (`reader`, streams adapter only) owns a third connection, blocked
+//!   in XREAD on the stream, and hands each entry to the listener of its namespace.
+//!
 //! The transport knows channels, not adapters: an adapter registers what it listens to and
 //! a [`Listener`] to hand it to, and the transport never looks further. The tasks hold only
 //! weak references: dropping the factory and every adapter ends them.
 
 mod publisher;
+pub(crate) mod reader;
 mod shared;
 mod subscriber;
 
@@ -39,4 +43,20 @@ pub(crate) fn start(
     runtime.spawn(publisher::run(client.clone(), pub_rx, weak.clone()));
     runtime.spawn(subscriber::run(client, sub_rx, weak));
     transport
+}
+
+/// Starts the stream reader (streams adapter) of `transport` on `runtime`.
+pub(crate) fn read_stream(
+    transport: &Arc<Transport>,
+    client: redis::Client,
+    stream: String,
+    read_count: usize,
+    runtime: &tokio::runtime::Handle,
+) {
+    runtime.spawn(reader::run(
+        client,
+        stream,
+        read_count,
+        Arc::downgrade(transport),
+    ));
 }

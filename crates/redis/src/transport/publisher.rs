@@ -1,9 +1,9 @@
-//! The publisher task: one multiplexed connection, a FIFO queue of PUBLISH and
+//! The publisher task: one multiplexed connection, a FIFO queue of PUBLISH, XADD and
 //! `PUBSUB NUMSUB` commands sent in pipelined batches (order kept), and reconnection with a
 //! capped backoff. While Redis is away, what is queued fails at once through
 //! [`Transport::fail`], which counts, logs and runs the failure hooks.
 
-use super::shared::{queued_size, PubCmd, Transport, BACKOFF_MAX, BACKOFF_MIN};
+use super::shared::{PubCmd, Transport, BACKOFF_MAX, BACKOFF_MIN};
 use crate::connection::{drain_batch, ConnectError, Reconnect};
 use crate::stats::Counters;
 use redis::aio::MultiplexedConnection;
@@ -45,12 +45,10 @@ pub(super) async fn run(
         let Some(transport) = transport.upgrade() else {
             return;
         };
-        let (count, bytes) = batch.iter().fold((0, 0), |(n, b), cmd| match cmd {
-            PubCmd::Publish {
-                channel, payload, ..
-            } => (n + 1, b + queued_size(channel, payload)),
-            _ => (n, b),
-        });
+        let (count, bytes) = batch
+            .iter()
+            .filter_map(PubCmd::queued_bytes)
+            .fold((0, 0), |(n, b), bytes| (n + 1, b + bytes));
         transport.unqueue(count, bytes);
         if batch.iter().any(|c| matches!(c, PubCmd::Reset)) {
             batch.retain(|c| !matches!(c, PubCmd::Reset));
@@ -89,17 +87,7 @@ pub(super) async fn run(
         };
         let mut pipe = redis::pipe();
         for cmd in &batch {
-            match cmd {
-                PubCmd::Publish {
-                    channel, payload, ..
-                } => {
-                    pipe.cmd("PUBLISH").arg(channel).arg(payload.as_slice());
-                }
-                PubCmd::NumSub { channels, .. } => {
-                    pipe.cmd("PUBSUB").arg("NUMSUB").arg(channels);
-                }
-                PubCmd::Reset => {}
-            }
+            cmd.write(&mut pipe);
         }
         let sent = timeout(
             config.command_timeout,
@@ -111,7 +99,7 @@ pub(super) async fn run(
                 let mut published = 0;
                 for (cmd, value) in batch.into_iter().zip(values) {
                     match cmd {
-                        PubCmd::Publish { .. } => published += 1,
+                        PubCmd::Publish { .. } | PubCmd::Append { .. } => published += 1,
                         PubCmd::NumSub { channels, reply } => {
                             let _ = reply.send(parse_numsub(&value, channels.len()));
                         }

@@ -1,10 +1,11 @@
 //! What the two connection tasks and every adapter of a factory share: the configuration,
 //! the tasks' queues, the routes from channels to [`Listener`]s, the counters and the
-//! connection state. The tasks themselves are in `publisher` and `subscriber`.
+//! connection state. The tasks themselves are in `publisher`, `subscriber` and `reader`.
 
 use crate::config::RedisAdapterConfig;
 use crate::connection::OutageLog;
 use crate::stats::{Counters, RedisStats};
+use crate::wire::{parse_stream_entry, StreamEntry};
 use parking_lot::RwLock;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -19,11 +20,6 @@ pub(super) const BACKOFF_MAX: Duration = Duration::from_secs(2);
 
 /// Called once, with the reason, when a queued message could not be published.
 pub(crate) type FailHook = Box<dyn FnOnce(&str) + Send>;
-
-/// What one publication counts against `max_publish_queue_bytes`.
-pub(super) fn queued_size(channel: &str, payload: &[u8]) -> usize {
-    channel.len() + payload.len()
-}
 
 /// How a message reached this node.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,6 +36,9 @@ pub(crate) trait Listener: Send + Sync {
     fn on_message(&self, via: Via, channel: &str, payload: &[u8]);
     /// How many clients listen on the subscription's `counted` channel (`PUBSUB NUMSUB`).
     fn on_server_count(&self, count: usize);
+    /// An entry of the stream for the subscription's `stream_nsp`, read once for every
+    /// namespace; `id` is the entry's id in the stream.
+    fn on_stream_entry(&self, _id: &str, _entry: StreamEntry) {}
 }
 
 /// What one listener listens to.
@@ -51,12 +50,21 @@ pub(crate) struct Subscription {
     pub channels: Vec<String>,
     /// The channel whose subscriber count is reported to the listener now and then.
     pub counted: String,
+    /// The namespace whose stream entries go to the listener (streams adapter).
+    pub stream_nsp: Option<String>,
 }
 
 pub(crate) enum PubCmd {
     Publish {
         channel: String,
         payload: Vec<u8>,
+        on_fail: Option<FailHook>,
+    },
+    /// `XADD stream MAXLEN ~ max_len * field value…`: one stream entry.
+    Append {
+        stream: String,
+        max_len: usize,
+        fields: Vec<(&'static str, Vec<u8>)>,
         on_fail: Option<FailHook>,
     },
     /// `PUBSUB NUMSUB channels…`: one count per channel.
@@ -66,6 +74,58 @@ pub(crate) enum PubCmd {
     },
     /// The subscriber lost Redis: the publisher's connection is probably gone too.
     Reset,
+}
+
+impl PubCmd {
+    /// What a publication or stream entry counts against `max_publish_queue_bytes`; `None`
+    /// for the commands the bound leaves out.
+    pub(super) fn queued_bytes(&self) -> Option<usize> {
+        match self {
+            PubCmd::Publish {
+                channel, payload, ..
+            } => Some(channel.len() + payload.len()),
+            PubCmd::Append { stream, fields, .. } => Some(
+                stream.len()
+                    + fields
+                        .iter()
+                        .map(|(name, value)| name.len() + value.len())
+                        .sum::<usize>(),
+            ),
+            PubCmd::NumSub { .. } | PubCmd::Reset => None,
+        }
+    }
+
+    /// Adds the command to a pipeline.
+    pub(super) fn write(&self, pipe: &mut redis::Pipeline) {
+        match self {
+            PubCmd::Publish {
+                channel, payload, ..
+            } => {
+                pipe.cmd("PUBLISH").arg(channel).arg(payload.as_slice());
+            }
+            PubCmd::Append {
+                stream,
+                max_len,
+                fields,
+                ..
+            } => {
+                let cmd = pipe
+                    .cmd("XADD")
+                    .arg(stream)
+                    .arg("MAXLEN")
+                    .arg("~")
+                    .arg(*max_len)
+                    .arg("*");
+                for (name, value) in fields {
+                    cmd.arg(*name).arg(value.as_slice());
+                }
+            }
+            PubCmd::NumSub { channels, .. } => {
+                pipe.cmd("PUBSUB").arg("NUMSUB").arg(channels);
+            }
+            PubCmd::Reset => {}
+        }
+    }
 }
 
 pub(crate) enum SubCmd {
@@ -85,6 +145,8 @@ struct Routes {
     patterns: HashMap<String, Weak<dyn Listener>>,
     channels: HashMap<String, Weak<dyn Listener>>,
     counted: HashMap<String, Weak<dyn Listener>>,
+    /// By namespace name.
+    streams: HashMap<String, Weak<dyn Listener>>,
 }
 
 /// What a factory's adapters share: configuration, the two task queues, routes, counters
@@ -144,7 +206,32 @@ impl Transport {
     /// Queues a PUBLISH. Failures are counted and logged by the publisher, which then runs
     /// `on_fail`; a full queue drops it at once (counted, logged once per episode, `on_fail`).
     pub fn publish(&self, channel: String, payload: Vec<u8>, on_fail: Option<FailHook>) {
-        let bytes = queued_size(&channel, &payload);
+        self.enqueue(PubCmd::Publish {
+            channel,
+            payload,
+            on_fail,
+        });
+    }
+
+    /// Queues an XADD of one entry to `stream`, trimmed to about `max_len` entries; in the
+    /// same queue as the publications, so a node's broadcasts and requests keep their order.
+    pub fn append(
+        &self,
+        stream: &str,
+        max_len: usize,
+        fields: Vec<(&'static str, Vec<u8>)>,
+        on_fail: Option<FailHook>,
+    ) {
+        self.enqueue(PubCmd::Append {
+            stream: stream.to_owned(),
+            max_len,
+            fields,
+            on_fail,
+        });
+    }
+
+    fn enqueue(&self, cmd: PubCmd) {
+        let bytes = cmd.queued_bytes().unwrap_or(0);
         let queued = self.queued.fetch_add(1, Ordering::AcqRel);
         let queued_bytes = self.queued_bytes.fetch_add(bytes, Ordering::AcqRel);
         if queued >= self.config.max_publish_queue
@@ -160,16 +247,13 @@ impl Transport {
                      publications are dropped and counted in stats() until it drains"
                 );
             }
-            if let Some(hook) = on_fail {
-                hook("the publish queue is full");
+            if let PubCmd::Publish { on_fail, .. } | PubCmd::Append { on_fail, .. } = cmd {
+                if let Some(hook) = on_fail {
+                    hook("the publish queue is full");
+                }
             }
             return;
         }
-        let cmd = PubCmd::Publish {
-            channel,
-            payload,
-            on_fail,
-        };
         if let Err(mpsc::error::SendError(cmd)) = self.publisher.send(cmd) {
             self.unqueue(1, bytes);
             self.fail(vec![cmd], "the publisher task has stopped");
@@ -208,6 +292,9 @@ impl Transport {
             for channel in &s.channels {
                 routes.channels.insert(channel.clone(), listener.clone());
             }
+            if let Some(nsp) = &s.stream_nsp {
+                routes.streams.insert(nsp.clone(), listener.clone());
+            }
             routes.counted.insert(s.counted.clone(), listener);
         }
         let _ = self.subscriber.send(SubCmd::Subscribe {
@@ -224,6 +311,9 @@ impl Transport {
                 routes.channels.remove(channel);
             }
             routes.counted.remove(&subscription.counted);
+            if let Some(nsp) = &subscription.stream_nsp {
+                routes.streams.remove(nsp);
+            }
         }
         let _ = self.subscriber.send(SubCmd::Unsubscribe {
             pattern: subscription.pattern.clone(),
@@ -236,11 +326,8 @@ impl Transport {
         let mut dropped = 0u64;
         for cmd in cmds {
             match cmd {
-                PubCmd::Publish {
-                    channel, on_fail, ..
-                } => {
+                PubCmd::Publish { on_fail, .. } | PubCmd::Append { on_fail, .. } => {
                     dropped += 1;
-                    tracing::trace!(%channel, "not published: {why}");
                     if let Some(hook) = on_fail {
                         hook(why);
                     }
@@ -302,6 +389,24 @@ impl Transport {
         match listener.and_then(|w| w.upgrade()) {
             Some(listener) => listener.on_message(via, channel, msg.get_payload_bytes()),
             None => tracing::debug!(%channel, "message for no namespace"),
+        }
+    }
+
+    /// Hands one stream entry to the listener of its namespace, decoded once.
+    pub(super) fn dispatch_entry(&self, id: &str, fields: &[(Vec<u8>, Vec<u8>)]) {
+        Counters::add(&self.stats.stream_entries_read, 1);
+        let entry = match parse_stream_entry(fields) {
+            Ok(Some(entry)) => entry,
+            Ok(None) => return,
+            Err(e) => {
+                Counters::add(&self.stats.malformed, 1);
+                tracing::warn!(%id, "redis adapter: dropping a malformed stream entry: {e}");
+                return;
+            }
+        };
+        let listener = self.routes.read().streams.get(&entry.nsp).cloned();
+        if let Some(listener) = listener.and_then(|w| w.upgrade()) {
+            listener.on_stream_entry(id, entry);
         }
     }
 

@@ -1,0 +1,24 @@
+//! The protocol of `@socket.io/redis-streams-adapter` 0.3, as the
+//! [`Protocol`](crate::adapter::Protocol) of a namespace's adapter.
+//!
+//! Who hears what:
+//! - What every server must apply, in order, goes into the stream (`XADD … MAXLEN ~`):
+//!   broadcasts without acks, joins, leaves and disconnections of remote sockets. Each
+//!   server reads the stream once (`XREAD`, the transport's reader) and each entry goes to
+//!   its namespace's adapter.
+//! - What needs an answer goes over pub/sub: requests on `P#NSP#` (broadcasts with acks,
+//!   `fetch_sockets`, server-side emits), answers on the requester's `P#NSP#<uid>#`. The
+//!   servers are counted as the subscribers of `P#NSP#` (`PUBSUB NUMSUB`), so every server
+//!   answers every request, with an empty list or a count of 0 if that is what it has.
+//! - What the classic `@socket.io/redis-emitter` publishes (`P#NSP#`, `P#NSP#room#`,
+//!   `P-request#NSP#`) is taken too, by the classic responder: a process emitting through
+//!   it reaches the clients of a streams cluster.
+//!
+//! Files: `protocol` (subscriptions, and which part gets what), `requester` (what this
+//! node sends), `responder` (what it does with what others sent).
+
+mod protocol;
+mod requester;
+mod responder;
+
+pub(crate) use protocol::adapter;
