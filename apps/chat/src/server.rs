@@ -7,7 +7,7 @@ use crate::web::{self, Health};
 use clap::Parser;
 use rally::engine::EngineConfig;
 use rally::{RecoveryConfig, RecoveryOffer, Server, ServerConfig};
-use rally_redis::{RedisAdapterConfig, RedisAdapterFactory};
+use rally_redis::{Protocol, RedisAdapterConfig, RedisAdapterFactory};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -82,8 +82,15 @@ pub struct Options {
     #[arg(long, env = "REDIS_URL")]
     pub redis_url: Option<String>,
 
-    /// Prefix of the cluster's Redis channels and history keys; servers of one chat share
-    /// it, and different deployments on one Redis must not.
+    /// Which Node.js Redis adapter the cluster speaks: `streams`
+    /// (`@socket.io/redis-streams-adapter`: broadcasts and room changes go through a Redis
+    /// stream named like --redis-prefix) or `classic` (`@socket.io/redis-adapter`, pub/sub
+    /// only), to join a cluster of Node.js servers on that adapter.
+    #[arg(long, env = "RALLY_CHAT_REDIS_ADAPTER", value_enum, default_value_t = RedisAdapterKind::Streams)]
+    pub redis_adapter: RedisAdapterKind,
+
+    /// Prefix of the cluster's Redis channels, stream and history keys; servers of one
+    /// chat share it, and different deployments on one Redis must not.
     #[arg(long, env = "RALLY_CHAT_REDIS_PREFIX", default_value = "socket.io")]
     pub redis_prefix: String,
 
@@ -107,6 +114,13 @@ pub struct Options {
     /// its "left" notices wait as long.
     #[arg(long, env = "RALLY_CHAT_RECOVERY_WINDOW_MS", default_value_t = 120_000)]
     pub recovery_window_ms: u64,
+}
+
+/// The cluster's Redis protocol (`--redis-adapter`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum RedisAdapterKind {
+    Streams,
+    Classic,
 }
 
 /// Who is offered connection state recovery (`--recovery`).
@@ -174,10 +188,16 @@ pub async fn run(options: Options) -> Result<(), String> {
                 (Server::new(config), Arc::new(store), None)
             }
             Some(url) => {
-                let factory = RedisAdapterFactory::new(
+                let protocol = match options.redis_adapter {
+                    RedisAdapterKind::Streams => Protocol::Streams,
+                    RedisAdapterKind::Classic => Protocol::Classic,
+                };
+                let factory = RedisAdapterFactory::with_protocol(
                     RedisAdapterConfig::new(url)
                         .prefix(options.redis_prefix.clone())
+                        .stream_name(options.redis_prefix.clone())
                         .request_timeout(Duration::from_millis(options.redis_request_timeout_ms)),
+                    protocol,
                 )
                 .map_err(|e| format!("--redis-url: {e}"))?;
                 let store = RedisStore::open(RedisStoreConfig::new(

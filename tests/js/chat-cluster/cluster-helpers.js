@@ -21,12 +21,14 @@ async function waitRedisUp(node, timeout = 10000) {
   }, timeout, 50);
 }
 
-/** One rally-chat cluster member on `redis` with `prefix`; history in Redis. */
-function startNode(redis, prefix, args = []) {
+/** One rally-chat cluster member on `redis` with `prefix` and the `adapter` protocol
+ * (`streams` or `classic`); history in Redis. */
+function startNode(redis, prefix, args = [], adapter = 'streams') {
   return start('rally-chat', [
     '--db', ':memory:',
     '--redis-url', redis.url,
     '--redis-prefix', prefix,
+    '--redis-adapter', adapter,
     '--redis-request-timeout-ms', '1500',
     ...args,
   ]);
@@ -36,9 +38,9 @@ function startNode(redis, prefix, args = []) {
  * Two members, A and B, sharing `redis` with a fresh prefix; resolves once both are
  * connected to Redis. `stop()` stops both and fails if either panicked.
  */
-async function startCluster(redis, { tag = 'chat', args = [] } = {}) {
+async function startCluster(redis, { tag = 'chat', args = [], adapter = 'streams' } = {}) {
   const prefix = uniquePrefix(tag);
-  const nodes = await Promise.all([startNode(redis, prefix, args), startNode(redis, prefix, args)]);
+  const nodes = await Promise.all([startNode(redis, prefix, args, adapter), startNode(redis, prefix, args, adapter)]);
   const cluster = {
     prefix,
     A: nodes[0],

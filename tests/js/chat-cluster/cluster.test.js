@@ -12,7 +12,7 @@ const { startRedis } = require('../lib/redis');
 const { chatClient, ackOf, join, messages } = require('../chat/chat-helpers');
 const { startCluster, health } = require('./cluster-helpers');
 
-describe('rally-chat cluster: two servers on one Redis', () => {
+for (const adapter of ['streams', 'classic']) describe(`rally-chat cluster (${adapter} adapter): two servers on one Redis`, () => {
   let redis;
   let cluster;
 
@@ -29,7 +29,7 @@ describe('rally-chat cluster: two servers on one Redis', () => {
   });
 
   async function twoServers(opts) {
-    cluster = await startCluster(redis, opts);
+    cluster = await startCluster(redis, { ...opts, adapter });
     return cluster;
   }
 

@@ -12,7 +12,7 @@ const { chatClient, ackOf, join, messages } = require('../chat/chat-helpers');
 const { startCluster, startNode, health, waitRedisUp } = require('./cluster-helpers');
 const { uniquePrefix, assertNoPanic } = require('../lib/redis');
 
-describe('rally-chat cluster: Redis killed and restarted', () => {
+for (const adapter of ['streams', 'classic']) describe(`rally-chat cluster (${adapter} adapter): Redis killed and restarted`, () => {
   let redis;
   let cluster;
   let extra = [];
@@ -35,7 +35,7 @@ describe('rally-chat cluster: Redis killed and restarted', () => {
   });
 
   it('during traffic: local chat goes on, acks say not stored, the cluster recovers', async () => {
-    cluster = await startCluster(redis, { tag: 'kill' });
+    cluster = await startCluster(redis, { tag: 'kill', adapter });
     const { A, B } = cluster;
     const [a1, a2, b1, b2] = await Promise.all([
       chatClient(A.url, { name: 'a1' }), chatClient(A.url, { name: 'a2' }),
@@ -128,11 +128,11 @@ describe('rally-chat cluster: Redis killed and restarted', () => {
 
   it('a server started while Redis is down serves its clients, then joins the cluster', async () => {
     const prefix = uniquePrefix('late');
-    const A = await startNode(redis, prefix);
+    const A = await startNode(redis, prefix, [], adapter);
     extra.push(A);
     await waitRedisUp(A);
     await redis.kill();
-    const B = await startNode(redis, prefix); // waits up to 5 s for Redis, then goes on
+    const B = await startNode(redis, prefix, [], adapter); // waits up to 5 s for Redis, then goes on
     extra.push(B);
     const [b1, b2] = await Promise.all([chatClient(B.url), chatClient(B.url)]);
     b1.socket.emit('message', 'alone on B');
