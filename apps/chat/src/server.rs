@@ -311,19 +311,33 @@ pub async fn run(options: Options) -> Result<(), String> {
 }
 
 /// Presence snapshots are published by the server where something changed; when Redis
-/// comes back after an outage, each server publishes one, so every list is whole again.
+/// comes back after an outage, or when the cluster loses a server (killed or frozen: its
+/// users must leave the lists) or gets one back, each server publishes one, so every list
+/// is whole and true again.
 async fn watch_redis(redis: RedisAdapterFactory, chat: Chat) {
     let mut up = redis.is_connected();
+    let mut changes = redis.cluster_changes();
+    let mut poll = tokio::time::interval(Duration::from_millis(250));
     loop {
-        tokio::time::sleep(Duration::from_millis(250)).await;
-        let now = redis.is_connected();
-        if now && !up {
-            tracing::info!("Redis is back: publishing presence");
-            chat.resync_presence();
-        } else if !now && up {
-            tracing::warn!("Redis is away: chat goes on for this server's clients");
+        tokio::select! {
+            _ = poll.tick() => {
+                let now = redis.is_connected();
+                if now && !up {
+                    tracing::info!("Redis is back: publishing presence");
+                    chat.resync_presence();
+                } else if !now && up {
+                    tracing::warn!("Redis is away: chat goes on for this server's clients");
+                }
+                up = now;
+            }
+            changed = changes.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                tracing::info!("the cluster lost or regained a server: publishing presence");
+                chat.resync_presence();
+            }
         }
-        up = now;
     }
 }
 

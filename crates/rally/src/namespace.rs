@@ -11,7 +11,7 @@ use crate::config::RecoveryConfig;
 use crate::handler::run_handler;
 use crate::handshake::Handshake;
 pub use crate::id_hash::IdHash;
-use crate::recovery::{Claim, Recovery, RecoveryStats, SocketRecovery};
+use crate::recovery::{Claim, KeptSession, Recovery, RecoveryStats, Refusal, SocketRecovery};
 use crate::socket::Socket;
 use crate::sync::{read, write};
 use futures::future::BoxFuture;
@@ -124,6 +124,9 @@ impl Namespace {
             recovery: recovery.map(Recovery::new),
         }));
         let adapter = adapter_factory.create(NamespaceRef(Arc::downgrade(&ns.0)));
+        if let (Some(recovery), Some(_)) = (ns.recovery(), adapter.cluster_recovery()) {
+            recovery.placed_by_cluster();
+        }
         let _ = ns.0.adapter.set(adapter);
         if let (Some(recovery), Ok(runtime)) =
             (ns.recovery(), tokio::runtime::Handle::try_current())
@@ -322,10 +325,29 @@ impl Namespace {
         };
         let handshake = Handshake::new(session.handshake(), auth);
         let offered = self.recovery().is_some_and(|r| r.offers(&handshake));
-        let restored = match (offered, claim) {
-            (true, Some(claim)) => self.restore(&client, &handshake, &claim),
-            _ => None,
-        };
+        let claim = claim.filter(|_| offered);
+        let ns = self.clone();
+        run_handler(Box::pin(async move {
+            let restored = match claim {
+                Some(claim) if ns.adapter().cluster_recovery().is_some() => {
+                    ns.restore_from_cluster(&client, &handshake, &claim).await
+                }
+                Some(claim) => ns.restore(&client, &handshake, &claim),
+                None => None,
+            };
+            ns.admit(client, handshake, offered, restored).await;
+        }));
+    }
+
+    /// Runs middleware for a socket (skipped by a recovered socket unless configured
+    /// otherwise), then lets it join.
+    async fn admit(
+        &self,
+        client: Arc<Client>,
+        handshake: Handshake,
+        offered: bool,
+        restored: Option<Socket>,
+    ) {
         let skip_middlewares =
             restored.is_some() && self.recovery().is_some_and(|r| r.config().skip_middlewares);
         let socket = restored.clone().unwrap_or_else(|| {
@@ -341,20 +363,91 @@ impl Namespace {
         } else {
             read(&self.0.middlewares).clone()
         };
-        let ns = self.clone();
-        run_handler(Box::pin(async move {
-            for middleware in middlewares {
-                if let Err(refusal) = middleware(socket.clone()).await {
-                    if restored.is_some() {
-                        // It was put back in the namespace to receive what came meanwhile.
-                        socket.on_close(crate::reason::DisconnectReason::ServerNamespaceDisconnect);
-                    }
-                    client.send_connect_error(&ns.0.name, &refusal.message, refusal.data);
-                    return;
+        for middleware in middlewares {
+            if let Err(refusal) = middleware(socket.clone()).await {
+                if restored.is_some() {
+                    // It was put back in the namespace to receive what came meanwhile.
+                    socket.on_close(crate::reason::DisconnectReason::ServerNamespaceDisconnect);
                 }
+                client.send_connect_error(&self.0.name, &refusal.message, refusal.data);
+                return;
             }
-            ns.add_socket(client, socket, restored.is_some());
-        }));
+        }
+        self.add_socket(client, socket, restored.is_some());
+    }
+
+    /// Takes over the connected socket a claim's `pid` belongs to, if there is one: its
+    /// client gave up on a connection this server still holds.
+    fn take_over_live(&self, recovery: &Recovery, claim: &Claim) {
+        if let Some(old) = recovery
+            .live_socket(claim.pid())
+            .and_then(|sid| self.socket(&sid))
+        {
+            old.take_over();
+            recovery.count_takeover();
+        }
+    }
+
+    /// Puts a restored socket in the namespace and its rooms.
+    fn put_back(
+        &self,
+        client: &Arc<Client>,
+        handshake: &Handshake,
+        session: KeptSession,
+        missed: Vec<rally_engine::OutMessage>,
+        part: SocketRecovery,
+    ) -> Socket {
+        let socket = Socket::restored(
+            self.clone(),
+            client.clone(),
+            handshake.clone(),
+            &session,
+            missed,
+            part,
+        );
+        write(&self.0.sockets).insert(socket.id().clone(), socket.clone());
+        self.adapter().add_all(socket.id(), &session.rooms);
+        socket
+    }
+
+    /// Like `restore`, with the session and what its client missed read from the cluster
+    /// (the adapter's [`ClusterRecovery`](crate::adapter::cluster::ClusterRecovery)).
+    async fn restore_from_cluster(
+        &self,
+        client: &Arc<Client>,
+        handshake: &Handshake,
+        claim: &Claim,
+    ) -> Option<Socket> {
+        let recovery = self.recovery()?;
+        self.take_over_live(recovery, claim);
+        let asked = self.adapter().cluster_recovery()?.restore_session(
+            claim.pid().to_owned(),
+            claim.offset().map(str::to_owned),
+            recovery.config().max_packets,
+        );
+        let restored = match asked.await {
+            Ok(found) => recovery.restore_from_cluster(&self.0.name, claim, found, |s, m, p| {
+                self.put_back(client, handshake, s, m, p)
+            }),
+            Err(refusal) => {
+                recovery.count_refusal(refusal);
+                Err(refusal)
+            }
+        };
+        self.restored_or_why(restored)
+    }
+
+    fn restored_or_why(&self, restored: Result<Socket, Refusal>) -> Option<Socket> {
+        match restored {
+            Ok(socket) => {
+                tracing::debug!(nsp = %self.0.name, sid = %socket.id(), "connection state recovered");
+                Some(socket)
+            }
+            Err(refusal) => {
+                tracing::info!(nsp = %self.0.name, "connection state not recovered: {refusal}");
+                None
+            }
+        }
     }
 
     /// Puts back the session a client claims, as a socket in the namespace and its
@@ -366,37 +459,11 @@ impl Namespace {
         claim: &Claim,
     ) -> Option<Socket> {
         let recovery = self.recovery()?;
-        // The client gave up on a connection the server still holds: take it over.
-        if let Some(old) = recovery
-            .live_socket(claim.pid())
-            .and_then(|sid| self.socket(&sid))
-        {
-            old.take_over();
-            recovery.count_takeover();
-        }
+        self.take_over_live(recovery, claim);
         let restored = recovery.restore(claim, |session, missed, part| {
-            let socket = Socket::restored(
-                self.clone(),
-                client.clone(),
-                handshake.clone(),
-                &session,
-                missed,
-                part,
-            );
-            write(&self.0.sockets).insert(socket.id().clone(), socket.clone());
-            self.adapter().add_all(socket.id(), &session.rooms);
-            socket
+            self.put_back(client, handshake, session, missed, part)
         });
-        match restored {
-            Ok(socket) => {
-                tracing::debug!(nsp = %self.0.name, sid = %socket.id(), "connection state recovered");
-                Some(socket)
-            }
-            Err(refusal) => {
-                tracing::info!(nsp = %self.0.name, "connection state not recovered: {refusal}");
-                None
-            }
-        }
+        self.restored_or_why(restored)
     }
 
     fn add_socket(&self, client: Arc<Client>, socket: Socket, restored: bool) {
@@ -440,7 +507,9 @@ impl Namespace {
             }
         };
         match self.recovery() {
-            Some(recovery) => recovery.detach(socket, keep, remove),
+            Some(recovery) => {
+                recovery.detach(socket, keep, self.adapter().cluster_recovery(), remove)
+            }
             None => remove(),
         }
     }

@@ -311,7 +311,8 @@ impl Socket {
 
     /// Sends an EVENT to this client. A socket offered recovery gets it through the
     /// namespace's log, like a broadcast to its own room, so that it is stored and
-    /// ordered with every other event it receives.
+    /// ordered with every other event it receives; on a cluster that places stored
+    /// events, it is that broadcast, so that it is in the cluster's log too.
     fn send_event(&self, packet: &Packet, volatile: bool) {
         match (&self.0.recovery, self.0.ns.recovery()) {
             (Some(_), Some(recovery)) => {
@@ -320,6 +321,10 @@ impl Socket {
                     ..BroadcastOptions::default()
                 };
                 opts.flags.volatile = volatile;
+                let adapter = self.0.ns.adapter();
+                if packet.id.is_none() && !volatile && adapter.cluster_recovery().is_some() {
+                    return adapter.broadcast(packet.clone(), opts);
+                }
                 recovery.deliver(packet, &opts, |send| send(self));
             }
             _ if volatile => self.send_messages(&outgoing::to_messages(packet), true),

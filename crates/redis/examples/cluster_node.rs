@@ -3,7 +3,7 @@
 //!
 //! `cargo run -p rally-redis --example cluster_node -- --port 3001 --redis-url redis://127.0.0.1:6379`
 //! (`--prefix P` for the channel prefix, and with `--adapter streams` the stream's name too,
-//! `--request-timeout MS`, `--name NAME`, `--specific-response-channel`).
+//! `--request-timeout MS`, `--name NAME`, `--specific-response-channel`, `--recovery`).
 //! Prints `listening on 127.0.0.1:PORT` once it listens (and, unless Redis is unreachable
 //! for 5 s, once both Redis connections are up).
 //!
@@ -32,7 +32,7 @@
 //!   when given), then ack({sent, ms}).
 
 use clap::Parser;
-use rally::{AckError, Args, Event, Server, ServerConfig, Socket};
+use rally::{AckError, Args, Event, RecoveryConfig, Server, ServerConfig, Socket};
 use rally_redis::{Protocol, RedisAdapterConfig, RedisAdapterFactory};
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -62,6 +62,10 @@ struct Options {
     /// `classic` (`@socket.io/redis-adapter`) or `streams` (`@socket.io/redis-streams-adapter`).
     #[arg(long, default_value = "classic")]
     adapter: String,
+    /// Connection state recovery on (2 min window); with `--adapter streams`, across the
+    /// cluster.
+    #[arg(long)]
+    recovery: bool,
 }
 
 fn spec_of(event: &Event) -> Value {
@@ -285,7 +289,11 @@ async fn main() {
             std::process::exit(2);
         }
     };
-    let io = Server::with_adapter(ServerConfig::default(), redis.clone());
+    let config = ServerConfig {
+        connection_state_recovery: options.recovery.then(RecoveryConfig::default),
+        ..ServerConfig::default()
+    };
+    let io = Server::with_adapter(config, redis.clone());
     if !redis.wait_connected(Duration::from_secs(5)).await {
         tracing::warn!(
             "Redis at {} is not reachable yet; going on, it will be retried",

@@ -12,9 +12,10 @@
 
 use crate::node::Ns;
 use crate::requests::Requests;
-use crate::transport::{Listener, Subscription, Via};
+use crate::transport::{FailHook, Listener, Subscription, Via};
 use crate::wire::StreamEntry;
 use futures::future::{self, BoxFuture, FutureExt};
+use rally::adapter::cluster::ClusterRecovery;
 use rally::adapter::memory::MemoryAdapter;
 use rally::packet::Packet;
 use rally::{
@@ -30,7 +31,8 @@ use std::sync::Arc;
 pub(crate) trait Requesting: Send + Sync + 'static {
     /// The requests this namespace waits on, and the server count.
     fn requests(&self) -> &Arc<Requests>;
-    fn broadcast(&self, packet: &Packet, opts: &BroadcastOptions);
+    /// Sends a broadcast to the other servers; `on_fail` runs if it could not be sent.
+    fn broadcast(&self, packet: &Packet, opts: &BroadcastOptions, on_fail: Option<FailHook>);
     fn broadcast_with_ack(&self, packet: &Packet, opts: &BroadcastOptions, acks: &AckCollector);
     /// The other servers' sockets after this one's (`local`).
     fn fetch_sockets(
@@ -47,6 +49,11 @@ pub(crate) trait Requesting: Send + Sync + 'static {
     fn leave(&self, opts: &BroadcastOptions, rooms: &[Room]);
     fn disconnect_sockets(&self, opts: &BroadcastOptions, close: bool);
     fn server_side_emit(&self, event: &str, args: Args, acks: Option<AckCollector>);
+    /// Recovery across the cluster, when the protocol places stored events in a log every
+    /// server reads (then this server delivers them as it reads them, its own included).
+    fn cluster_recovery(&self) -> Option<&dyn ClusterRecovery> {
+        None
+    }
 }
 
 /// What one protocol does with what the transport delivers for a namespace.
@@ -129,7 +136,7 @@ impl Listener for NsAdapter {
     }
 
     fn on_server_count(&self, count: usize) {
-        self.requester.requests().set_known_servers(count);
+        self.requester.requests().on_server_count(count);
     }
 
     fn on_stream_entry(&self, id: &str, entry: StreamEntry) {
@@ -160,9 +167,18 @@ impl Adapter for RedisAdapter {
 
     fn broadcast(&self, packet: Packet, opts: BroadcastOptions) {
         let a = &self.0;
-        if !opts.flags.local {
-            a.requester.broadcast(&packet, &opts);
+        if opts.flags.local {
+            return a.local.broadcast_local(&packet, &opts);
         }
+        if a.requester.cluster_recovery().is_some() && a.local.stores(&packet, &opts) {
+            // Delivered here too when read back from the cluster's log, in its order and
+            // with its id; at once, unplaced, if it cannot be sent there.
+            let inner = a.clone();
+            let (p, o) = (packet.clone(), opts.clone());
+            let fallback: FailHook = Box::new(move |_| inner.local.broadcast_local(&p, &o));
+            return a.requester.broadcast(&packet, &opts, Some(fallback));
+        }
+        a.requester.broadcast(&packet, &opts, None);
         a.local.broadcast_local(&packet, &opts);
     }
 
@@ -222,6 +238,10 @@ impl Adapter for RedisAdapter {
 
     fn server_side_emit(&self, event: &str, args: Args, acks: Option<AckCollector>) {
         self.0.requester.server_side_emit(event, args, acks);
+    }
+
+    fn cluster_recovery(&self) -> Option<&dyn ClusterRecovery> {
+        self.0.requester.cluster_recovery()
     }
 
     fn close(&self) {

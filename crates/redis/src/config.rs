@@ -35,8 +35,19 @@ pub struct RedisAdapterConfig {
     /// Streams adapter: entries the stream keeps, about (`XADD … MAXLEN ~`; Node's
     /// `maxLen`): 10 000 by default.
     pub stream_max_len: usize,
-    /// Streams adapter: entries one XREAD takes at most (Node's `readCount`): 100 by default.
+    /// Streams adapter: entries one XREAD (or one XRANGE of a recovery) takes at most
+    /// (Node's `readCount`): 100 by default.
     pub stream_read_count: usize,
+    /// Streams adapter: the prefix of the keys sessions are kept under for connection
+    /// state recovery (Node's `sessionKeyPrefix`): `sio:session:` by default.
+    pub session_key_prefix: String,
+    /// How often this node tells the other Rally nodes it is alive: 2 s by default.
+    /// (Rally only: the Node.js adapters send no heartbeat on the wire.)
+    pub heartbeat_interval: Duration,
+    /// How long another Rally node may stay silent before it is counted as gone (requests
+    /// stop waiting for it, [`cluster_changes`](crate::RedisAdapterFactory::cluster_changes)
+    /// ticks): 6 s by default, so that a killed or frozen server leaves within 10 s.
+    pub heartbeat_timeout: Duration,
 }
 
 impl RedisAdapterConfig {
@@ -53,6 +64,9 @@ impl RedisAdapterConfig {
             stream_name: "socket.io".to_owned(),
             stream_max_len: 10_000,
             stream_read_count: 100,
+            session_key_prefix: crate::wire::SESSION_KEY_PREFIX.to_owned(),
+            heartbeat_interval: Duration::from_secs(2),
+            heartbeat_timeout: Duration::from_secs(6),
         }
     }
 
@@ -73,6 +87,12 @@ impl RedisAdapterConfig {
 
     pub fn stream_max_len(mut self, max_len: usize) -> Self {
         self.stream_max_len = max_len;
+        self
+    }
+
+    pub fn heartbeat(mut self, interval: Duration, timeout: Duration) -> Self {
+        self.heartbeat_interval = interval;
+        self.heartbeat_timeout = timeout;
         self
     }
 

@@ -5,14 +5,16 @@
 
 use crate::config::{RedisAdapterConfig, RedisAdapterError};
 use crate::node::Node;
+use crate::peers::{self, Peers};
 use crate::requests::random_id;
 use crate::stats::RedisStats;
-use crate::transport;
+use crate::transport::{self, Listener};
 use crate::{classic, streams};
 use rally::{Adapter, AdapterFactory, NamespaceRef};
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::watch;
 
 /// Makes a [`RedisAdapter`](crate::RedisAdapter) for each namespace; all of them share one
 /// publisher and one subscriber connection (and a stream reader for the streams protocol).
@@ -64,9 +66,23 @@ impl RedisAdapterFactory {
         if protocol == Protocol::Streams {
             transport::read_stream(&transport, client, stream.0, stream.1, &runtime);
         }
+        let uid = random_id();
+        let peers = Arc::new(Peers::new(
+            uid.clone(),
+            &transport.config.prefix,
+            transport.config.heartbeat_timeout,
+        ));
+        let listener: Arc<dyn Listener> = peers.clone();
+        transport.register(&peers.subscription(), Arc::downgrade(&listener));
+        runtime.spawn(peers::run(
+            Arc::downgrade(&transport),
+            Arc::downgrade(&peers),
+            transport.config.heartbeat_interval,
+        ));
         let node = Node {
-            uid: random_id(),
+            uid,
             transport,
+            peers,
         };
         Ok(RedisAdapterFactory {
             node: Arc::new(node),
@@ -88,7 +104,18 @@ impl RedisAdapterFactory {
     }
 
     pub fn stats(&self) -> RedisStats {
-        self.node.transport.snapshot()
+        let mut stats = self.node.transport.snapshot();
+        self.node.peers.add_stats(&mut stats);
+        stats
+    }
+
+    /// Ticks whenever the cluster lost a server or got one back: another Rally server was
+    /// counted as gone (no heartbeat within `heartbeat_timeout`: killed, frozen, cut off)
+    /// or was heard again, or the server count went down (a server's connection to Redis
+    /// closed: how Node.js servers leave). Time to re-read cluster-wide state shown to
+    /// users, such as who is online.
+    pub fn cluster_changes(&self) -> watch::Receiver<u64> {
+        self.node.peers.changes()
     }
 
     /// The publisher and subscriber connections are up, and for the streams protocol the

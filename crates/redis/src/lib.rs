@@ -31,6 +31,8 @@
 //!   subscriber connection and, for the streams protocol, one stream reader per factory,
 //!   shared by every namespace, each kept alive by its own task. It knows channels and
 //!   streams, not adapters: what arrives goes to a narrow `Listener` trait.
+//! - `peers`: the other Rally nodes, known by their heartbeats, so that a killed or
+//!   frozen server stops counting within `heartbeat_timeout`.
 //! - `node`, `requests`, `relay`: what both protocols share: the node's identity, the
 //!   requests a node waits on (gathered answers, ack collectors, timeouts), and how a
 //!   broadcast with acks from elsewhere is delivered and its acks sent back.
@@ -55,6 +57,7 @@ mod config;
 pub mod connection;
 mod factory;
 mod node;
+mod peers;
 mod relay;
 mod requests;
 mod stats;

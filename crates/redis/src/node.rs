@@ -1,8 +1,9 @@
 //! What the parts of both adapters share: [`Node`], one per factory (the node's uid on the
-//! wire and the transport), and [`Ns`], one per namespace (its name and its channels, and
+//! wire, the transport and the other Rally nodes' liveness), and [`Ns`], one per namespace (its name and its channels, and
 //! the few things every part does with them).
 
 use crate::config::RedisAdapterConfig;
+use crate::peers::Peers;
 use crate::stats::Counters;
 use crate::transport::{FailHook, Transport};
 use crate::wire::Channels;
@@ -14,6 +15,8 @@ pub(crate) struct Node {
     /// This node's id on the wire (6 random alphanumerics, like Node's `uid2(6)`).
     pub uid: String,
     pub transport: Arc<Transport>,
+    /// The other Rally nodes, known by their heartbeats.
+    pub peers: Arc<Peers>,
 }
 
 impl Node {

@@ -7,6 +7,8 @@
 //! The protocols differ only in how a request is written and where it goes, so the callers
 //! pass the channel and the payload, and hand each answer back as an [`Answer`].
 
+use crate::node::Node;
+use crate::peers::Peers;
 use crate::stats::Counters;
 use crate::transport::{FailHook, Transport};
 use parking_lot::Mutex;
@@ -96,25 +98,40 @@ impl<T> Gather<T> {
 /// The requests of one namespace's adapter, and the server count they are sized by.
 pub(crate) struct Requests {
     transport: Arc<Transport>,
+    peers: Arc<Peers>,
     /// The channel whose `PUBSUB NUMSUB` counts the servers (this one included).
     counted: String,
+    /// What a node's own channel starts with (`<base><uid>#`): a server counted as gone
+    /// but still subscribed there is frozen, and still in the count of `counted`.
+    per_node: String,
     /// The last server count Redis gave.
     known_servers: AtomicUsize,
     pending: Mutex<HashMap<String, Pending>>,
 }
 
 impl Requests {
-    pub fn new(transport: Arc<Transport>, counted: String) -> Self {
+    pub fn new(node: &Node, counted: String, per_node: String) -> Self {
         Requests {
-            transport,
+            transport: node.transport.clone(),
+            peers: node.peers.clone(),
             counted,
+            per_node,
             known_servers: AtomicUsize::new(1),
             pending: Mutex::default(),
         }
     }
 
-    pub fn set_known_servers(&self, count: usize) {
+    fn set_known_servers(&self, count: usize) {
         self.known_servers.store(count.max(1), Ordering::Relaxed);
+    }
+
+    /// The periodic count from Redis: fewer servers than before means one left (its
+    /// connection closed), which those who show cluster-wide state want to know.
+    pub fn on_server_count(&self, count: usize) {
+        let before = self.known_servers.swap(count.max(1), Ordering::Relaxed);
+        if count.max(1) < before {
+            self.peers.changed();
+        }
     }
 
     fn known_servers(&self) -> usize {
@@ -242,17 +259,24 @@ impl Requests {
         }
     }
 
-    /// `PUBSUB NUMSUB` of the counted channel: this node and every other one.
+    /// `PUBSUB NUMSUB` of the counted channel: this node and every other one, less the
+    /// servers counted as gone that are still subscribed (frozen: they would not answer).
     async fn query_servers(&self) -> Result<usize, AdapterError> {
         if !self.transport.available() {
             return Err(AdapterError::Unavailable("redis is unreachable".into()));
         }
+        let gone = self.peers.gone();
+        let mut channels = Vec::with_capacity(1 + gone.len());
+        channels.push(self.counted.clone());
+        channels.extend(gone.iter().map(|uid| format!("{}{uid}#", self.per_node)));
         let counts = self
             .transport
-            .numsub(vec![self.counted.clone()])
+            .numsub(channels)
             .await
             .map_err(AdapterError::Unavailable)?;
-        let count = counts.first().copied().unwrap_or(0).max(1);
+        let subscribed = counts.first().copied().unwrap_or(0);
+        let frozen = counts.iter().skip(1).filter(|&&n| n > 0).count();
+        let count = subscribed.saturating_sub(frozen).max(1);
         self.set_known_servers(count);
         Ok(count)
     }

@@ -28,6 +28,12 @@ pub struct RedisStats {
     pub requests_failed: u64,
     /// Successful connections of the publisher (1 + reconnections).
     pub publisher_connects: u64,
+    /// Other Rally servers heard from lately (within `heartbeat_timeout`); Node.js
+    /// servers send no heartbeat and are not in it.
+    pub servers_alive: u64,
+    /// Times another Rally server was counted as gone: no heartbeat within
+    /// `heartbeat_timeout` (killed, frozen, or cut off from Redis).
+    pub servers_gone: u64,
     /// Successful (re)subscriptions of the subscriber (1 + reconnections).
     pub subscriber_connects: u64,
     pub publisher_connected: bool,
@@ -68,6 +74,8 @@ impl Counters {
             requests_timed_out: self.requests_timed_out.load(Ordering::Relaxed),
             requests_failed: self.requests_failed.load(Ordering::Relaxed),
             publisher_connects: self.publisher_connects.load(Ordering::Relaxed),
+            servers_alive: 0,
+            servers_gone: 0,
             subscriber_connects: self.subscriber_connects.load(Ordering::Relaxed),
             publisher_connected,
             subscriber_connected,

@@ -20,11 +20,14 @@ const net = require('node:net');
 const WAIT_MS = 5000;
 
 /**
- * Starts a proxy on 127.0.0.1 (a free port) forwarding to `targetHost:targetPort`.
- * Resolves { port, url, cut(mode), restore(), close(), stats() }.
+ * Starts a proxy on 127.0.0.1 (a free port) forwarding to `targetHost:targetPort`, or to
+ * each of `targetPorts` in turn, the next one after each restore().
+ * Resolves { port, url, cut(mode), restore(), dropTarget(port), close(), stats() }.
  */
-function startProxy({ targetPort, targetHost = '127.0.0.1' } = {}) {
-  if (!targetPort) throw new Error('startProxy needs a targetPort');
+function startProxy({ targetPort, targetPorts, targetHost = '127.0.0.1' } = {}) {
+  const targets = [...(targetPorts || [targetPort])];
+  if (!targets.length || !targets.every(Boolean)) throw new Error('startProxy needs a targetPort');
+  let target = 0;
   let mode = 'open'; // 'open' | 'reset' | 'blackhole'
   const pairs = new Set();
   const counts = {
@@ -34,6 +37,7 @@ function startProxy({ targetPort, targetHost = '127.0.0.1' } = {}) {
     bytesForwarded: 0,
     bytesDropped: 0,
     cuts: 0,
+    retargets: 0, // restore()s that moved new connections to the next target
   };
 
   // A reset on a socket that is already gone is fine: the point is that it is gone.
@@ -117,7 +121,7 @@ function startProxy({ targetPort, targetHost = '127.0.0.1' } = {}) {
       pipe(pair, client, null);
       return;
     }
-    const upstream = net.connect({ host: targetHost, port: targetPort, allowHalfOpen: true, noDelay: true });
+    const upstream = net.connect({ host: targetHost, port: targets[target], allowHalfOpen: true, noDelay: true });
     pair.upstream = upstream;
     upstream.on('error', () => { /* handled through 'close' */ });
     pipe(pair, client, upstream);
@@ -149,12 +153,30 @@ function startProxy({ targetPort, targetHost = '127.0.0.1' } = {}) {
         }
       }
     },
-    /** Lets new connections through again; those that lived through a blackhole are reset. */
+    /**
+     * Lets new connections through again, to the next target when there are several;
+     * those that lived through a blackhole are reset.
+     */
     restore() {
       for (const pair of [...pairs]) {
         if (pair.blackholed) resetPair(pair);
       }
+      if (targets.length > 1) {
+        target = (target + 1) % targets.length;
+        counts.retargets += 1;
+      }
       mode = 'open';
+    },
+    /**
+     * Stops sending new connections to `port` (a server that died): from now on they all
+     * go to the targets left.
+     */
+    dropTarget(port) {
+      const i = targets.indexOf(port);
+      if (i < 0 || targets.length === 1) return;
+      const current = targets[target];
+      targets.splice(i, 1);
+      target = Math.max(0, targets.indexOf(current));
     },
     /** Closes the listener and every connection; bounded. */
     close() {

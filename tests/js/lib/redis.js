@@ -123,8 +123,9 @@ async function startRedis({ port } = {}) {
 
 
 /** A Rally cluster member (crates/redis/examples/cluster_node) on `redis` with `prefix`. */
-function startRallyNode(redis, prefix, { requestTimeout = 2000, name, env, specificResponseChannel, adapter = 'classic' } = {}) {
+function startRallyNode(redis, prefix, { requestTimeout = 2000, name, env, specificResponseChannel, adapter = 'classic', recovery } = {}) {
   const args = ['--port', '0', '--redis-url', redis.url, '--prefix', prefix, '--request-timeout', String(requestTimeout), '--adapter', adapter];
+  if (recovery) args.push('--recovery');
   if (name) args.push('--name', name);
   if (specificResponseChannel) args.push('--specific-response-channel');
   return spawnServer(binary('examples/cluster_node'), args, { env, label: 'cluster_node' });
@@ -132,9 +133,10 @@ function startRallyNode(redis, prefix, { requestTimeout = 2000, name, env, speci
 
 /** A Node.js socket.io 4.8 member with @socket.io/redis-adapter 8.3 or, with `adapter:
  * 'streams'`, @socket.io/redis-streams-adapter 0.3 (tests/js/redis/node-node.js). */
-function startNodeNode(redis, prefix, { requestTimeout = 2000, name, specificResponseChannel, adapter = 'classic' } = {}) {
+function startNodeNode(redis, prefix, { requestTimeout = 2000, name, specificResponseChannel, adapter = 'classic', recovery } = {}) {
   const path = require('node:path');
   const args = [path.join(__dirname, '..', 'redis', 'node-node.js'), '--port', '0', '--redis-url', redis.url, '--prefix', prefix, '--request-timeout', String(requestTimeout), '--adapter', adapter];
+  if (recovery) args.push('--recovery');
   if (name) args.push('--name', name);
   if (specificResponseChannel) args.push('--specific-response-channel');
   return spawnServer(process.execPath, args, { label: 'node-node.js' });

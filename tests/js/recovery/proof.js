@@ -2,8 +2,9 @@
 // their connections seven times (reset and blackhole in turn, 1 to 5 s each, 1 s
 // heartbeat) while a publisher streams 20 numbered messages a second for 60 s; each
 // subscriber must end with every message, in order, once, and keep its socket id.
-// Run by stream-testbed.test.js (the testbed, --recovery) and stream-chat.test.js (the
-// chat, --recovery all); see scenario.js.
+// Run by stream-testbed.test.js (the testbed, --recovery), stream-chat.test.js (the
+// chat, --recovery all) and stream-cluster.test.js (two chat servers on Redis streams,
+// each reconnection sent to the other server); see scenario.js.
 //
 // Environment: RALLY_RECOVERY_SECONDS (60), RALLY_RECOVERY_CUTS (7),
 // RALLY_RECOVERY_SUBSCRIBERS (20), RALLY_RECOVERY_RATE (20) shorten a run while
@@ -15,7 +16,7 @@
 'use strict';
 
 const { describe, it } = require('node:test');
-const { params, runScenario, assertRecovered } = require('./scenario');
+const { params, runScenario, assertRecovered, assertDisruption } = require('./scenario');
 
 const RECOVERY = process.env.RALLY_RECOVERY_OFF !== '1';
 const p = params();
@@ -29,12 +30,23 @@ const TEST_TIMEOUT = (p.seconds + 40) * 1000;
  */
 function proveRecovery(defaultKinds) {
   describe(`connection state recovery through cut connections (${p.seconds} s, ${p.cuts} cuts, ${p.subscribers} subscribers)`, () => {
-    const flags = { testbed: '--recovery', chat: '--recovery all', node: 'connectionStateRecovery' };
+    const flags = {
+      testbed: '--recovery',
+      chat: '--recovery all',
+      cluster: '--recovery all, two servers on Redis streams, each reconnection to the other server',
+      'cluster-redis': '--recovery all, two servers on Redis streams, Redis restarted empty mid-run',
+      'cluster-kill': '--recovery all, two servers on Redis streams, the subscribers\' server killed mid-run',
+      node: 'connectionStateRecovery',
+    };
     const kinds = (process.env.RALLY_RECOVERY_KINDS || defaultKinds.join(',')).split(',').map((k) => k.trim()).filter(Boolean);
     for (const kind of kinds) {
-      it(`${kind} ${RECOVERY ? flags[kind] : 'WITHOUT recovery'}: every subscriber gets every message, in order, once, with its socket id kept`, { timeout: TEST_TIMEOUT }, async (t) => {
+      const promise = kind === 'cluster-kill'
+        ? 'every subscriber sees every message, in order, once: live, or in the history of the one fresh session the kill forced'
+        : 'every subscriber gets every message, in order, once, with its socket id kept';
+      it(`${kind} ${RECOVERY ? flags[kind] : 'WITHOUT recovery'}: ${promise}`, { timeout: TEST_TIMEOUT }, async (t) => {
         const result = await runScenario({ kind, recovery: RECOVERY, log: (m) => t.diagnostic(m) });
-        assertRecovered(t, result, 'subscribers');
+        if (result.disrupted) assertDisruption(t, result);
+        else assertRecovered(t, result, 'subscribers');
       });
     }
   });

@@ -12,6 +12,10 @@
 // - 'chat' (rally-chat): the publisher sends lobby messages 'seq n', subscribers record
 //   `message`('seq n'); the chat's own history (sent on every connection) is recorded apart,
 //   as what a page could fill its gaps with, and does not count as delivery.
+// - 'cluster' (two rally-chat --recovery all on one throwaway Redis, streams adapter): the
+//   chat's protocol; the publisher is on server A, and the proxy sends the subscribers to
+//   the other server after every cut, so each recovery happens on the server the client
+//   was not on (issue 15).
 // - 'pages' (rally-chat --recovery opt-in): the chat again, but each subscriber is the chat's
 //   own page in Chromium (a fresh profile, a first-time visitor) that asks for recovery
 //   itself; what counts is what the page shows, read from its DOM (pageSubscriber).
@@ -106,6 +110,71 @@ async function startServer(kind, recovery) {
     ]);
     return { url: chat.url, port: chat.port, output: chat.srv.output, stop: () => chat.stop('SIGKILL'), cleanup: chat.cleanup };
   }
+  if (kind.startsWith('cluster')) {
+    const { startRedis } = require('../lib/redis');
+    const redis = await startRedis();
+    const args = [
+      '--host', '127.0.0.1',
+      '--ping-interval-ms', String(HEARTBEAT_MS),
+      '--ping-timeout-ms', String(HEARTBEAT_MS),
+      '--recovery', 'all',
+      '--redis-url', redis.url,
+      '--redis-adapter', 'streams',
+      '--redis-prefix', `rally-recovery-${process.pid}`,
+    ];
+    const chats = [];
+    try {
+      chats.push(await startChat(args), await startChat(args));
+    } catch (err) {
+      for (const c of chats) { await c.stop('SIGKILL'); c.cleanup(); }
+      await redis.stop();
+      throw err;
+    }
+    const [a, b] = chats;
+    const redisUp = async (chat) => {
+      try {
+        const res = await fetch(`${chat.url}/health`, { signal: AbortSignal.timeout(1000) });
+        const h = await res.json();
+        return Boolean(h.redis && h.redis.publisher_connected && h.redis.subscriber_connected);
+      } catch {
+        return false;
+      }
+    };
+    return {
+      url: a.url,
+      port: a.port,
+      targets: [a.port, b.port],
+      output: () => `server A:\n${a.srv.output()}\nserver B:\n${b.srv.output()}`,
+      /**
+       * The cluster variants' one blow: Redis killed and started again empty after 1 s
+       * (it keeps nothing on disk), or server B killed; resolves what happened, with
+       * times, once it is over (Redis back for both servers).
+       */
+      async disrupt(what, proxy) {
+        const at = Date.now();
+        if (what === 'redis-restart') {
+          await redis.kill();
+          await sleep(1000);
+          await redis.restart();
+          const deadline = Date.now() + 15000;
+          while (Date.now() < deadline && !((await redisUp(a)) && (await redisUp(b)))) await sleep(50);
+          return { what, at, back: Date.now() };
+        }
+        if (what === 'kill-b') {
+          proxy.dropTarget(b.port);
+          b.srv.proc.kill('SIGKILL');
+          await b.srv.exited;
+          return { what, at, back: Date.now() };
+        }
+        throw new Error(`unknown disruption ${what}`);
+      },
+      async stop() {
+        await Promise.all(chats.map((c) => c.stop('SIGKILL')));
+        await redis.stop();
+      },
+      cleanup() { for (const c of chats) c.cleanup(); },
+    };
+  }
   if (kind === 'pages') {
     // opt-in is the chat's default; it is spelled out because the point is that the page
     // asks for recovery itself (`auth: {recover: true}`), while the publisher does not.
@@ -157,7 +226,28 @@ const PROTOCOL = {
   },
   // The publisher is a chat client as for 'chat'; the subscribers are pages (pageSubscriber).
   get pages() { return this.chat; },
+  get cluster() { return this.chat; },
+  get 'cluster-redis'() { return this.chat; },
+  get 'cluster-kill'() { return this.chat; },
 };
+
+/**
+ * When the cluster variants strike, in ms from the publisher's start: at a quiet moment,
+ * with every subscriber reconnected after one cut and the next cut seconds away. The proxy
+ * sends the subscribers to A, then B after the first cut, A after the second, and so on.
+ * - 'cluster-redis': Redis restarts while the subscribers are on A, the publisher's
+ *   server (local delivery goes on meanwhile); the next cut sends them to B, which must
+ *   recover their sessions from the new, empty-then-refilled stream.
+ * - 'cluster-kill': server B is killed while every subscriber is on it: their sessions
+ *   die with it (a session is saved when its socket drops, which B never saw), so each
+ *   comes back to A as a fresh session, with the lobby history that fills its gap.
+ */
+function disruptionSchedule(kind, seconds, count) {
+  const slot = (seconds * 1000) / Math.max(count, 1);
+  if (kind === 'cluster-redis') return { what: 'redis-restart', at: Math.round(slot * 1.75) };
+  if (kind === 'cluster-kill') return { what: 'kill-b', at: Math.round(slot * 0.8) };
+  return null;
+}
 
 /** One subscriber: a socket.io-client through the proxy, recording everything it gets. */
 function subscriber(kind, url, index) {
@@ -376,7 +466,7 @@ function report(result) {
     `disorder ${a.outOfOrder}`,
     `reconnects ${a.reconnects}`,
     `ids ${a.distinctIds}/${a.connects} connects (recovered ${a.recovered})`,
-    kind === 'chat' ? `with history ${a.withHistoryPct.toFixed(1)} %` : '',
+    kind === 'chat' || kind.startsWith('cluster') ? `with history ${a.withHistoryPct.toFixed(1)} %` : '',
     // a page that got a fresh session would show the stream's last messages again as history
     kind === 'pages' ? `shown as history ${a.historyShown}` : '',
     kind === 'pages' ? `left the publisher's users ${a.absentFromUsers}` : '',
@@ -387,6 +477,7 @@ function report(result) {
     `${kind} ${recovery ? 'with' : 'WITHOUT'} recovery: ${total} messages published, ${subs.length} subscribers, ` +
       `delivered ${overall.toFixed(1)} % overall, ${subs.filter((a) => a.exact).length}/${subs.length} exact`,
     `cuts: ${schedule.map((c) => `${c.mode} ${c.ms} ms at ${(c.at / 1000).toFixed(1)} s`).join(', ')}`,
+    ...(result.disrupted ? [`${result.disrupted.what} at ${((result.disrupted.at - result.t0) / 1000).toFixed(1)} s, over after ${result.disrupted.back - result.disrupted.at} ms`] : []),
     `proxy: ${JSON.stringify(proxyStats)}`,
     ...(kind === 'pages' ? [`the publisher got ${result.usersSnapshots} users snapshots; page problems: ${result.problems.length ? result.problems.join('; ') : 'none'}`] : []),
     ...(publishErrors.length ? [`publish errors (${publishErrors.length}): ${publishErrors.slice(0, 5).join('; ')}`] : []),
@@ -421,7 +512,7 @@ async function runScenario({ kind, recovery, log = () => {}, ...overrides }) {
   let chromium;
   try {
     server = await startServer(kind, recovery);
-    proxy = await startProxy({ targetPort: server.port });
+    proxy = await startProxy({ targetPorts: server.targets || [server.port] });
 
     let subs;
     if (kind === 'pages') {
@@ -452,6 +543,14 @@ async function runScenario({ kind, recovery, log = () => {}, ...overrides }) {
     const publishErrors = [];
     let acked = 0;
     const t0 = Date.now();
+    const blow = disruptionSchedule(kind, p.seconds, p.cuts);
+    const disruption = blow ? (async () => {
+      await sleep(Math.max(0, t0 + blow.at - Date.now()));
+      log(`${kind}: ${blow.what} at ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+      const done = await server.disrupt(blow.what, proxy);
+      log(`${kind}: ${blow.what} over after ${done.back - done.at} ms`);
+      return done;
+    })() : Promise.resolve(null);
     const cuts = (async () => {
       for (const c of schedule) {
         await sleep(Math.max(0, t0 + c.at - Date.now()));
@@ -479,6 +578,7 @@ async function runScenario({ kind, recovery, log = () => {}, ...overrides }) {
       });
     }
     await cuts;
+    const disrupted = await disruption;
     const deadline = Date.now() + p.catchUpMs;
     const caughtUp = () => subs.every((s) => new Set(s.got.filter((n) => n >= 0 && n < total)).size === total);
     streaming = false;
@@ -503,11 +603,17 @@ async function runScenario({ kind, recovery, log = () => {}, ...overrides }) {
       recovery,
       total,
       subs: subs.map((s) => analyse(s, total)),
+      missedLive: subs.map((s) => {
+        const got = new Set(s.got);
+        return { index: s.index, missed: Array.from({ length: total }, (_, n) => n).filter((n) => !got.has(n)) };
+      }),
       publishErrors: acked + publishErrors.length < total
         ? [...publishErrors, `${total - acked - publishErrors.length} not acknowledged`]
         : publishErrors,
       proxyStats: proxy.stats(),
       schedule,
+      disrupted,
+      rate: p.rate,
       t0,
       usersSnapshots: usersSnapshots.length,
       problems: chromium ? [...chromium.problems] : [],
@@ -547,4 +653,43 @@ function assertRecovered(t, result, noun) {
   return text;
 }
 
-module.exports = { params, cutSchedule, runScenario, report, analyse, assertRecovered, HEARTBEAT_MS };
+/**
+ * What a cluster variant must show besides (see disruptionSchedule). Redis restarted: the
+ * publisher's messages during the outage are relayed but acked `not_stored` (the history
+ * lives in Redis), and nothing else changes: every subscriber still gets exactly 0..N-1
+ * with one socket id. Server B killed: each subscriber got one fresh session (two ids),
+ * missed live messages only around the kill, and the lobby history it got on the fresh
+ * session filled that gap; nothing twice, nothing out of order.
+ */
+function assertDisruption(t, result) {
+  const { disrupted, t0, rate } = result;
+  assert.ok(disrupted, 'the disruption did not happen');
+  const sentAt = (n) => t0 + (n * 1000) / rate;
+  if (disrupted.what === 'redis-restart') {
+    const outOfOutage = result.publishErrors.filter((e) => {
+      const m = /^#(\d+): not_stored:/.exec(e);
+      return !m || sentAt(Number(m[1])) < disrupted.at - 500 || sentAt(Number(m[1])) > disrupted.back + 2000;
+    });
+    assert.deepEqual(outOfOutage, [], 'publish errors other than not_stored during the outage');
+    const text = assertRecovered(t, { ...result, publishErrors: [] }, 'subscribers');
+    t.diagnostic(`acked not_stored during the outage: ${result.publishErrors.length}`);
+    return text;
+  }
+  const { text } = report(result);
+  for (const line of text.split('\n')) t.diagnostic(line);
+  assert.deepEqual(result.publishErrors, [], `the publisher was refused:\n${text}`);
+  for (const a of result.subs) {
+    const who = `subscriber #${a.index}`;
+    assert.equal(a.duplicates, 0, `${who} got duplicates:\n${text}`);
+    assert.equal(a.outOfOrder, 0, `${who} got messages out of order:\n${text}`);
+    assert.equal(a.distinctIds, 2, `${who} should have had exactly one fresh session (the kill):\n${text}`);
+    assert.equal(a.withHistoryPct, 100, `${who}: live messages and history miss some:\n${text}`);
+  }
+  for (const s of result.missedLive || []) {
+    const stray = s.missed.filter((n) => sentAt(n) < disrupted.at - 1000 || sentAt(n) > disrupted.back + 5000);
+    assert.deepEqual(stray, [], `subscriber #${s.index} missed live messages away from the kill:\n${text}`);
+  }
+  return text;
+}
+
+module.exports = { params, cutSchedule, runScenario, report, analyse, assertRecovered, assertDisruption, HEARTBEAT_MS };

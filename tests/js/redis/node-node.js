@@ -4,7 +4,7 @@
 // it in the same cluster as Rally nodes and drive both the same way.
 //
 //   node node-node.js --port 0 --redis-url redis://127.0.0.1:PORT [--prefix P] [--request-timeout MS] [--name N]
-//     [--specific-response-channel] [--adapter classic|streams]
+//     [--specific-response-channel] [--adapter classic|streams] [--recovery]
 //
 // Prints `listening on 127.0.0.1:PORT` once it listens and its Redis clients are connected.
 'use strict';
@@ -45,7 +45,10 @@ async function main() {
       requestsTimeout,
       publishOnSpecificResponseChannel: process.argv.includes('--specific-response-channel'),
     });
-  const io = new Server(httpServer, { adapter });
+  const io = new Server(httpServer, {
+    adapter,
+    ...(process.argv.includes('--recovery') ? { connectionStateRecovery: { maxDisconnectionDuration: 120000 } } : {}),
+  });
   await new Promise((resolve) => httpServer.listen(port, '127.0.0.1', resolve));
   const actual = httpServer.address().port;
   const name = option('name', `node-${actual}`);

@@ -138,6 +138,29 @@ impl MemoryAdapter {
         self.apply(opts, |socket| socket.send_messages(&messages, volatile));
     }
 
+    /// Whether the namespace stores this broadcast for connection state recovery (an
+    /// EVENT without an ack id, not volatile, with recovery on). A cluster adapter that
+    /// places stored events ([`cluster_recovery`](super::Adapter::cluster_recovery))
+    /// delivers these through [`broadcast_local_placed`](Self::broadcast_local_placed).
+    pub fn stores(&self, packet: &Packet, opts: &BroadcastOptions) -> bool {
+        packet.id.is_none()
+            && !opts.flags.volatile
+            && self.nsp.upgrade().is_some_and(|ns| ns.recovery().is_some())
+    }
+
+    /// Local part of a broadcast the cluster placed at `offset` (an id of its shared
+    /// log): delivered in the order the cluster's events are read, stamped with `offset`.
+    pub fn broadcast_local_placed(&self, packet: &Packet, opts: &BroadcastOptions, offset: &str) {
+        if let Some(ns) = self.nsp.upgrade() {
+            match ns.recovery() {
+                Some(recovery) => {
+                    recovery.deliver_placed(packet, opts, offset, |send| self.apply(opts, send))
+                }
+                None => self.broadcast_local(packet, opts),
+            }
+        }
+    }
+
     /// Local part of `broadcast_with_ack`: returns how many clients the packet went to.
     pub fn broadcast_with_ack_local(
         &self,

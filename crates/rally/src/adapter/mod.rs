@@ -11,9 +11,11 @@
 //!
 //! Connection state recovery needs nothing of an adapter: the memory adapter's local
 //! delivery goes through the namespace's log (`crate::recovery`), which therefore holds
-//! the events from other servers too, so a client recovers on the server it was on. A
-//! cluster adapter that keeps sessions across servers would add that here.
+//! the events from other servers too, so a client recovers on the server it was on. An
+//! adapter that can do more (a Redis stream every server reads) offers
+//! [`cluster::ClusterRecovery`], and a client then recovers on any server.
 
+pub mod cluster;
 pub mod memory;
 
 use crate::ack::AckCollector;
@@ -41,6 +43,14 @@ pub struct BroadcastOptions {
     pub except: Vec<Room>,
     #[serde(default)]
     pub flags: BroadcastFlags,
+}
+
+impl BroadcastOptions {
+    /// Whether a socket in `socket_rooms` is one of the recipients.
+    pub fn reaches(&self, socket_rooms: &[impl AsRef<str>]) -> bool {
+        let has = |room: &Room| socket_rooms.iter().any(|r| r.as_ref() == &**room);
+        (self.rooms.is_empty() || self.rooms.iter().any(has)) && !self.except.iter().any(has)
+    }
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -124,6 +134,13 @@ pub trait Adapter: Send + Sync + 'static {
     /// Sends an event to the other servers' namespace handlers (not to clients); with
     /// `acks`, each other server's answer is collected there.
     fn server_side_emit(&self, event: &str, args: Args, acks: Option<AckCollector>);
+
+    /// Connection state recovery across the cluster, when this adapter offers it; see
+    /// [`cluster`]. Such an adapter delivers the namespace's stored events itself, in the
+    /// shared log's order, through [`MemoryAdapter::broadcast_local_placed`](memory::MemoryAdapter::broadcast_local_placed).
+    fn cluster_recovery(&self) -> Option<&dyn cluster::ClusterRecovery> {
+        None
+    }
 
     /// Called when the namespace is closed, so the adapter can unsubscribe.
     fn close(&self) {}

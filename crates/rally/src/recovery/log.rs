@@ -7,6 +7,7 @@
 //! still holds, so a recovery that would need a trimmed event is refused rather than
 //! replayed in part.
 
+use super::offset::SUB_BITS;
 use crate::adapter::Room;
 use rally_engine::{OutMessage, ShrinkAfterBurst};
 use std::collections::VecDeque;
@@ -25,6 +26,9 @@ pub(crate) struct Entry {
     except: Vec<Room>,
     pub(crate) messages: Vec<OutMessage>,
     bytes: usize,
+    /// An event the cluster could not place (Redis away): it holds nothing, and a client
+    /// it reached while away cannot be given back what it missed.
+    lost: bool,
 }
 
 impl Entry {
@@ -49,6 +53,7 @@ impl Entry {
             except,
             messages,
             bytes,
+            lost: false,
         }
     }
 
@@ -94,6 +99,38 @@ impl PacketLog {
     pub(crate) fn next_seq(&mut self) -> u64 {
         self.last_seq += 1;
         self.last_seq
+    }
+
+    /// Moves the last place to `seq`, a place the cluster gave, before its entry is pushed.
+    pub(crate) fn advance_to(&mut self, seq: u64) {
+        debug_assert!(seq > self.last_seq);
+        self.last_seq = seq;
+    }
+
+    /// Records an event the cluster could not place, for `rooms` minus `except`, at the
+    /// next of the places a server has between two of the cluster's (see `offset`); when
+    /// they are used up, the last one stands for every room.
+    pub(crate) fn push_lost(&mut self, rooms: Vec<Room>, except: Vec<Room>) {
+        let sub = (1u64 << SUB_BITS) - 1;
+        if self.last_seq & sub == sub {
+            if let Some(last) = self.entries.back_mut() {
+                last.rooms.clear();
+                last.except.clear();
+            }
+            return;
+        }
+        self.last_seq += 1;
+        let mut entry = Entry::new(self.last_seq, rooms, except, Vec::new());
+        entry.lost = true;
+        self.push(entry);
+    }
+
+    /// Whether an event that could not be placed, after `seq`, reached `rooms`.
+    pub(crate) fn lost_after(&self, seq: u64, rooms: &[Room]) -> bool {
+        let start = self.entries.partition_point(|e| e.seq <= seq);
+        self.entries
+            .range(start..)
+            .any(|entry| entry.lost && entry.reaches(rooms))
     }
 
     pub(crate) fn push(&mut self, entry: Entry) {

@@ -29,6 +29,7 @@ mod log;
 mod offset;
 mod sessions;
 
+use crate::adapter::cluster::{ClusterRecovery, ClusterRestore, ClusterSession};
 use crate::adapter::{BroadcastOptions, SocketId};
 use crate::config::RecoveryConfig;
 use crate::handshake::Handshake;
@@ -45,7 +46,7 @@ use sessions::{Sessions, Unstored};
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 /// Why a client's claim to its old session was refused; it got a fresh session.
@@ -61,6 +62,8 @@ pub enum Refusal {
     /// The offset is the last argument of an unstored event that was sent more than
     /// once with stored events between: it no longer says what the client received.
     Ambiguous,
+    /// The cluster that keeps sessions and events could not be read (Redis away).
+    Unavailable,
 }
 
 impl Refusal {
@@ -70,6 +73,7 @@ impl Refusal {
             Self::Trimmed => "missed events no longer kept",
             Self::Malformed => "pid or offset not given out by this server",
             Self::Ambiguous => "offset names no single place",
+            Self::Unavailable => "the cluster could not be read",
         }
     }
 }
@@ -92,6 +96,7 @@ pub struct RecoveryStats {
     pub trimmed: u64,
     pub malformed: u64,
     pub ambiguous: u64,
+    pub unavailable: u64,
     /// Sessions kept now, for clients that may come back.
     pub kept_sessions: usize,
     /// Events in the log now, and their size.
@@ -106,6 +111,7 @@ impl RecoveryStats {
             Refusal::Trimmed => self.trimmed += 1,
             Refusal::Malformed => self.malformed += 1,
             Refusal::Ambiguous => self.ambiguous += 1,
+            Refusal::Unavailable => self.unavailable += 1,
         }
     }
 }
@@ -120,6 +126,10 @@ pub(crate) struct Claim {
 impl Claim {
     pub(crate) fn pid(&self) -> &str {
         &self.pid
+    }
+
+    pub(crate) fn offset(&self) -> Option<&str> {
+        self.offset.as_deref()
     }
 
     /// Takes `pid` and `offset` out of a CONNECT's auth, so that they are never shown
@@ -183,7 +193,10 @@ impl SocketRecovery {
 /// One namespace's recovery: see the module docs.
 pub(crate) struct Recovery {
     config: RecoveryConfig,
-    offsets: Offsets,
+    /// This server's own offsets, or, once [`placed_by_cluster`](Self::placed_by_cluster)
+    /// says so, the cluster's.
+    offsets: OnceLock<Offsets>,
+    local_tag: String,
     state: Mutex<State>,
 }
 
@@ -206,7 +219,8 @@ impl Recovery {
         };
         let tag = rally_engine::generate_id();
         Recovery {
-            offsets: Offsets::new(&tag[..tag.len().min(6)]),
+            offsets: OnceLock::new(),
+            local_tag: tag[..tag.len().min(6)].to_owned(),
             state: Mutex::new(State {
                 log: PacketLog::new(bounds),
                 sessions: Sessions::new(window),
@@ -219,6 +233,21 @@ impl Recovery {
 
     pub(crate) fn config(&self) -> &RecoveryConfig {
         &self.config
+    }
+
+    /// The namespace's adapter places stored events in a log every server shares
+    /// ([`ClusterRecovery`](crate::adapter::cluster::ClusterRecovery)): offsets are then
+    /// that log's ids. Said once, before the first event.
+    pub(crate) fn placed_by_cluster(&self) {
+        let _ = self.offsets.set(Offsets::Stream);
+    }
+
+    fn offsets(&self) -> &Offsets {
+        self.offsets.get_or_init(|| Offsets::new(&self.local_tag))
+    }
+
+    fn clustered(&self) -> bool {
+        matches!(self.offsets(), Offsets::Stream)
     }
 
     /// Whether a socket with this handshake is offered recovery.
@@ -243,9 +272,17 @@ impl Recovery {
         let volatile = opts.flags.volatile;
         let mut state = lock(&self.state);
         let storable = packet.id.is_none() && !volatile;
+        if storable && self.clustered() {
+            // The cluster could not place it (Redis away): it reaches who is here now,
+            // and a client that missed it cannot recover past it.
+            state.log.push_lost(opts.rooms.clone(), opts.except.clone());
+            drop(state);
+            targets(&mut |socket| socket.send_messages(&plain, false));
+            return;
+        }
         if storable && !(state.live.is_empty() && state.sessions.is_empty()) {
             let seq = state.log.next_seq();
-            let stamped = with_offset(&plain, &self.offsets.format(seq));
+            let stamped = with_offset(&plain, &self.offsets().format(seq));
             targets(&mut |socket| match socket.recovery() {
                 Some(recovery) => {
                     recovery.last_sent_seq.store(seq, Ordering::Relaxed);
@@ -267,6 +304,39 @@ impl Recovery {
         });
     }
 
+    /// Sends an EVENT the cluster placed at `offset` (an id of its shared log) to the
+    /// sockets `targets` visits, in the order the cluster read them; a socket offered
+    /// recovery that got it already (in what it missed) is skipped. An offset that does
+    /// not follow the last one is delivered as if it could not be placed.
+    pub(crate) fn deliver_placed(
+        &self,
+        packet: &Packet,
+        opts: &BroadcastOptions,
+        offset: &str,
+        targets: impl FnOnce(&mut dyn FnMut(&Socket)),
+    ) {
+        let mut state = lock(&self.state);
+        let place = self.offsets().parse(offset);
+        let Some(place) = place.filter(|p| *p > state.log.last_seq()) else {
+            drop(state);
+            return self.deliver(packet, opts, targets);
+        };
+        state.log.advance_to(place);
+        let plain = to_messages(packet);
+        let stamped = with_offset(&plain, offset);
+        targets(&mut |socket| match socket.recovery() {
+            Some(recovery) => {
+                if recovery.last_sent_seq.load(Ordering::Relaxed) < place {
+                    recovery.last_sent_seq.store(place, Ordering::Relaxed);
+                    socket.send_messages(&stamped, false);
+                }
+            }
+            None => socket.send_messages(&plain, false),
+        });
+        let entry = Entry::new(place, opts.rooms.clone(), opts.except.clone(), stamped);
+        state.log.push(entry);
+    }
+
     /// A fresh socket offered recovery joins: `insert` puts it in the namespace while
     /// no event is delivered, so its first place is exact.
     pub(crate) fn attach(&self, socket: &Socket, insert: impl FnOnce()) {
@@ -284,13 +354,33 @@ impl Recovery {
     /// A socket offered recovery leaves: with `keep`, its session is kept for its client
     /// to reclaim. `remove` takes it out of the namespace while no event is delivered,
     /// so every later event it reaches is one it missed.
-    pub(crate) fn detach(&self, socket: &Socket, keep: bool, remove: impl FnOnce()) {
+    /// On a cluster (`cluster`), the session is kept there instead, for any server.
+    pub(crate) fn detach(
+        &self,
+        socket: &Socket,
+        keep: bool,
+        cluster: Option<&dyn ClusterRecovery>,
+        remove: impl FnOnce(),
+    ) {
         let Some(recovery) = socket.recovery() else {
             return remove();
         };
         let mut state = lock(&self.state);
         if state.live.get(&recovery.pid) == Some(socket.id()) {
             state.live.remove(&recovery.pid);
+        }
+        if let (true, Some(cluster)) = (keep, cluster) {
+            let last = state.log.last_seq();
+            let session = ClusterSession {
+                sid: socket.id().to_string(),
+                pid: recovery.pid.to_string(),
+                rooms: socket.rooms().iter().map(|r| r.to_string()).collect(),
+                data: socket.data(),
+                left_at: (last > 0).then(|| self.offsets().format(last)),
+            };
+            remove();
+            drop(state);
+            return cluster.persist_session(session, self.config.max_disconnection_duration);
         }
         if keep {
             let session = KeptSession {
@@ -347,15 +437,98 @@ impl Recovery {
             missed.extend(entry.messages.iter().map(OutMessage::resent));
         }
         progress.unstored = None;
-        let pid = if self.config.rotate_pid {
-            rally_engine::generate_id().into()
-        } else {
-            Arc::from(claim.pid.as_str())
-        };
-        let recovery = SocketRecovery::new(pid, progress);
+        let recovery = SocketRecovery::new(self.next_pid(claim), progress);
         state.live.insert(recovery.pid.clone(), session.sid.clone());
         state.stats.recovered += 1;
         Ok(resume(session, missed, recovery))
+    }
+
+    /// Puts back a session the cluster gave back for `claim` (`found`): what the client
+    /// missed is what the cluster read, then what this server's log holds after that;
+    /// `resume` as in [`restore`](Self::restore).
+    pub(crate) fn restore_from_cluster<R>(
+        &self,
+        nsp: &str,
+        claim: &Claim,
+        found: ClusterRestore,
+        resume: impl FnOnce(KeptSession, Vec<OutMessage>, SocketRecovery) -> R,
+    ) -> Result<R, Refusal> {
+        let mut state = lock(&self.state);
+        let (session, missed) = match self.cluster_gap(&mut state, nsp, claim, found) {
+            Ok(found) => found,
+            Err(refusal) => {
+                state.stats.count(refusal);
+                return Err(refusal);
+            }
+        };
+        let recovery = SocketRecovery::new(self.next_pid(claim), session.progress.clone());
+        state.live.insert(recovery.pid.clone(), session.sid.clone());
+        state.stats.recovered += 1;
+        Ok(resume(session, missed, recovery))
+    }
+
+    /// The session the cluster gave back, and every message its client missed.
+    fn cluster_gap(
+        &self,
+        state: &mut State,
+        nsp: &str,
+        claim: &Claim,
+        found: ClusterRestore,
+    ) -> Result<(KeptSession, Vec<OutMessage>), Refusal> {
+        let offsets = self.offsets();
+        let session = found.session;
+        let from = claim.offset().or(session.left_at.as_deref());
+        let from = from
+            .and_then(|o| offsets.parse(o))
+            .ok_or(Refusal::Malformed)?;
+        let read_up_to = match found.read_up_to.as_deref() {
+            Some(offset) => offsets.parse(offset).ok_or(Refusal::Malformed)?,
+            None => from,
+        };
+        let rooms: Vec<_> = session.rooms.iter().map(|r| r.as_str().into()).collect();
+        state.log.trim(Instant::now());
+        if state.log.lost_after(from, &rooms) {
+            return Err(Refusal::Trimmed);
+        }
+        let mut missed = Vec::new();
+        for event in found.missed {
+            let packet = Packet::event(nsp, event.data, event.attachments, None);
+            let stamped = with_offset(&to_messages(&packet), &event.offset);
+            missed.extend(stamped.iter().map(OutMessage::resent));
+        }
+        let mut last = read_up_to.max(from);
+        // What this server read after the cluster's answer was made.
+        if state.log.last_seq() > last {
+            if !state.log.holds_after(last) {
+                return Err(Refusal::Trimmed);
+            }
+            for entry in state.log.missed(last, &rooms) {
+                last = last.max(entry.seq);
+                missed.extend(entry.messages.iter().map(OutMessage::resent));
+            }
+        }
+        let progress = Progress {
+            joined_at_seq: from,
+            last_sent_seq: last.max(read_up_to),
+            unstored: None,
+        };
+        let kept = KeptSession {
+            sid: session.sid.into(),
+            rooms,
+            data: session.data,
+            progress,
+            left_at_seq: last,
+        };
+        Ok((kept, missed))
+    }
+
+    /// The `pid` a recovered socket gets: a new one unless `rotate_pid` is off.
+    fn next_pid(&self, claim: &Claim) -> Arc<str> {
+        if self.config.rotate_pid {
+            rally_engine::generate_id().into()
+        } else {
+            Arc::from(claim.pid.as_str())
+        }
     }
 
     /// The session a claim names and the place after which its client missed events.
@@ -369,7 +542,7 @@ impl Recovery {
         let progress = &session.progress;
         let received = match claim.offset.as_deref() {
             None => progress.joined_at_seq,
-            Some(text) => match (self.offsets.parse(text), &progress.unstored) {
+            Some(text) => match (self.offsets().parse(text), &progress.unstored) {
                 (Some(seq), _) => seq,
                 (None, Some(seen)) if *seen.text == *text => {
                     if seen.ambiguous {

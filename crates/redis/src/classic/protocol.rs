@@ -22,9 +22,9 @@ pub(crate) fn adapter(node: Arc<Node>, nsp: NamespaceRef) -> RedisAdapter {
     let name = namespace_name(&nsp);
     let channels = Channels::new(&node.config().prefix, &name, &node.uid);
     let subscription = Subscription {
-        pattern: channels.pattern.clone(),
+        pattern: Some(channels.pattern.clone()),
         channels: channels.subscribed(),
-        counted: channels.request.clone(),
+        counted: Some(channels.request.clone()),
         stream_nsp: None,
     };
     let ns = Arc::new(Ns {

@@ -5,6 +5,7 @@
 use crate::adapter::Requesting;
 use crate::node::Ns;
 use crate::requests::{Answer, Pending, Requests, Waiting};
+use crate::transport::FailHook;
 use crate::wire::{self, kind, IncomingResponse};
 use futures::future::{BoxFuture, FutureExt};
 use rally::broadcast::DEFAULT_ACK_TIMEOUT;
@@ -22,7 +23,11 @@ pub(super) struct Requester {
 
 impl Requester {
     pub fn new(ns: Arc<Ns>) -> Self {
-        let requests = Requests::new(ns.node.transport.clone(), ns.channels.request.clone());
+        let requests = Requests::new(
+            &ns.node,
+            ns.channels.request.clone(),
+            ns.channels.response.clone(),
+        );
         Requester {
             ns,
             requests: Arc::new(requests),
@@ -68,11 +73,11 @@ impl Requesting for Requester {
     }
 
     /// Publishes a broadcast for the other nodes.
-    fn broadcast(&self, packet: &Packet, opts: &BroadcastOptions) {
+    fn broadcast(&self, packet: &Packet, opts: &BroadcastOptions, on_fail: Option<FailHook>) {
         let ns = &self.ns;
         let data = packet.data.as_ref().unwrap_or(&Value::Null);
         let payload = wire::broadcast_message(ns.uid(), &ns.nsp, data, &packet.attachments, opts);
-        ns.publish(ns.channels.broadcast_channel(opts), payload, None);
+        ns.publish(ns.channels.broadcast_channel(opts), payload, on_fail);
     }
 
     /// Publishes a broadcast whose receivers' acks are to reach `acks`, or fails it at once

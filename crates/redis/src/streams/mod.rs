@@ -14,11 +14,16 @@
 //!   `P-request#NSP#`) is taken too, by the classic responder: a process emitting through
 //!   it reaches the clients of a streams cluster.
 //!
+//! - Connection state recovery works across the cluster (`sessions`): the stream's ids are
+//!   the offsets, sessions are kept in Redis, and what a client missed is read from the
+//!   stream by whichever server it comes back to.
+//!
 //! Files: `protocol` (subscriptions, and which part gets what), `requester` (what this
-//! node sends), `responder` (what it does with what others sent).
+//! node sends), `responder` (what it does with what others sent), `sessions` (recovery).
 
 mod protocol;
 mod requester;
 mod responder;
+mod sessions;
 
 pub(crate) use protocol::adapter;

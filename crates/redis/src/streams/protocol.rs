@@ -31,13 +31,13 @@ pub(crate) fn adapter(node: Arc<Node>, nsp: NamespaceRef) -> RedisAdapter {
     let channels = Channels::new(&node.config().prefix, &name, &node.uid);
     let own_channel = own_channel(&channels.broadcast, &node.uid);
     let subscription = Subscription {
-        pattern: channels.pattern.clone(),
+        pattern: Some(channels.pattern.clone()),
         channels: vec![
             channels.broadcast.clone(),
             own_channel.clone(),
             channels.request.clone(),
         ],
-        counted: channels.broadcast.clone(),
+        counted: Some(channels.broadcast.clone()),
         stream_nsp: Some(name.clone()),
     };
     let ns = Arc::new(Ns {

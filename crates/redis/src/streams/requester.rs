@@ -3,11 +3,14 @@
 //! emits are published on the namespace's public channel, and their answers come back on
 //! this node's own channel to the node's [`Requests`].
 
+use super::sessions::Sessions;
 use crate::adapter::Requesting;
 use crate::node::Ns;
 use crate::requests::{Answer, Pending, Requests, Waiting};
+use crate::transport::FailHook;
 use crate::wire::{cluster_message, stream_fields, ClusterMessage, StreamMessage};
 use futures::future::{BoxFuture, FutureExt};
+use rally::adapter::cluster::ClusterRecovery;
 use rally::broadcast::DEFAULT_ACK_TIMEOUT;
 use rally::packet::Packet;
 use rally::{AckCollector, AdapterError, Args, BroadcastOptions, Room, SocketInfo};
@@ -19,23 +22,30 @@ use std::time::Duration;
 pub(super) struct Requester {
     ns: Arc<Ns>,
     pub requests: Arc<Requests>,
+    /// Sessions kept in Redis, for recovery on any server.
+    sessions: Sessions,
 }
 
 impl Requester {
     pub fn new(ns: Arc<Ns>) -> Self {
-        let requests = Requests::new(ns.node.transport.clone(), ns.channels.broadcast.clone());
+        let requests = Requests::new(
+            &ns.node,
+            ns.channels.broadcast.clone(),
+            ns.channels.broadcast.clone(),
+        );
         Requester {
+            sessions: Sessions::new(ns.clone()),
             ns,
             requests: Arc::new(requests),
         }
     }
 
-    fn append(&self, message: &StreamMessage) {
+    fn append(&self, message: &StreamMessage, on_fail: Option<FailHook>) {
         let ns = &self.ns;
         let config = ns.config();
         let fields = stream_fields(ns.uid(), &ns.nsp, message).into();
         ns.transport()
-            .append(&config.stream_name, config.stream_max_len, fields, None);
+            .append(&config.stream_name, config.stream_max_len, fields, on_fail);
     }
 
     /// The payload of a request on the public channel.
@@ -90,12 +100,17 @@ impl Requesting for Requester {
         &self.requests
     }
 
-    fn broadcast(&self, packet: &Packet, opts: &BroadcastOptions) {
-        self.append(&StreamMessage::Broadcast {
+    fn cluster_recovery(&self) -> Option<&dyn ClusterRecovery> {
+        Some(&self.sessions)
+    }
+
+    fn broadcast(&self, packet: &Packet, opts: &BroadcastOptions, on_fail: Option<FailHook>) {
+        let message = StreamMessage::Broadcast {
             data: packet.data.clone().unwrap_or(Value::Null),
             attachments: packet.attachments.clone(),
             opts: opts.clone(),
-        });
+        };
+        self.append(&message, on_fail);
     }
 
     /// Publishes a broadcast whose receivers' acks are to reach `acks`, or fails it at once
@@ -162,24 +177,33 @@ impl Requesting for Requester {
     }
 
     fn join(&self, opts: &BroadcastOptions, rooms: &[Room]) {
-        self.append(&StreamMessage::SocketsJoin {
-            opts: opts.clone(),
-            rooms: rooms.to_vec(),
-        });
+        self.append(
+            &StreamMessage::SocketsJoin {
+                opts: opts.clone(),
+                rooms: rooms.to_vec(),
+            },
+            None,
+        );
     }
 
     fn leave(&self, opts: &BroadcastOptions, rooms: &[Room]) {
-        self.append(&StreamMessage::SocketsLeave {
-            opts: opts.clone(),
-            rooms: rooms.to_vec(),
-        });
+        self.append(
+            &StreamMessage::SocketsLeave {
+                opts: opts.clone(),
+                rooms: rooms.to_vec(),
+            },
+            None,
+        );
     }
 
     fn disconnect_sockets(&self, opts: &BroadcastOptions, close: bool) {
-        self.append(&StreamMessage::DisconnectSockets {
-            opts: opts.clone(),
-            close,
-        });
+        self.append(
+            &StreamMessage::DisconnectSockets {
+                opts: opts.clone(),
+                close,
+            },
+            None,
+        );
     }
 
     /// A server-side emit to the other servers, whose acks (if any) are to reach `acks`.

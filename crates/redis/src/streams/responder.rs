@@ -28,10 +28,11 @@ impl Responder {
         }
     }
 
+    /// A stream entry of this namespace. A broadcast the namespace stores for recovery is
+    /// delivered now whoever sent it, this node included, with the entry's id as its
+    /// offset; anything else from this node was applied when it was sent.
     pub fn on_stream_entry(&self, local: &MemoryAdapter, id: &str, entry: StreamEntry) {
-        if entry.uid == self.ns.uid() {
-            return;
-        }
+        let own = entry.uid == self.ns.uid();
         match entry.message {
             StreamMessage::Broadcast {
                 data,
@@ -42,8 +43,13 @@ impl Responder {
                 if let Err(e) = packet.validate() {
                     return self.ns.malformed(&format!("stream entry {id}"), &e);
                 }
-                local.broadcast_local(&packet, &opts);
+                if local.stores(&packet, &opts) {
+                    local.broadcast_local_placed(&packet, &opts, id);
+                } else if !own {
+                    local.broadcast_local(&packet, &opts);
+                }
             }
+            _ if own => {}
             StreamMessage::SocketsJoin { opts, rooms } => local.add_sockets_local(&opts, &rooms),
             StreamMessage::SocketsLeave { opts, rooms } => local.del_sockets_local(&opts, &rooms),
             StreamMessage::DisconnectSockets { opts, close } => {

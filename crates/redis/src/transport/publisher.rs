@@ -103,6 +103,11 @@ pub(super) async fn run(
                         PubCmd::NumSub { channels, reply } => {
                             let _ = reply.send(parse_numsub(&value, channels.len()));
                         }
+                        PubCmd::Query { reply, .. } => {
+                            if let Some(reply) = reply {
+                                let _ = reply.send(Ok(value));
+                            }
+                        }
                         PubCmd::Reset => {}
                     }
                 }

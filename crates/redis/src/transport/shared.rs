@@ -45,11 +45,11 @@ pub(crate) trait Listener: Send + Sync {
 #[derive(Clone, Debug)]
 pub(crate) struct Subscription {
     /// PSUBSCRIBEd.
-    pub pattern: String,
+    pub pattern: Option<String>,
     /// SUBSCRIBEd.
     pub channels: Vec<String>,
     /// The channel whose subscriber count is reported to the listener now and then.
-    pub counted: String,
+    pub counted: Option<String>,
     /// The namespace whose stream entries go to the listener (streams adapter).
     pub stream_nsp: Option<String>,
 }
@@ -72,6 +72,11 @@ pub(crate) enum PubCmd {
         channels: Vec<String>,
         reply: oneshot::Sender<Result<Vec<usize>, String>>,
     },
+    /// Any other command, in order with the rest; its answer goes to `reply`, if any.
+    Query {
+        cmd: redis::Cmd,
+        reply: Option<oneshot::Sender<Result<redis::Value, String>>>,
+    },
     /// The subscriber lost Redis: the publisher's connection is probably gone too.
     Reset,
 }
@@ -91,7 +96,7 @@ impl PubCmd {
                         .map(|(name, value)| name.len() + value.len())
                         .sum::<usize>(),
             ),
-            PubCmd::NumSub { .. } | PubCmd::Reset => None,
+            PubCmd::NumSub { .. } | PubCmd::Query { .. } | PubCmd::Reset => None,
         }
     }
 
@@ -123,6 +128,9 @@ impl PubCmd {
             PubCmd::NumSub { channels, .. } => {
                 pipe.cmd("PUBSUB").arg("NUMSUB").arg(channels);
             }
+            PubCmd::Query { cmd, .. } => {
+                pipe.add_command(cmd.clone());
+            }
             PubCmd::Reset => {}
         }
     }
@@ -130,11 +138,11 @@ impl PubCmd {
 
 pub(crate) enum SubCmd {
     Subscribe {
-        pattern: String,
+        pattern: Option<String>,
         channels: Vec<String>,
     },
     Unsubscribe {
-        pattern: String,
+        pattern: Option<String>,
         channels: Vec<String>,
     },
 }
@@ -283,19 +291,44 @@ impl Transport {
         }
     }
 
+    /// Sends `cmd` in order with the publications and waits for its answer, within the
+    /// request timeout.
+    pub async fn query(&self, cmd: redis::Cmd) -> Result<redis::Value, String> {
+        let (reply, answer) = oneshot::channel();
+        let reply = Some(reply);
+        self.publisher
+            .send(PubCmd::Query { cmd, reply })
+            .map_err(|_| "the publisher task has stopped".to_owned())?;
+        match timeout(self.config.request_timeout, answer).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err("the publisher task has stopped".into()),
+            Err(_) => Err("redis did not answer in time".into()),
+        }
+    }
+
+    /// Sends `cmd` in order with the publications, answer unread; a failure is logged
+    /// with the publications'.
+    pub fn command(&self, cmd: redis::Cmd) {
+        let _ = self.publisher.send(PubCmd::Query { cmd, reply: None });
+    }
+
     /// Starts handing what arrives for `subscription` to `listener`, and subscribes it.
     pub fn register(&self, subscription: &Subscription, listener: Weak<dyn Listener>) {
         {
             let mut routes = self.routes.write();
             let s = subscription;
-            routes.patterns.insert(s.pattern.clone(), listener.clone());
+            if let Some(pattern) = &s.pattern {
+                routes.patterns.insert(pattern.clone(), listener.clone());
+            }
             for channel in &s.channels {
                 routes.channels.insert(channel.clone(), listener.clone());
             }
             if let Some(nsp) = &s.stream_nsp {
                 routes.streams.insert(nsp.clone(), listener.clone());
             }
-            routes.counted.insert(s.counted.clone(), listener);
+            if let Some(counted) = &s.counted {
+                routes.counted.insert(counted.clone(), listener);
+            }
         }
         let _ = self.subscriber.send(SubCmd::Subscribe {
             pattern: subscription.pattern.clone(),
@@ -306,11 +339,15 @@ impl Transport {
     pub fn unregister(&self, subscription: &Subscription) {
         {
             let mut routes = self.routes.write();
-            routes.patterns.remove(&subscription.pattern);
+            if let Some(pattern) = &subscription.pattern {
+                routes.patterns.remove(pattern);
+            }
             for channel in &subscription.channels {
                 routes.channels.remove(channel);
             }
-            routes.counted.remove(&subscription.counted);
+            if let Some(counted) = &subscription.counted {
+                routes.counted.remove(counted);
+            }
             if let Some(nsp) = &subscription.stream_nsp {
                 routes.streams.remove(nsp);
             }
@@ -335,6 +372,12 @@ impl Transport {
                 PubCmd::NumSub { reply, .. } => {
                     let _ = reply.send(Err(why.to_owned()));
                 }
+                PubCmd::Query { reply, .. } => match reply {
+                    Some(reply) => {
+                        let _ = reply.send(Err(why.to_owned()));
+                    }
+                    None => dropped += 1,
+                },
                 PubCmd::Reset => {}
             }
         }

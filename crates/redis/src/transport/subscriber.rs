@@ -99,13 +99,21 @@ pub(super) async fn run(
                 cmd = rx.recv() => {
                     let result = match cmd {
                         Some(SubCmd::Subscribe { pattern, channels }) => {
-                            match sink.psubscribe(&pattern).await {
+                            let subscribed = match pattern {
+                                Some(pattern) => sink.psubscribe(&pattern).await,
+                                None => Ok(()),
+                            };
+                            match subscribed {
                                 Ok(()) => sink.subscribe(&channels).await,
                                 Err(e) => Err(e),
                             }
                         }
                         Some(SubCmd::Unsubscribe { pattern, channels }) => {
-                            match sink.punsubscribe(&pattern).await {
+                            let unsubscribed = match pattern {
+                                Some(pattern) => sink.punsubscribe(&pattern).await,
+                                None => Ok(()),
+                            };
+                            match unsubscribed {
                                 Ok(()) => sink.unsubscribe(&channels).await,
                                 Err(e) => Err(e),
                             }

@@ -39,7 +39,5 @@ pub use response::{
     all_rooms_response, broadcast_ack_response, client_count_response, done_response,
     fetch_response, server_side_emit_response, sockets_response, IncomingResponse,
 };
-pub use session::{
-    parse_session_value, session_key, session_value, PersistedSession, SESSION_KEY_PREFIX,
-};
-pub use stream::{parse_stream_entry, stream_fields, StreamEntry, StreamMessage};
+pub use session::{parse_session_value, session_key, session_value, SESSION_KEY_PREFIX};
+pub use stream::{is_stream_id, parse_stream_entry, stream_fields, StreamEntry, StreamMessage};

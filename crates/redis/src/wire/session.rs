@@ -1,36 +1,28 @@
 //! A dropped socket's session as `@socket.io/redis-streams-adapter` 0.3 keeps it in Redis:
 //! `SET <prefix><pid> <value> PX <window ms>`, the value base64 of the MessagePack map
 //! `{sid, pid, rooms, data}` (rooms with the socket's own id among them). A server of
-//! either kind can then restore a session the other saved.
+//! either kind can then restore a session the other saved. Rally adds `leftAt` (the
+//! stream's last id when the socket left, for a client that has no offset), which a Node
+//! server does not read.
 
 use super::error::WireError;
 use crate::codec;
 use base64::Engine;
+use rally::adapter::cluster::ClusterSession;
 use serde_json::Value;
 
 /// The adapter's default key prefix.
 pub const SESSION_KEY_PREFIX: &str = "sio:session:";
-
-/// What a session holds.
-#[derive(Clone, Debug, PartialEq)]
-pub struct PersistedSession {
-    pub sid: String,
-    pub pid: String,
-    /// Every room the socket was in, its own id's included.
-    pub rooms: Vec<String>,
-    /// `socket.data`.
-    pub data: Value,
-}
 
 /// The key a session is kept under.
 pub fn session_key(prefix: &str, pid: &str) -> String {
     format!("{prefix}{pid}")
 }
 
-/// The value to SET: base64 of `{sid, pid, rooms, data}` in MessagePack.
-pub fn session_value(session: &PersistedSession) -> String {
+/// The value to SET: base64 of `{sid, pid, rooms, data[, leftAt]}` in MessagePack.
+pub fn session_value(session: &ClusterSession) -> String {
     let mut buf = Vec::with_capacity(96);
-    codec::write_map_len(&mut buf, 4);
+    codec::write_map_len(&mut buf, 4 + usize::from(session.left_at.is_some()));
     codec::write_str(&mut buf, "sid");
     codec::write_str(&mut buf, &session.sid);
     codec::write_str(&mut buf, "pid");
@@ -42,12 +34,16 @@ pub fn session_value(session: &PersistedSession) -> String {
     }
     codec::write_str(&mut buf, "data");
     codec::write_value(&mut buf, &session.data, &[]);
+    if let Some(left_at) = &session.left_at {
+        codec::write_str(&mut buf, "leftAt");
+        codec::write_str(&mut buf, left_at);
+    }
     base64::engine::general_purpose::STANDARD.encode(buf)
 }
 
 /// Reads a session value. Binary inside `data` (a Node server may keep a Buffer there)
 /// becomes the JSON `JSON.stringify` gives a Buffer, as `socket.data` is JSON here.
-pub fn parse_session_value(value: &[u8]) -> Result<PersistedSession, WireError> {
+pub fn parse_session_value(value: &[u8]) -> Result<ClusterSession, WireError> {
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(value)
         .map_err(|_| WireError::Missing("a session value in base64"))?;
@@ -71,11 +67,12 @@ pub fn parse_session_value(value: &[u8]) -> Result<PersistedSession, WireError> 
         _ => Vec::new(),
     };
     let data = fields.remove("data").unwrap_or(Value::Null);
-    Ok(PersistedSession {
+    Ok(ClusterSession {
         sid: text(fields.remove("sid"), "sid")?,
         pid: text(fields.remove("pid"), "pid")?,
         rooms,
         data: codec::buffers_as_json(&data, &attachments),
+        left_at: text(fields.remove("leftAt"), "leftAt").ok(),
     })
 }
 
@@ -87,15 +84,23 @@ mod tests {
     #[test]
     fn a_session_is_kept_as_node_keeps_it() {
         // Saved by a Node 0.3 server for a socket in "room1" with data {user: "alice"}.
-        let session = PersistedSession {
+        let mut session = ClusterSession {
             sid: "cNfsRDh4fJjzMmSmAAAA".into(),
             pid: "YO1I1m3FyS-0B-K4AAAB".into(),
             rooms: vec!["cNfsRDh4fJjzMmSmAAAA".into(), "room1".into()],
             data: json!({"user": "alice"}),
+            left_at: None,
         };
         let saved = "hKNzaWS0Y05mc1JEaDRmSmp6TW1TbUFBQUGjcGlktFlPMUkxbTNGeVMtMEItSzRBQUFCpXJvb21zkrRjTmZzUkRoNGZKanpNbVNtQUFBQaVyb29tMaRkYXRhgaR1c2VypWFsaWNl";
         assert_eq!(session_value(&session), saved);
         assert_eq!(parse_session_value(saved.as_bytes()).unwrap(), session);
+        // Rally's own addition reads back, and a Node server reads the rest as before.
+        session.left_at = Some("1733000000000-3".into());
+        let with_left_at = session_value(&session);
+        assert_eq!(
+            parse_session_value(with_left_at.as_bytes()).unwrap(),
+            session
+        );
         assert_eq!(
             session_key(SESSION_KEY_PREFIX, &session.pid),
             "sio:session:YO1I1m3FyS-0B-K4AAAB"

@@ -126,6 +126,13 @@ pub fn stream_fields(
     ]
 }
 
+/// Whether `id` has the form of a stream entry's id, `<ms>-<seq>`.
+pub fn is_stream_id(id: &str) -> bool {
+    let digits = |s: &str| !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit());
+    id.split_once('-')
+        .is_some_and(|(ms, seq)| digits(ms) && digits(seq))
+}
+
 /// Reads an entry's fields (in any order). `Ok(None)` for an entry of a type the stream
 /// does not carry in 0.3 (the heartbeats of 0.2, a request a 0.2 node put there): skipped,
 /// as Node skips them.
