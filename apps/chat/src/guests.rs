@@ -3,11 +3,13 @@
 //! A guest name must be unique among the people online, on every server of a cluster. A
 //! name is drawn at random, then checked three ways: against the names online (the
 //! adapter's `fetch_sockets`, so the whole cluster), against the names this server handed
-//! out moments ago whose sockets may not be visible yet, and, on a cluster, by claiming it
-//! in Redis (`SET … NX PX`) so that two servers drawing the same number at the same moment
-//! cannot both hand it out. Both reservations only bridge the moment until the socket is
-//! connected and `fetch_sockets` shows it: they are released then (`settle`), and expire
-//! by themselves when the socket never arrives.
+//! out lately, and, on a cluster, by claiming it in Redis (`SET … NX PX`) so that two
+//! servers drawing the same number at the same moment cannot both hand it out. Both
+//! reservations last `RESERVATION`, longer than any look at the names online can take:
+//! a server whose look began before the name's socket was visible cannot hand the name
+//! out again, because the claim still stands. They end sooner when the name is given up
+//! (`release`: its socket left or took another name), so a guest who comes back at once
+//! can have it again.
 //!
 //! Chosen names never take the guest shape (`validate_chosen_name`), so a guest name is
 //! never somebody else's chosen name either.
@@ -22,7 +24,8 @@ use tokio::time::{timeout, Instant};
 
 const PREFIX: &str = "guest-";
 
-/// How long a name handed out stays reserved before its socket must be visible.
+/// How long a name handed out stays reserved: by then its socket is visible to every
+/// look at the names online that could miss it (a cluster request gives up sooner).
 const RESERVATION: Duration = Duration::from_secs(10);
 
 /// Draws before giving up on a short name (the space grows with the crowd, so this is
@@ -119,9 +122,9 @@ impl GuestNames {
         format!("{PREFIX}{}", rng.gen_range(100_000_000u64..1_000_000_000))
     }
 
-    /// The socket named `name` is connected, so `fetch_sockets` shows it from now on: its
-    /// reservations are no longer needed.
-    pub fn settle(&self, name: &str) {
+    /// Nobody goes by `name` any more (its socket left, or took another name): this
+    /// server's reservations of it end now instead of when they expire.
+    pub fn release(&self, name: &str) {
         let reserved = lock(&self.recent).remove(name).is_some();
         if let (true, Some(claims)) = (reserved, &self.claims) {
             let claims = claims.clone();

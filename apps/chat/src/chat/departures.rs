@@ -27,6 +27,7 @@ impl Chat {
     pub(super) fn departing(&self, socket: &Socket, reason: DisconnectReason) {
         let name = name_of(&socket.data());
         tracing::info!(socket = %socket.id(), name = %name, reason = reason.as_str(), "disconnected");
+        self.0.guests.release(&name);
         let rooms = self.chat_rooms(socket);
         self.stop_all_typing(socket);
         let window = self

@@ -204,7 +204,6 @@ impl Chat {
 
     fn connected(&self, socket: Socket) {
         let name = name_of(&socket.data());
-        self.0.guests.settle(&name);
         tracing::info!(socket = %socket.id(), name = %name, transport = ?socket.transport(), "connected");
         let peer = Arc::new(Peer::new(&self.0.config));
 

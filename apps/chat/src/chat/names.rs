@@ -44,6 +44,7 @@ pub(super) async fn on_set_name(chat: Chat, peer: Arc<Peer>, socket: Socket, mut
         data["name"] = json!(name);
         socket.set_data(data);
         tracing::debug!(socket = %socket.id(), from = %old, to = %name, "renamed");
+        chat.0.guests.release(&old);
         chat.notice(None, format!("{old} is now {name}"));
         chat.presence_changed(true, chat.chat_rooms(&socket));
     }
