@@ -5,7 +5,8 @@
 //! server process; the order of the two servers alternates from one scenario to the
 //! next. Server CPU per operation (read from `/proc`) is the fair figure when the
 //! generator and the server share the machine's cores; the generator's own CPU share
-//! is printed so a reader can tell when it, not the server, was the limit.
+//! is printed so a reader can tell when it, not the server, was the limit. The cluster
+//! scenarios (`cluster`) start two servers and a throwaway `redis-server` of their own.
 
 use clap::Parser;
 use rally_bench::scenarios;
@@ -16,16 +17,17 @@ use std::time::Duration;
 #[derive(Parser)]
 #[command(about = "Measures Rally against Node.js socket.io on this machine")]
 struct Options {
-    /// The repository's root (where target/release/examples/bench and bench/node live).
+    /// The repository's root (where target/release/bench-server and bench/node live).
     #[arg(long, default_value = ".")]
     root: String,
     /// Seconds each measured phase lasts.
     #[arg(long, default_value_t = 10)]
     duration: u64,
-    /// Scenarios to run (comma-separated): connections,broadcast,latency,echo,rooms,private,stalled.
+    /// Scenarios to run (comma-separated): connections,broadcast,latency,echo,rooms,private,stalled,cluster
+    /// (`cluster` is cluster-classic and cluster-streams, one per Redis adapter).
     #[arg(
         long,
-        default_value = "connections,broadcast,latency,echo,rooms,private,stalled"
+        default_value = "connections,broadcast,latency,echo,rooms,private,stalled,cluster"
     )]
     only: String,
     /// Servers to measure (comma-separated): rally,node.
@@ -53,6 +55,10 @@ fn key_figure(scenario: &str) -> Option<(&'static str, &'static str)> {
         "stalled" => (
             "/with_stalled/latency_second_half_us/p99",
             "p99 µs with stalled clients (second half)",
+        ),
+        "cluster-classic" | "cluster-streams" => (
+            "/vs_single_server",
+            "cluster CPU µs / delivery at 40 000/s over one server's",
         ),
         _ => return None,
     })
@@ -127,7 +133,15 @@ async fn main() {
     let options = Options::parse();
     let fd_limit = server::raise_fd_limit();
     let duration = Duration::from_secs(options.duration);
-    let scenarios: Vec<&str> = options.only.split(',').map(str::trim).collect();
+    let scenarios: Vec<&str> = options
+        .only
+        .split(',')
+        .map(str::trim)
+        .flat_map(|s| match s {
+            "cluster" => vec!["cluster-classic", "cluster-streams"],
+            s => vec![s],
+        })
+        .collect();
     // Each connection costs one descriptor here and one in the server; keep a margin for both.
     let max_connections = (fd_limit as usize).saturating_sub(300).min(60_000);
     println!(
@@ -294,6 +308,32 @@ async fn main() {
                     }
                     .await
                 }
+                "cluster-classic" | "cluster-streams" => {
+                    let adapter = &scenario["cluster-".len()..];
+                    scenarios::cluster(server, kind, &options.root, adapter, 1000, 40_000, duration)
+                        .await
+                        .map(|r| {
+                            let (at_rate, closed_loop) =
+                                (&r.cluster.at_rate, &r.cluster.closed_loop);
+                            (
+                                vec![
+                                    adapter.to_owned(),
+                                    format!("{:.0}", closed_loop.deliveries_per_s),
+                                    format!("{:.3}", closed_loop.cpu_us_per_delivery),
+                                    format!("{:.0}", at_rate.deliveries_per_s),
+                                    ms(at_rate.latency_us.p50),
+                                    ms(at_rate.latency_us.p99),
+                                    format!("{:.3}", at_rate.cpu_us_per_delivery),
+                                    format!("{:.3}", r.single_server.at_rate.cpu_us_per_delivery),
+                                    format!("{:.2}x", r.vs_single_server),
+                                    pct(r.redis_cpu_share),
+                                    format!("{} / {}", closed_loop.lost, at_rate.lost),
+                                    pct(at_rate.spent.loadgen_share()),
+                                ],
+                                json!(r),
+                            )
+                        })
+                }
                 other => Err(format!("unknown scenario {other}")),
             };
             match outcome {
@@ -318,6 +358,7 @@ async fn main() {
             "rooms" => ("Rooms: 1000 clients in 10 rooms, one sender per room", &["server", "deliveries/s", "CPU µs / delivery", "of it kernel", "wrong", "lost", "loadgen CPU"]),
             "private" => ("Private messages: 50 pairs, ping-pong by socket id", &["server", "messages/s", "CPU µs / message", "of it kernel", "wrong", "lost", "loadgen CPU"]),
             "stalled" => ("1000 stalled clients added to a 40 000 deliveries/s broadcast (1 KiB payload): without / with (whole phase) / with (second half)", &["server", "p50 ms", "p99 ms", "server RSS with stalled", "lost"]),
+            "cluster-classic" | "cluster-streams" => ("Cluster: two servers sharing one Redis, 1000 clients split over both, 4 senders (2 per server), closed loop and 40 000 deliveries/s; CPU is both servers' and Redis's, against one server alone under the same load", &["server", "adapter", "loop deliveries/s", "loop CPU µs / delivery", "at 40k: deliveries/s", "p50 ms", "p99 ms", "CPU µs / delivery", "one server alone: CPU µs / delivery", "vs single server", "of it Redis", "lost (loop / at 40k)", "loadgen CPU"]),
             _ => (scenario, &["server", "result"]),
         };
         table(title, header, &rows);
@@ -344,7 +385,20 @@ async fn main() {
             };
             println!("\nmedian {what}: {}{ratio}", listed.join(", "));
         }
-        results.insert((*scenario).into(), Value::Object(figures));
+        match scenario.strip_prefix("cluster-") {
+            // One entry, "cluster", with the figures of each adapter under its name.
+            Some(adapter) => {
+                if let Value::Object(adapters) = results
+                    .entry("cluster")
+                    .or_insert_with(|| Value::Object(Default::default()))
+                {
+                    adapters.insert(adapter.into(), Value::Object(figures));
+                }
+            }
+            None => {
+                results.insert((*scenario).into(), Value::Object(figures));
+            }
+        }
     }
 
     if let Some(parent) = std::path::Path::new(&options.out).parent() {

@@ -26,31 +26,42 @@ pub struct Server {
     child: Child,
 }
 
+/// Makes `command`'s process die with this one, however this one ends, so that a tool
+/// stopped from outside leaves no server behind.
+fn dies_with_parent(command: &mut Command) {
+    // SAFETY: prctl is async-signal-safe; it only asks the kernel to end the child
+    // with its parent.
+    unsafe {
+        command.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+}
+
 impl Server {
     pub fn start(kind: Kind, root: &str) -> Result<Server, String> {
+        Server::start_with(kind, root, &[])
+    }
+
+    /// `start` with more options for the server (both fixtures take the same ones).
+    pub fn start_with(kind: Kind, root: &str, options: &[&str]) -> Result<Server, String> {
         let mut command = match kind {
-            Kind::Rally => Command::new(format!("{root}/target/release/examples/bench")),
+            Kind::Rally => Command::new(format!("{root}/target/release/bench-server")),
             Kind::Node => {
                 let mut c = Command::new("node");
                 c.arg(format!("{root}/bench/node/server.js"));
                 c
             }
         };
-        command.args(["--port", "0"]);
+        command.args(["--port", "0"]).args(options);
         Server::spawn(command, kind.name())
     }
 
     /// Starts a server that prints `listening on ADDR` once it accepts connections. It
     /// dies with this process, however this process ends.
     pub fn spawn(mut command: Command, name: &str) -> Result<Server, String> {
-        // SAFETY: prctl is async-signal-safe; it only asks the kernel to end the child
-        // with its parent, so a tool stopped from outside leaves no server behind.
-        unsafe {
-            command.pre_exec(|| {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                Ok(())
-            });
-        }
+        dies_with_parent(&mut command);
         let mut child = command
             .env("RUST_LOG", "error")
             .stdout(Stdio::piped())
@@ -94,7 +105,7 @@ impl Server {
 
     /// User and kernel CPU seconds so far.
     pub fn cpu_times(&self) -> (f64, f64) {
-        cpu_times(&format!("/proc/{}/stat", self.pid()))
+        pid_cpu_times(self.pid())
     }
 
     /// Resident memory in bytes.
@@ -133,9 +144,81 @@ impl Drop for Server {
     }
 }
 
+/// A throwaway `redis-server` for a cluster of servers under test: on a free loopback
+/// port, nothing written to disk, gone with this process.
+pub struct Redis {
+    pub port: u16,
+    child: Child,
+}
+
+impl Redis {
+    pub fn start() -> Result<Redis, String> {
+        let port = loop {
+            let probe = std::net::TcpListener::bind(("127.0.0.1", 0)).map_err(|e| e.to_string())?;
+            let port = probe.local_addr().map_err(|e| e.to_string())?.port();
+            // The machine's own Redis lives there; never come near it.
+            if port != 6379 {
+                break port;
+            }
+        };
+        let mut command = Command::new("redis-server");
+        command
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null());
+        dies_with_parent(&mut command);
+        let child = command
+            .spawn()
+            .map_err(|e| format!("cannot start redis-server: {e}"))?;
+        let redis = Redis { port, child };
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while !redis.answers_ping() {
+            if std::time::Instant::now() > deadline {
+                return Err(format!(
+                    "redis-server on port {port} did not answer within 5 s"
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(redis)
+    }
+
+    fn answers_ping(&self) -> bool {
+        use std::io::{Read, Write};
+        let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", self.port)) else {
+            return false;
+        };
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
+        let mut answer = [0u8; 7];
+        stream.write_all(b"PING\r\n").is_ok()
+            && stream.read_exact(&mut answer).is_ok()
+            && &answer == b"+PONG\r\n"
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 pub fn cpu_seconds(stat_path: &str) -> f64 {
     let (user, kernel) = cpu_times(stat_path);
     user + kernel
+}
+
+/// User and kernel CPU seconds of the process `pid`.
+pub fn pid_cpu_times(pid: u32) -> (f64, f64) {
+    cpu_times(&format!("/proc/{pid}/stat"))
 }
 
 /// User and kernel CPU seconds of a process, from its `/proc/<pid>/stat`.

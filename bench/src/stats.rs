@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use crate::server::{own_cpu_seconds, Server};
+use crate::server::{own_cpu_seconds, pid_cpu_times, Server};
 
 /// Latency percentiles in microseconds.
 #[derive(Clone, Copy, Debug, Default, serde::Serialize)]
@@ -37,6 +37,7 @@ pub fn percentiles(mut samples: Vec<u64>) -> Percentiles {
 /// CPU and wall time spent between `start` and `stop`.
 pub struct Window {
     started: Instant,
+    pids: Vec<u32>,
     server_cpu: (f64, f64),
     own_cpu: f64,
 }
@@ -44,6 +45,7 @@ pub struct Window {
 #[derive(Clone, Copy, Debug, Default, serde::Serialize)]
 pub struct Spent {
     pub wall_s: f64,
+    /// Summed over every process measured: one server, or a cluster's servers and Redis.
     pub server_cpu_s: f64,
     /// The part of `server_cpu_s` spent in the kernel (system calls, TCP, waking readers).
     pub server_kernel_s: f64,
@@ -52,15 +54,22 @@ pub struct Spent {
 
 impl Window {
     pub fn start(server: &Server) -> Window {
+        Window::over(&[server.pid()])
+    }
+
+    /// A window over several processes whose CPU counts as the server's.
+    pub fn over(pids: &[u32]) -> Window {
+        let pids = pids.to_vec();
         Window {
             started: Instant::now(),
-            server_cpu: server.cpu_times(),
+            server_cpu: summed_cpu_times(&pids),
+            pids,
             own_cpu: own_cpu_seconds(),
         }
     }
 
-    pub fn stop(self, server: &Server) -> Spent {
-        let (user, kernel) = server.cpu_times();
+    pub fn stop(self) -> Spent {
+        let (user, kernel) = summed_cpu_times(&self.pids);
         let (user_before, kernel_before) = self.server_cpu;
         Spent {
             wall_s: self.started.elapsed().as_secs_f64(),
@@ -69,6 +78,13 @@ impl Window {
             loadgen_cpu_s: own_cpu_seconds() - self.own_cpu,
         }
     }
+}
+
+/// User and kernel CPU seconds of `pids`, summed.
+fn summed_cpu_times(pids: &[u32]) -> (f64, f64) {
+    pids.iter()
+        .map(|&pid| pid_cpu_times(pid))
+        .fold((0.0, 0.0), |(u, k), (user, kernel)| (u + user, k + kernel))
 }
 
 impl Spent {

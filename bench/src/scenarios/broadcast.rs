@@ -3,11 +3,10 @@
 
 use super::{
     closed_loop, connect_all, drained, field, latency_recorder, now_us, paced_senders, settle,
-    Timed,
+    Target, Timed,
 };
 use crate::client::{handshake, Client, OnPacket, Ws};
-use crate::server::Server;
-use crate::stats::{percentiles, Percentiles, Spent, Window};
+use crate::stats::{percentiles, Percentiles, Spent};
 use serde::Serialize;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -27,8 +26,9 @@ pub struct BroadcastLoop {
 }
 
 /// `clients` clients; `senders` of them each emit `message`, wait for their own copy, repeat.
+/// On a cluster, clients and senders alternate between its servers.
 pub async fn broadcast_loop(
-    server: &Server,
+    target: impl Into<Target>,
     clients: usize,
     senders: usize,
     duration: Duration,
@@ -48,15 +48,16 @@ pub async fn broadcast_loop(
             }
         })
     };
-    let all = connect_all(server.port, clients, &on_packet).await?;
-    let window = Window::start(server);
+    let target = target.into();
+    let all = connect_all(&target, clients, &on_packet).await?;
+    let window = target.window();
     let sent = closed_loop(&all, &echoes, duration, |i, n| {
         format!("2[\"message\",{{\"s\":{i},\"n\":{n}}}]")
     })
     .await;
     let expected = sent * clients as u64;
     let deliveries = drained(&delivered, expected).await;
-    let spent = window.stop(server);
+    let spent = window.stop();
     drop(all);
     Ok(BroadcastLoop {
         clients,
@@ -71,6 +72,9 @@ pub async fn broadcast_loop(
 }
 
 // ---------------------------------------------------------------- broadcast, fixed rate
+
+/// How many clients send at a fixed rate.
+pub(crate) const SENDERS: usize = 4;
 
 #[derive(Debug, Serialize)]
 pub struct BroadcastRate {
@@ -91,22 +95,23 @@ pub struct BroadcastRate {
 
 /// A fixed delivery rate to `clients` from 4 senders; every delivery's latency. With
 /// `stalled`, that many more clients join the namespace and never read a byte: the
-/// same messages go to them too, on top of the rate.
+/// same messages go to them too, on top of the rate. On a cluster, clients (the stalled
+/// ones too) and senders alternate between its servers.
 pub async fn broadcast_rate(
-    server: &Server,
+    target: impl Into<Target>,
     clients: usize,
     deliveries_per_s: u64,
     duration: Duration,
     stalled: usize,
     payload_bytes: usize,
 ) -> Result<BroadcastRate, String> {
-    const SENDERS: usize = 4;
     let (latencies, on_packet) = latency_recorder(clients, "\"t\":");
-    let all = connect_all(server.port, clients, &on_packet).await?;
+    let target = target.into();
+    let all = connect_all(&target, clients, &on_packet).await?;
     let mut frozen: Vec<Ws> = Vec::new();
-    for _ in 0..stalled {
+    for i in 0..stalled {
         // Joined, then never polled again: the server's writes to it pile up.
-        frozen.push(handshake(server.port).await?.0);
+        frozen.push(handshake(target.port(i)).await?.0);
     }
     let messages_per_s = (deliveries_per_s as f64 / clients as f64).max(1.0);
     let interval = Duration::from_secs_f64(SENDERS as f64 / messages_per_s);
@@ -114,19 +119,16 @@ pub async fn broadcast_rate(
     let sent = Arc::new(AtomicU64::new(0));
     let sampling = Arc::new(AtomicBool::new(true));
     let rss = Arc::new(Mutex::new(Vec::new()));
-    let pid = server.pid();
     let sampler = {
-        let (sampling, rss) = (sampling.clone(), rss.clone());
+        let (sampling, rss, target) = (sampling.clone(), rss.clone(), target.clone());
         tokio::spawn(async move {
             while sampling.load(Ordering::Relaxed) {
-                rss.lock()
-                    .unwrap()
-                    .push(crate::server::rss_bytes(&format!("/proc/{pid}/status")));
+                rss.lock().unwrap().push(target.rss_bytes());
                 tokio::time::sleep(Duration::from_millis(250)).await;
             }
         })
     };
-    let window = Window::start(server);
+    let window = target.window();
     let end = Instant::now() + duration;
     paced_senders(&all[..SENDERS], interval, end, &sent, move || {
         format!("2[\"message\",{{\"t\":{},\"f\":\"{filler}\"}}]", now_us())
@@ -147,7 +149,7 @@ pub async fn broadcast_rate(
         Duration::from_secs(2),
     )
     .await;
-    let spent = window.stop(server);
+    let spent = window.stop();
     sampling.store(false, Ordering::Relaxed);
     let _ = sampler.await;
     let timed: Vec<Timed> = latencies

@@ -1,6 +1,6 @@
 //! Idle connections: what each costs the server in memory, and in CPU to open.
 
-use super::{connect_all, ignore};
+use super::{connect_all, ignore, Target};
 use crate::server::Server;
 use crate::stats::{Spent, Window};
 use serde::Serialize;
@@ -17,12 +17,12 @@ pub struct Connections {
 /// Opens `count` idle WebSocket clients; server RSS growth and CPU per connection.
 pub async fn connections(server: &Server, count: usize) -> Result<Connections, String> {
     // A few connections first, so that one-time allocations are not charged to the rest.
-    drop(connect_all(server.port, 20, &ignore()).await?);
+    drop(connect_all(&Target::from(server), 20, &ignore()).await?);
     tokio::time::sleep(Duration::from_millis(500)).await;
     let rss_before = server.rss_bytes();
     let window = Window::start(server);
-    let clients = connect_all(server.port, count, &ignore()).await?;
-    let spent = window.stop(server);
+    let clients = connect_all(&Target::from(server), count, &ignore()).await?;
+    let spent = window.stop();
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let rss_after = server.rss_bytes();
     let result = Connections {

@@ -1,6 +1,6 @@
 //! Echo with an ack: each client in a closed loop of request and answer.
 
-use super::{connect_all, field, now_us, settle};
+use super::{connect_all, field, now_us, settle, Target};
 use crate::client::{Client, OnPacket};
 use crate::server::Server;
 use crate::stats::{percentiles, Percentiles, Spent, Window};
@@ -44,7 +44,7 @@ pub async fn echo(server: &Server, clients: usize, duration: Duration) -> Result
             }
         })
     };
-    let all = connect_all(server.port, clients, &on_packet).await?;
+    let all = connect_all(&Target::from(server), clients, &on_packet).await?;
     *end.lock().unwrap() = Instant::now() + duration;
     let window = Window::start(server);
     for client in &all {
@@ -58,7 +58,7 @@ pub async fn echo(server: &Server, clients: usize, duration: Duration) -> Result
             .sum::<u64>()
     };
     settle(|| (count(), false), Duration::from_millis(300)).await;
-    let spent = window.stop(server);
+    let spent = window.stop();
     let samples: Vec<u64> = latencies
         .iter()
         .flat_map(|l| std::mem::take(&mut *l.lock().unwrap()))

@@ -1,22 +1,63 @@
-//! The measured scenarios. Each takes a freshly started server, drives it with its own
-//! clients over loopback for a bounded time, and returns the figures of one table row.
+//! The measured scenarios. Each takes a freshly started server (or, for `cluster`, starts
+//! its own), drives it with its own clients over loopback for a bounded time, and returns
+//! the figures of one table row.
 
 mod broadcast;
+mod cluster;
 mod connections;
 mod echo;
 mod rooms;
 
 pub use broadcast::{broadcast_loop, broadcast_rate, BroadcastLoop, BroadcastRate};
+pub use cluster::{cluster, Cluster, Phases};
 pub use connections::{connections, Connections};
 pub use echo::{echo, Echo};
 pub use rooms::{private, rooms, Private, Rooms};
 
 use crate::client::{connect, Client, OnPacket};
+use crate::server::Server;
+use crate::stats::Window;
 use futures::stream::{self, StreamExt};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
+
+/// What a scenario drives and measures: the ports its clients connect to (client `i` to
+/// `ports[i % ports.len()]`, so that consecutive clients, senders among them, alternate
+/// between a cluster's servers) and the processes whose CPU counts as the server's.
+#[derive(Clone, Debug)]
+pub struct Target {
+    pub ports: Vec<u16>,
+    pub pids: Vec<u32>,
+}
+
+impl Target {
+    pub fn port(&self, client: usize) -> u16 {
+        self.ports[client % self.ports.len()]
+    }
+
+    pub fn window(&self) -> Window {
+        Window::over(&self.pids)
+    }
+
+    /// Resident memory of every process, summed.
+    pub fn rss_bytes(&self) -> u64 {
+        self.pids
+            .iter()
+            .map(|pid| crate::server::rss_bytes(&format!("/proc/{pid}/status")))
+            .sum()
+    }
+}
+
+impl From<&Server> for Target {
+    fn from(server: &Server) -> Target {
+        Target {
+            ports: vec![server.port],
+            pids: vec![server.pid()],
+        }
+    }
+}
 
 pub fn now_us() -> u64 {
     static BASE: OnceLock<Instant> = OnceLock::new();
@@ -107,13 +148,14 @@ pub(crate) fn ignore() -> OnPacket {
     Arc::new(|_, _| {})
 }
 
+/// Connects `count` clients to `target`, client `i` to `target.port(i)`.
 pub(crate) async fn connect_all(
-    port: u16,
+    target: &Target,
     count: usize,
     on_packet: &OnPacket,
 ) -> Result<Vec<Client>, String> {
     let results: Vec<_> = stream::iter(0..count)
-        .map(|i| connect(port, i, on_packet.clone()))
+        .map(|i| connect(target.port(i), i, on_packet.clone()))
         .buffered(64)
         .collect()
         .await;

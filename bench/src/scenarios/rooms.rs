@@ -1,7 +1,7 @@
 //! Messages that must reach only some clients: rooms with a sender each, and private
 //! messages between pairs by socket id. Every delivery is checked: none wrong, none lost.
 
-use super::{closed_loop, connect_all, drained, event_args, settle};
+use super::{closed_loop, connect_all, drained, event_args, settle, Target};
 use crate::client::{Client, OnPacket};
 use crate::server::Server;
 use crate::stats::{Spent, Window};
@@ -61,7 +61,7 @@ pub async fn rooms(
             }
         })
     };
-    let all = connect_all(server.port, clients, &on_packet).await?;
+    let all = connect_all(&Target::from(server), clients, &on_packet).await?;
     for client in &all {
         client.send(&format!("20[\"join\",\"room-{}\"]", client.index % rooms));
     }
@@ -86,7 +86,7 @@ pub async fn rooms(
     .await;
     let expected = sent * (clients / rooms) as u64;
     let deliveries = drained(&delivered, expected).await;
-    let spent = window.stop(server);
+    let spent = window.stop();
     drop(all);
     Ok(Rooms {
         clients,
@@ -158,7 +158,7 @@ pub async fn private(server: &Server, pairs: usize, duration: Duration) -> Resul
             }
         })
     };
-    let all = connect_all(server.port, pairs * 2, &on_packet).await?;
+    let all = connect_all(&Target::from(server), pairs * 2, &on_packet).await?;
     let _ = sids.set(all.iter().map(|c| c.sid.clone()).collect());
     *end.lock().unwrap() = Instant::now() + duration;
     let window = Window::start(server);
@@ -179,7 +179,7 @@ pub async fn private(server: &Server, pairs: usize, duration: Duration) -> Resul
         Duration::from_secs(2),
     )
     .await;
-    let spent = window.stop(server);
+    let spent = window.stop();
     let (s, r) = (
         sent.load(Ordering::Relaxed),
         received.load(Ordering::Relaxed),
