@@ -162,6 +162,46 @@ describe('redis streams cluster: connection state recovery on another server', (
     assert.deepEqual(got.map((t) => t.n), [0, 3], 'nothing of the gap is replayed');
   });
 
+  it('events a server delivered while Redis was stuck are never skipped by a recovery elsewhere', async () => {
+    await cluster(['rally', 'rally']);
+    const [first] = nodes;
+    const pub = await sio.connect(first.url);
+    const client = await roamingClient();
+    const id = client.id;
+    const got = ticks(client);
+    const heardByPub = ticks(pub);
+    await tick(pub, 0);
+    await sio.waitFor(() => got.length === 1, 3000, 'tick 0');
+    await away(client, async () => {
+      // the session is saved when the client drops; then Redis freezes, so tick 1 cannot
+      // go into the stream: once that has failed, the first server delivers it to its own
+      // clients, without an offset
+      await sio.sleep(300);
+      redis.proc.kill('SIGSTOP');
+      try {
+        await tick(pub, 1);
+        await sio.waitFor(() => heardByPub.some((t) => t.n === 1), 10000, 'tick 1 delivered on the first server');
+        assert.equal(heardByPub.find((t) => t.n === 1).offset, undefined, 'tick 1 is not in the stream');
+      } finally {
+        redis.proc.kill('SIGCONT');
+      }
+      await sio.eventually(async () => {
+        for (const n of nodes) {
+          const s = await sio.ack(await sio.connect(n.url), 'stats');
+          assert.ok(s.publisher_connected && s.subscriber_connected, JSON.stringify(s));
+        }
+      }, 10000, 100);
+      await tick(pub, 2);
+    });
+    // The session was in Redis all along, and tick 2 is in the stream, but tick 1 is not:
+    // the second server cannot give the client what it missed, so it starts afresh.
+    assert.notEqual(client.id, id, 'a fresh session, not a replay without tick 1');
+    assert.equal(client.recovered, false);
+    assert.deepEqual(got.map((t) => t.n), [0], 'nothing of the gap is replayed');
+    await tick(pub, 3);
+    await sio.waitFor(() => got.some((t) => t.n === 3), 3000, 'live again');
+  });
+
   it('while Redis is away a returning client gets a fresh session; recovery works again once it is back', async () => {
     await cluster(['rally', 'rally']);
     const pub = await sio.connect(nodes[0].url);

@@ -161,6 +161,16 @@ impl MemoryAdapter {
         }
     }
 
+    /// Another server of the cluster reached the sockets `opts` names with events it could
+    /// not place in the cluster's log (Redis was away): recoveries here must not replay
+    /// past this point for them.
+    pub fn mark_unplaced(&self, opts: &BroadcastOptions) {
+        let ns = self.nsp.upgrade();
+        if let Some(recovery) = ns.as_ref().and_then(Namespace::recovery) {
+            recovery.mark_unplaced(opts);
+        }
+    }
+
     /// Local part of `broadcast_with_ack`: returns how many clients the packet went to.
     pub fn broadcast_with_ack_local(
         &self,

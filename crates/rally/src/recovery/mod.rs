@@ -262,6 +262,15 @@ impl Recovery {
     /// asked, not volatile, and someone may need it later) it takes the next place,
     /// and sockets offered recovery get it with that place's offset appended; the
     /// others get it as it is. Each form is encoded once for every recipient.
+    /// Another server of the cluster delivered events to the sockets `opts` names that it
+    /// could not place in the cluster's log: no recovery here replays past this point for
+    /// a client among them.
+    pub(crate) fn mark_unplaced(&self, opts: &BroadcastOptions) {
+        lock(&self.state)
+            .log
+            .push_lost(opts.rooms.clone(), opts.except.clone());
+    }
+
     pub(crate) fn deliver(
         &self,
         packet: &Packet,

@@ -18,12 +18,31 @@
 //!   the offsets, sessions are kept in Redis, and what a client missed is read from the
 //!   stream by whichever server it comes back to.
 //!
+//! - Events this node delivered while Redis was away are not in the stream; once Redis is
+//!   back an entry of Rally's own says so (`unplaced`), and no recovery replays past it
+//!   for the sockets they were for.
+//!
 //! Files: `protocol` (subscriptions, and which part gets what), `requester` (what this
-//! node sends), `responder` (what it does with what others sent), `sessions` (recovery).
+//! node sends), `responder` (what it does with what others sent), `sessions` (recovery),
+//! `unplaced` (what could not be put in the stream).
 
 mod protocol;
 mod requester;
 mod responder;
 mod sessions;
+mod unplaced;
 
 pub(crate) use protocol::adapter;
+
+use crate::node::Ns;
+use crate::transport::FailHook;
+use crate::wire::{stream_fields, StreamMessage};
+
+/// Queues `message` as an entry of the namespace's stream, in order with everything else
+/// this node sends.
+fn append(ns: &Ns, message: &StreamMessage, on_fail: Option<FailHook>) {
+    let config = ns.config();
+    let fields = stream_fields(ns.uid(), &ns.nsp, message).into();
+    ns.transport()
+        .append(&config.stream_name, config.stream_max_len, fields, on_fail);
+}

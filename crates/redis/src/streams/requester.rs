@@ -4,11 +4,12 @@
 //! this node's own channel to the node's [`Requests`].
 
 use super::sessions::Sessions;
+use super::unplaced::Unplaced;
 use crate::adapter::Requesting;
 use crate::node::Ns;
 use crate::requests::{Answer, Pending, Requests, Waiting};
 use crate::transport::FailHook;
-use crate::wire::{cluster_message, stream_fields, ClusterMessage, StreamMessage};
+use crate::wire::{cluster_message, ClusterMessage, StreamMessage};
 use futures::future::{BoxFuture, FutureExt};
 use rally::adapter::cluster::ClusterRecovery;
 use rally::broadcast::DEFAULT_ACK_TIMEOUT;
@@ -24,6 +25,8 @@ pub(super) struct Requester {
     pub requests: Arc<Requests>,
     /// Sessions kept in Redis, for recovery on any server.
     sessions: Sessions,
+    /// Stored broadcasts delivered here that the stream does not hold.
+    unplaced: Arc<Unplaced>,
 }
 
 impl Requester {
@@ -35,17 +38,14 @@ impl Requester {
         );
         Requester {
             sessions: Sessions::new(ns.clone()),
+            unplaced: Arc::new(Unplaced::new(ns.clone())),
             ns,
             requests: Arc::new(requests),
         }
     }
 
     fn append(&self, message: &StreamMessage, on_fail: Option<FailHook>) {
-        let ns = &self.ns;
-        let config = ns.config();
-        let fields = stream_fields(ns.uid(), &ns.nsp, message).into();
-        ns.transport()
-            .append(&config.stream_name, config.stream_max_len, fields, on_fail);
+        super::append(&self.ns, message, on_fail);
     }
 
     /// The payload of a request on the public channel.
@@ -110,6 +110,12 @@ impl Requesting for Requester {
             attachments: packet.attachments.clone(),
             opts: opts.clone(),
         };
+        // A stored broadcast (the only kind with a fallback): if it cannot be placed, the
+        // cluster hears of it once Redis is back; what could not be told yet goes first.
+        let on_fail = on_fail.map(|deliver_here| self.unplaced.on_fail(opts, deliver_here));
+        if on_fail.is_some() {
+            self.unplaced.tell();
+        }
         self.append(&message, on_fail);
     }
 

@@ -30,7 +30,8 @@ impl Responder {
 
     /// A stream entry of this namespace. A broadcast the namespace stores for recovery is
     /// delivered now whoever sent it, this node included, with the entry's id as its
-    /// offset; anything else from this node was applied when it was sent.
+    /// offset; anything else from this node was applied when it was sent (its unplaced
+    /// events were marked in its log as it delivered them).
     pub fn on_stream_entry(&self, local: &MemoryAdapter, id: &str, entry: StreamEntry) {
         let own = entry.uid == self.ns.uid();
         match entry.message {
@@ -55,6 +56,7 @@ impl Responder {
             StreamMessage::DisconnectSockets { opts, close } => {
                 local.disconnect_sockets_local(&opts, close)
             }
+            StreamMessage::Unplaced { opts } => local.mark_unplaced(&opts),
         }
     }
 

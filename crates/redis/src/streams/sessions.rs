@@ -10,7 +10,9 @@
 //! trimmed), and the gap is read in `XRANGE` batches up to the stream's last entry when
 //! the request began; what comes after reaches the client from the server's own log or
 //! live. Each batch is followed by a check that its first id is still there, so a
-//! stream trimmed during the read refuses the recovery instead of replaying part of it.
+//! stream trimmed during the read refuses the recovery instead of replaying part of it,
+//! and so does a mark that a server delivered events the stream does not hold (Redis was
+//! away: `unplaced`) to the client's rooms.
 
 use crate::node::Ns;
 use crate::transport::reader::{parse_entry, RawEntry};
@@ -134,18 +136,17 @@ async fn restore(
         let read = entries(&read?)?;
         let done = read.len() < batch;
         for (id, fields) in read {
-            if let Ok(Some(StreamEntry {
-                nsp,
-                message:
-                    StreamMessage::Broadcast {
-                        data,
-                        attachments,
-                        opts,
-                    },
-                ..
-            })) = parse_stream_entry(&fields)
-            {
-                if nsp == ns.nsp && !opts.flags.volatile && opts.reaches(&session.rooms) {
+            match parse_stream_entry(&fields) {
+                Ok(Some(StreamEntry {
+                    nsp,
+                    message:
+                        StreamMessage::Broadcast {
+                            data,
+                            attachments,
+                            opts,
+                        },
+                    ..
+                })) if nsp == ns.nsp && !opts.flags.volatile && opts.reaches(&session.rooms) => {
                     if missed.len() == max_events {
                         return Err(Refusal::Trimmed);
                     }
@@ -155,6 +156,16 @@ async fn restore(
                         attachments,
                     });
                 }
+                // A server delivered events to this client's rooms that the stream does
+                // not hold: the client may have missed them.
+                Ok(Some(StreamEntry {
+                    nsp,
+                    message: StreamMessage::Unplaced { opts },
+                    ..
+                })) if nsp == ns.nsp && opts.reaches(&session.rooms) => {
+                    return Err(Refusal::Trimmed);
+                }
+                _ => {}
             }
             cursor = id;
         }

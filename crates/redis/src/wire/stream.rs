@@ -19,6 +19,10 @@ use bytes::Bytes;
 use rally::{BroadcastOptions, Room};
 use serde_json::{json as value, Value};
 
+/// Rally's own entry type, outside socket.io's (1 to 13), which Node's adapter skips as
+/// unknown, live and when it restores a session: [`StreamMessage::Unplaced`].
+pub const UNPLACED: u64 = 100;
+
 /// What one entry asks of every server.
 #[derive(Debug, PartialEq)]
 pub enum StreamMessage {
@@ -40,6 +44,12 @@ pub enum StreamMessage {
         opts: BroadcastOptions,
         close: bool,
     },
+    /// Rally only: the writer delivered events to the sockets `opts` names that are not in
+    /// the stream (Redis was away). No recovery may replay past this entry for them: they
+    /// may have missed what is not there.
+    Unplaced {
+        opts: BroadcastOptions,
+    },
 }
 
 /// A stream entry as read: the server that wrote it (`uid`), its namespace and message.
@@ -57,6 +67,7 @@ impl StreamMessage {
             Self::SocketsJoin { .. } => cluster_kind::SOCKETS_JOIN,
             Self::SocketsLeave { .. } => cluster_kind::SOCKETS_LEAVE,
             Self::DisconnectSockets { .. } => cluster_kind::DISCONNECT_SOCKETS,
+            Self::Unplaced { .. } => UNPLACED,
         }
     }
 
@@ -94,6 +105,7 @@ impl StreamMessage {
                 ("opts", opts_with_flags(opts)),
                 ("close", Value::Bool(*close)),
             ]),
+            Self::Unplaced { opts } => json(vec![("opts", opts_with_flags(opts))]),
         }
     }
 }
@@ -153,7 +165,9 @@ pub fn parse_stream_entry(fields: &[(Vec<u8>, Vec<u8>)]) -> Result<Option<Stream
         .trim()
         .parse()
         .map_err(|_| WireError::NoType)?;
-    if !(cluster_kind::BROADCAST..=cluster_kind::DISCONNECT_SOCKETS).contains(&kind) {
+    if !(cluster_kind::BROADCAST..=cluster_kind::DISCONNECT_SOCKETS).contains(&kind)
+        && kind != UNPLACED
+    {
         return Ok(None);
     }
     let (data, attachments) = decode_data(field("data").ok_or(WireError::Missing("data"))?)?;
@@ -179,10 +193,11 @@ pub fn parse_stream_entry(fields: &[(Vec<u8>, Vec<u8>)]) -> Result<Option<Stream
             opts,
             rooms: rooms_of(data.get("rooms")),
         },
-        _ => StreamMessage::DisconnectSockets {
+        cluster_kind::DISCONNECT_SOCKETS => StreamMessage::DisconnectSockets {
             opts,
             close: data.get("close").is_some_and(truthy),
         },
+        _ => StreamMessage::Unplaced { opts },
     };
     Ok(Some(StreamEntry { uid, nsp, message }))
 }
@@ -283,6 +298,7 @@ mod tests {
                 opts: to_room1(),
                 close: true,
             },
+            StreamMessage::Unplaced { opts: to_room1() },
         ] {
             let read = parse_stream_entry(&fields_of("u", "/chat", &message))
                 .unwrap()
