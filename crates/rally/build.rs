@@ -9,6 +9,9 @@
 //!
 //! The result is cached in OUT_DIR (with a stamp naming the version), so npm runs
 //! once per fresh target directory. `NPM` may name another npm executable.
+//!
+//! Only with the `client-bundle` feature: without it, nothing here touches npm or the
+//! network, and the crate answers the bundle's paths with 404.
 
 use std::env;
 use std::fs;
@@ -34,6 +37,9 @@ fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-env-changed=RALLY_CLIENT_DIST");
     println!("cargo:rustc-env=RALLY_CLIENT_VERSION={CLIENT_VERSION}");
+    if env::var_os("CARGO_FEATURE_CLIENT_BUNDLE").is_none() {
+        return;
+    }
 
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     let result = match env::var_os("RALLY_CLIENT_DIST").filter(|v| !v.is_empty()) {

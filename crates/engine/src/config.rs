@@ -20,11 +20,18 @@ use crate::transport_kind::TransportKind;
 /// as in Node, which forwards the hook's message when it has one.
 pub type AllowRequest = Arc<dyn Fn(&http::request::Parts) -> Result<(), String> + Send + Sync>;
 
+/// The settings of one [`Engine`](crate::Engine); [`Default`] gives the
+/// Node.js server's values.
 #[derive(Clone)]
 pub struct EngineConfig {
     /// Request path; served with and without the trailing slash.
     pub path: String,
+    /// How often the server pings each client to learn it is still there;
+    /// advertised in the open packet (Node's `pingInterval`): 25 s by default.
     pub ping_interval: Duration,
+    /// How long a ping may go unanswered before the session ends with
+    /// [`CloseReason::PingTimeout`](crate::CloseReason::PingTimeout); advertised
+    /// in the open packet (Node's `pingTimeout`): 20 s by default.
     pub ping_timeout: Duration,
     /// How long a probing WebSocket may take to send the upgrade packet.
     pub upgrade_timeout: Duration,
@@ -49,9 +56,14 @@ pub struct EngineConfig {
     pub max_lag: Duration,
     /// Enabled transports.
     pub transports: Vec<TransportKind>,
+    /// Whether a polling session may upgrade to WebSocket (Node's
+    /// `allowUpgrades`): true by default. When false, no upgrade is advertised
+    /// and a probe is refused.
     pub allow_upgrades: bool,
     /// CORS headers for cross-origin polling; `None` sends none.
     pub cors: Option<Cors>,
+    /// A check run on each handshake before any session exists (Node's
+    /// `allowRequest`): none by default.
     pub allow_request: Option<AllowRequest>,
 }
 
@@ -114,14 +126,19 @@ impl fmt::Debug for EngineConfig {
 /// Cross-origin settings for the polling transport.
 #[derive(Clone, Debug)]
 pub struct Cors {
+    /// The origins allowed to poll cross-origin (the `origin` of Node's
+    /// `cors` option).
     pub origin: CorsOrigin,
     /// Send `Access-Control-Allow-Credentials: true` (the request Origin is
     /// then reflected instead of `*`, which browsers refuse with credentials).
     pub credentials: bool,
 }
 
+/// Which origins [`Cors`] lets in.
 #[derive(Clone, Debug)]
 pub enum CorsOrigin {
+    /// Every origin: `*`, or the request's own Origin when
+    /// [`Cors::credentials`] is set.
     Any,
     /// Exact origins, e.g. `https://example.com`.
     List(Vec<String>),

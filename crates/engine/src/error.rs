@@ -8,21 +8,39 @@
 use axum::response::{IntoResponse, Response};
 use http::{header, HeaderValue, StatusCode};
 
+/// Why a request was refused; the discriminant is the protocol's error code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ProtocolError {
+    /// The `transport` query parameter is missing, unknown, or names a
+    /// transport this server has disabled (code 0).
     UnknownTransport = 0,
+    /// The `sid` query parameter names no live session (code 1).
     UnknownSid = 1,
+    /// A handshake (a request without `sid`) came with a method other than
+    /// GET (code 2).
     BadHandshakeMethod = 2,
+    /// The request does not fit its session: an overlapping poll, polling
+    /// after an upgrade, an undecodable or aborted POST, a method other than
+    /// GET or POST, or a WebSocket request that is not a valid upgrade (code 3).
+    /// Also sent, with HTTP 503, to handshakes made during shutdown.
     BadRequest = 3,
+    /// The handshake was turned down by
+    /// [`EngineConfig::allow_request`](crate::EngineConfig::allow_request)
+    /// (code 4, HTTP 403).
     Forbidden = 4,
+    /// The `EIO` query parameter is missing or is not `4`: the client speaks
+    /// another protocol version (code 5).
     UnsupportedProtocolVersion = 5,
 }
 
 impl ProtocolError {
+    /// The `code` of the JSON error body, the same in every Engine.IO
+    /// implementation.
     pub fn code(self) -> u8 {
         self as u8
     }
 
+    /// The `message` of the JSON error body, worded as the Node server words it.
     pub fn message(self) -> &'static str {
         match self {
             ProtocolError::UnknownTransport => "Transport unknown",

@@ -28,6 +28,8 @@ pub struct HandshakeInfo {
     /// Peer address, when the app is served with
     /// `into_make_service_with_connect_info::<SocketAddr>()`.
     pub address: Option<SocketAddr>,
+    /// When the handshake arrived, by the system clock (socket.io's
+    /// `handshake.issued`).
     pub issued: SystemTime,
     /// Whether the request URI says https. Behind a TLS-terminating proxy
     /// this is false; look at forwarding headers instead.

@@ -16,6 +16,8 @@
 //! [`Session::send`]; everything about framing, heartbeats and upgrades stays
 //! in here.
 
+#![warn(missing_docs)]
+
 mod codec;
 mod config;
 mod cors;

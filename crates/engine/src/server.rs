@@ -45,6 +45,8 @@ pub struct Engine {
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
 impl Engine {
+    /// An engine with no sessions yet, reporting to `handler`; clients reach
+    /// it once its [`router`](Engine::router) is served.
     pub fn new(config: EngineConfig, handler: Arc<dyn EngineHandler>) -> Arc<Engine> {
         Arc::new(Engine {
             shared: Arc::new(Shared {
@@ -68,10 +70,12 @@ impl Engine {
         }
     }
 
+    /// The settings given to [`Engine::new`].
     pub fn config(&self) -> &EngineConfig {
         self.shared.registry.config()
     }
 
+    /// Sessions not yet finished, those closing gracefully included.
     pub fn session_count(&self) -> usize {
         self.shared.registry.count()
     }

@@ -18,6 +18,8 @@ const KEPT: usize = 128;
 /// Called after removing entries: gives back most of the room of a map far
 /// larger than its contents.
 pub trait ShrinkAfterBurst {
+    /// Shrinks the capacity to twice the length once the length has fallen
+    /// below a quarter of it; a capacity of 128 or less is left alone.
     fn shrink_after_burst(&mut self);
 }
 

@@ -11,6 +11,7 @@ use rand::RngCore;
 
 const SID_BYTES: usize = 15;
 
+/// 20 base64url characters carrying 120 bits from a CSPRNG.
 pub fn generate() -> String {
     let mut raw = [0u8; SID_BYTES];
     rand::thread_rng().fill_bytes(&mut raw);

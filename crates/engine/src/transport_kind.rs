@@ -7,7 +7,11 @@
 /// Which transport a session currently uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum TransportKind {
+    /// HTTP long-polling (`polling`): the client holds a GET open for the
+    /// server's packets and POSTs its own.
     Polling,
+    /// One WebSocket for both directions (`websocket`), opened directly or
+    /// reached by upgrading a polling session.
     WebSocket,
 }
 

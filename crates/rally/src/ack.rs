@@ -14,7 +14,10 @@ use tokio::sync::{mpsc, oneshot};
 #[derive(Debug)]
 pub enum AckError {
     /// Not every answer came in time; `partial` holds those that did.
-    Timeout { partial: Vec<Args> },
+    Timeout {
+        /// The answers that arrived before the deadline.
+        partial: Vec<Args>,
+    },
     /// The socket disconnected before answering.
     Disconnected,
     /// The packet could not be sent (the arguments did not serialize, or the cluster was away).
@@ -80,6 +83,8 @@ pub struct AckWait {
     rx: mpsc::UnboundedReceiver<AckEvent>,
 }
 
+/// A new pair for one broadcast's acks: the collector goes to the adapter (and through it
+/// to every recipient), the waiter stays with the emitter.
 pub fn ack_collector() -> (AckCollector, AckWait) {
     let (tx, rx) = mpsc::unbounded_channel();
     (AckCollector { tx }, AckWait { rx })

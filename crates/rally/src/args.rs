@@ -33,7 +33,9 @@ use serde_json::Value;
 /// attachments they point to.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Args {
+    /// One JSON value per argument; binary values in them are placeholders.
     pub values: Vec<Value>,
+    /// The binary values the placeholders point to, indexed by their `num`.
     pub attachments: Vec<Bytes>,
 }
 
@@ -239,6 +241,7 @@ impl<'de> Visitor<'de> for PlaceholderVisitor {
 
 /// Converts handler return values and emit arguments into [`Args`].
 pub trait IntoArgs {
+    /// The arguments this value stands for; fails when a value does not serialize.
     fn into_args(self) -> Result<Args, ArgsError>;
 }
 

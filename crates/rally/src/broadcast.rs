@@ -20,6 +20,7 @@ pub const DEFAULT_ACK_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// One room name or several: what `to`, `in_` and `except` take.
 pub trait IntoRooms {
+    /// The room names this value stands for, in order.
     fn into_rooms(self) -> Vec<Room>;
 }
 
@@ -79,7 +80,7 @@ impl BroadcastOperator {
         BroadcastOperator { ns, opts }
     }
 
-    /// Adds rooms: sockets in any of them are targeted (each once).
+    /// `.to(room)`: adds rooms; sockets in any of them are targeted (each once).
     pub fn to(mut self, rooms: impl IntoRooms) -> Self {
         for room in rooms.into_rooms() {
             if !self.opts.rooms.contains(&room) {
@@ -89,11 +90,12 @@ impl BroadcastOperator {
         self
     }
 
+    /// `.in(room)`: the same as [`to`](Self::to); `in` is a Rust keyword.
     pub fn in_(self, rooms: impl IntoRooms) -> Self {
         self.to(rooms)
     }
 
-    /// Excludes sockets in any of these rooms.
+    /// `.except(room)`: excludes sockets in any of these rooms.
     pub fn except(mut self, rooms: impl IntoRooms) -> Self {
         for room in rooms.into_rooms() {
             if !self.opts.except.contains(&room) {
@@ -103,36 +105,41 @@ impl BroadcastOperator {
         self
     }
 
-    /// Only this server's sockets.
+    /// `.local`: only this server's sockets.
     pub fn local(mut self) -> Self {
         self.opts.flags.local = true;
         self
     }
 
-    /// The packet may be dropped for clients that cannot take it now.
+    /// `.volatile`: the packet may be dropped for clients that cannot take it now.
     pub fn volatile(mut self) -> Self {
         self.opts.flags.volatile = true;
         self
     }
 
-    /// How long `emit_with_ack` waits.
+    /// `.timeout(ms)`: how long `emit_with_ack` waits.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.opts.flags.timeout = Some(timeout);
         self
     }
 
+    /// Who is targeted so far, as the adapter receives it.
     pub fn options(&self) -> &BroadcastOptions {
         &self.opts
     }
 
+    /// `io.to(room).emit(event, ...args)`: sends the event to every targeted socket, on
+    /// every server unless `local`. Fails on a reserved event name or arguments that do
+    /// not serialize.
     pub fn emit(&self, event: &str, args: impl IntoArgs) -> Result<(), EmitError> {
         let packet = event_packet(self.ns.name(), event, args, None)?;
         self.ns.adapter().broadcast(packet, self.opts.clone());
         Ok(())
     }
 
-    /// Emits and collects one answer per recipient, on every server, until the timeout
-    /// (`timeout()`, or 10 s). On timeout the error holds the answers that did arrive.
+    /// `.emitWithAck(event, ...args)`: emits and collects one answer per recipient, on every
+    /// server, until the timeout (`timeout()`, or 10 s). On timeout the error holds the
+    /// answers that did arrive.
     pub async fn emit_with_ack(
         &self,
         event: &str,
@@ -156,7 +163,7 @@ impl BroadcastOperator {
         .await
     }
 
-    /// The targeted sockets, on every server unless `local`.
+    /// `.fetchSockets()`: the targeted sockets, on every server unless `local`.
     pub async fn fetch_sockets(&self) -> Result<Vec<RemoteSocket>, AdapterError> {
         let infos = self.ns.adapter().fetch_sockets(self.opts.clone()).await?;
         Ok(infos
@@ -171,21 +178,22 @@ impl BroadcastOperator {
             .collect())
     }
 
-    /// The targeted sockets join `rooms`.
+    /// `.socketsJoin(rooms)`: the targeted sockets join `rooms`.
     pub fn sockets_join(&self, rooms: impl IntoRooms) {
         self.ns
             .adapter()
             .add_sockets(self.opts.clone(), rooms.into_rooms());
     }
 
-    /// The targeted sockets leave `rooms`.
+    /// `.socketsLeave(rooms)`: the targeted sockets leave `rooms`.
     pub fn sockets_leave(&self, rooms: impl IntoRooms) {
         self.ns
             .adapter()
             .del_sockets(self.opts.clone(), rooms.into_rooms());
     }
 
-    /// The targeted sockets are disconnected (with `close`, their connections too).
+    /// `.disconnectSockets(close)`: the targeted sockets are disconnected (with `close`,
+    /// their connections too).
     pub fn disconnect_sockets(&self, close: bool) {
         self.ns
             .adapter()
@@ -193,12 +201,17 @@ impl BroadcastOperator {
     }
 }
 
-/// A socket on this server or another, as `fetch_sockets` reports it.
+/// A socket on this server or another, as `fetch_sockets` reports it: socket.io's
+/// `RemoteSocket`. Its fields are a snapshot; its methods reach the socket wherever it is.
 #[derive(Clone)]
 pub struct RemoteSocket {
+    /// The socket's id.
     pub id: String,
+    /// Its handshake, in socket.io's JSON shape (see [`Handshake`](crate::Handshake)).
     pub handshake: Value,
+    /// The rooms it was in, its own id's included.
     pub rooms: Vec<String>,
+    /// Its `socket.data`.
     pub data: Value,
     ns: Namespace,
 }
@@ -208,18 +221,23 @@ impl RemoteSocket {
         BroadcastOperator::new(self.ns.clone(), BroadcastOptions::default()).to(self.id.as_str())
     }
 
+    /// `remoteSocket.emit(event, ...args)`: to this socket only.
     pub fn emit(&self, event: &str, args: impl IntoArgs) -> Result<(), EmitError> {
         self.only_me().emit(event, args)
     }
 
+    /// `remoteSocket.join(rooms)`: the socket joins `rooms` on the server that holds it.
     pub fn join(&self, rooms: impl IntoRooms) {
         self.only_me().sockets_join(rooms)
     }
 
+    /// `remoteSocket.leave(room)`: the socket leaves `rooms` on the server that holds it.
     pub fn leave(&self, rooms: impl IntoRooms) {
         self.only_me().sockets_leave(rooms)
     }
 
+    /// `remoteSocket.disconnect(close)`: the socket leaves its namespace; with `close`, its
+    /// connection is closed too.
     pub fn disconnect(&self, close: bool) {
         self.only_me().disconnect_sockets(close)
     }

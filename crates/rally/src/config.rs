@@ -9,17 +9,24 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The options of `new Server(options)` in socket.io, for [`Server::new`](crate::Server::new).
+/// `Default` gives socket.io's defaults; change fields with struct update syntax.
 #[derive(Clone)]
 pub struct ServerConfig {
-    /// Engine.IO settings; its `path` defaults to `/socket.io/` here.
+    /// Engine.IO settings (socket.io's `path`, `pingInterval`, `pingTimeout`, `cors`, …):
+    /// the engine's defaults, with `path` at `/socket.io/` as in socket.io.
     pub engine: EngineConfig,
-    /// How long a client may stay connected without joining any namespace (socket.io: 45 s).
+    /// How long a client may stay connected without joining any namespace; default 45 s,
+    /// as socket.io's `connectTimeout`.
     pub connect_timeout: Duration,
-    /// Serve the official browser client at `<path>socket.io.js` (socket.io's `serveClient`).
+    /// Serve the official browser client at `<path>socket.io.js`; default true, as
+    /// socket.io's `serveClient`. Without the `client-bundle` feature those paths answer 404.
     pub serve_client: bool,
-    /// Most binary attachments one packet may announce; more is a parse error.
+    /// Most binary attachments one packet may announce; more is a parse error. Default
+    /// 1 000; socket.io has no such bound.
     pub max_attachments: usize,
-    /// socket.io's `connectionStateRecovery`: off (`None`) by default, as in socket.io.
+    /// socket.io's `connectionStateRecovery`: off (`None`) by default, as in socket.io;
+    /// `Some(RecoveryConfig::default())` turns it on with socket.io's settings.
     pub connection_state_recovery: Option<RecoveryConfig>,
 }
 
@@ -43,20 +50,25 @@ impl Default for ServerConfig {
 /// event it missed. See the `recovery` module for what is kept and the guarantees.
 #[derive(Clone)]
 pub struct RecoveryConfig {
-    /// How long a dropped socket's session is kept (socket.io: 2 minutes).
+    /// How long a dropped socket's session is kept; default 2 minutes, as socket.io's
+    /// `maxDisconnectionDuration`.
     pub max_disconnection_duration: Duration,
-    /// A recovered socket skips the namespace's middleware (socket.io: true).
+    /// A recovered socket skips the namespace's middleware; default true, as socket.io's
+    /// `skipMiddlewares`.
     pub skip_middlewares: bool,
     /// Most events a namespace keeps for clients that may come back; older ones go first.
+    /// Default 10 000; socket.io has no such bound.
     pub max_packets: usize,
-    /// Most bytes of events a namespace keeps, counted as encoded.
+    /// Most bytes of events a namespace keeps, counted as encoded. Default 16 MiB;
+    /// socket.io has no such bound.
     pub max_bytes: usize,
-    /// Which connections are offered recovery; `None` offers it to every one, as socket.io does.
+    /// Which connections are offered recovery; `None`, the default, offers it to every
+    /// one, as socket.io does (it has no such option).
     pub offer: Option<RecoveryOffer>,
     /// A recovered socket gets a new private id, so that one that leaked cannot take
-    /// the session over at the next drop (true). socket.io keeps the same one, and its
-    /// client's own `socket.recovered` compares the two: it reads `false` after a
-    /// rotation, though the socket did recover. False keeps socket.io's behaviour.
+    /// the session over at the next drop (true, the default). socket.io keeps the same
+    /// one, and its client's own `socket.recovered` compares the two: it reads `false`
+    /// after a rotation, though the socket did recover. False keeps socket.io's behaviour.
     pub rotate_pid: bool,
 }
 
@@ -80,6 +92,7 @@ impl Default for RecoveryConfig {
 pub struct RecoveryOffer(pub Arc<dyn Fn(&Handshake) -> bool + Send + Sync>);
 
 impl RecoveryOffer {
+    /// An offer made to the sockets whose handshake `predicate` accepts.
     pub fn new(predicate: impl Fn(&Handshake) -> bool + Send + Sync + 'static) -> Self {
         RecoveryOffer(Arc::new(predicate))
     }

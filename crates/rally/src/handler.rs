@@ -16,8 +16,11 @@ use std::task::{Context, Poll};
 
 /// One event from a client: its arguments, and the ack callback when the client asked for one.
 pub struct Event {
+    /// The event's name, as the client emitted it.
     pub name: String,
+    /// The arguments that followed the name.
     pub args: Args,
+    /// The client's callback, when it emitted with one; [`Event::ack`] takes it.
     pub ack: Option<Ack>,
 }
 
@@ -42,6 +45,8 @@ pub struct Ack {
 }
 
 impl Ack {
+    /// Calls the client's callback with `args`, as `callback(...args)` does in a socket.io
+    /// handler. Arguments that do not serialize are logged and nothing is sent.
     pub fn send(self, args: impl IntoArgs) {
         match args.into_args() {
             Ok(args) => self.socket.send_ack(self.id, args),

@@ -11,6 +11,8 @@ use serde_json::{Map, Value};
 use std::sync::Arc;
 use std::time::UNIX_EPOCH;
 
+/// `socket.handshake`: the request that opened the connection, and the auth payload the
+/// client sent to join this namespace. Serializes to socket.io's JSON shape.
 #[derive(Clone, Debug)]
 pub struct Handshake {
     request: Arc<HandshakeInfo>,

@@ -23,6 +23,30 @@
 //! # }
 //! ```
 //!
+//! [`Server::router`] is an `axum::Router`, so Rally mounts into an existing axum
+//! application beside its own routes, as socket.io attaches to an Express server, and the
+//! application's handlers emit through the same [`Server`]:
+//!
+//! ```no_run
+//! use axum::{routing::get, Router};
+//!
+//! # async fn run() -> std::io::Result<()> {
+//! let io = rally::Server::default();
+//! let app = Router::new()
+//!     .route("/health", get(|| async { "ok" }))
+//!     .merge(io.router());
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+//! rally::serve(listener, app, std::future::pending()).await
+//! # }
+//! ```
+//!
+//! Cargo feature `client-bundle` (off by default): serve the official browser client at
+//! `<path>socket.io.js`, as socket.io's `serveClient` does. Its build fetches the pinned
+//! `socket.io-client` bundle with npm (or copies it from `RALLY_CLIENT_DIST`); without it
+//! the crate builds with cargo alone. Examples: `crates/rally/examples` (`chat`, the
+//! tutorial's chat; `axum_app`), and every configuration field in the repository's
+//! `docs/configuration.md`.
+//!
 //! Floors, bottom up; a module uses those below it, and the cycles left are the API's
 //! own (a namespace owns its sockets and adapter, a socket knows its namespace, client
 //! and broadcast operators):
@@ -37,6 +61,8 @@
 //! - `server` on top: the engine, the namespaces, the axum routes.
 //!
 //! The Engine.IO floor is the `rally-engine` crate.
+
+#![warn(missing_docs)]
 
 pub mod ack;
 pub mod adapter;
@@ -72,6 +98,6 @@ pub use rally_engine as engine;
 pub use rally_engine::{serve, serve_with, ServeConfig};
 pub use reason::DisconnectReason;
 pub use recovery::{RecoveryStats, Refusal};
-pub use serve_client::CLIENT_VERSION;
+pub use serve_client::{CLIENT_BUNDLE, CLIENT_VERSION};
 pub use server::Server;
 pub use socket::Socket;

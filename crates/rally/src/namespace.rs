@@ -38,6 +38,7 @@ impl NamespaceRef {
         NamespaceRef(Weak::new())
     }
 
+    /// The namespace, unless it has been dropped.
     pub fn upgrade(&self) -> Option<Namespace> {
         self.0.upgrade().map(Namespace)
     }
@@ -59,11 +60,14 @@ pub(crate) struct NamespaceInner {
 /// A middleware's refusal: the client's `connect_error` gets `message` and `data`.
 #[derive(Clone, Debug)]
 pub struct ConnectError {
+    /// What the client sees as `err.message`.
     pub message: String,
+    /// What the client sees as `err.data`, if anything.
     pub data: Option<Value>,
 }
 
 impl ConnectError {
+    /// A refusal with this message and no data: `next(new Error(message))` in socket.io.
     pub fn new(message: impl Into<String>) -> Self {
         ConnectError {
             message: message.into(),
@@ -71,6 +75,7 @@ impl ConnectError {
         }
     }
 
+    /// Adds details for the client, as setting `err.data` does in socket.io.
     pub fn with_data(mut self, data: Value) -> Self {
         self.data = Some(data);
         self
@@ -94,10 +99,14 @@ type ServerEventHandler = Box<dyn Fn(Args, Option<ServerAck>) + Send + Sync>;
 pub struct ServerAck(Box<dyn FnOnce(Args) + Send>);
 
 impl ServerAck {
+    /// An ack that hands its arguments to `answer`; an adapter makes one for each
+    /// server-side event that asks for an answer.
     pub fn new(answer: impl FnOnce(Args) + Send + 'static) -> Self {
         ServerAck(Box::new(answer))
     }
 
+    /// Answers the emitting server: the callback a socket.io `serverSideEmit` listener
+    /// calls. Arguments that do not serialize are logged and nothing is sent.
     pub fn send(self, args: impl IntoArgs) {
         match args.into_args() {
             Ok(args) => (self.0)(args),
@@ -139,10 +148,12 @@ impl Namespace {
         ns
     }
 
+    /// `nsp.name`: the name, starting with `/`.
     pub fn name(&self) -> &str {
         &self.0.name
     }
 
+    /// `nsp.adapter`: the adapter that holds the namespace's rooms and reaches other servers.
     pub fn adapter(&self) -> &Arc<dyn Adapter> {
         self.0
             .adapter
@@ -200,26 +211,32 @@ impl Namespace {
         BroadcastOperator::new(self.clone(), BroadcastOptions::default())
     }
 
+    /// `nsp.to(room)`: a broadcast to the sockets in any of `rooms`.
     pub fn to(&self, rooms: impl IntoRooms) -> BroadcastOperator {
         self.everyone().to(rooms)
     }
 
+    /// `nsp.in(room)`: the same as [`to`](Self::to); `in` is a Rust keyword.
     pub fn in_(&self, rooms: impl IntoRooms) -> BroadcastOperator {
         self.everyone().to(rooms)
     }
 
+    /// `nsp.except(room)`: a broadcast to every socket but those in any of `rooms`.
     pub fn except(&self, rooms: impl IntoRooms) -> BroadcastOperator {
         self.everyone().except(rooms)
     }
 
+    /// `nsp.local`: a broadcast to this server's sockets only.
     pub fn local(&self) -> BroadcastOperator {
         self.everyone().local()
     }
 
+    /// `nsp.volatile`: a broadcast that may be dropped for clients that cannot take it now.
     pub fn volatile(&self) -> BroadcastOperator {
         self.everyone().volatile()
     }
 
+    /// `nsp.timeout(ms)`: a broadcast whose `emit_with_ack` waits at most `timeout`.
     pub fn timeout(&self, timeout: Duration) -> BroadcastOperator {
         self.everyone().timeout(timeout)
     }
@@ -229,6 +246,8 @@ impl Namespace {
         self.everyone().emit(event, args)
     }
 
+    /// `nsp.emitWithAck(event, ...args)`: one answer per socket of the namespace, on every
+    /// server, collected for 10 s (see [`timeout`](Self::timeout) for another bound).
     pub async fn emit_with_ack(
         &self,
         event: &str,
@@ -237,18 +256,23 @@ impl Namespace {
         self.everyone().emit_with_ack(event, args).await
     }
 
+    /// `nsp.fetchSockets()`: every socket of the namespace, on every server.
     pub async fn fetch_sockets(&self) -> Result<Vec<RemoteSocket>, crate::adapter::AdapterError> {
         self.everyone().fetch_sockets().await
     }
 
+    /// `nsp.socketsJoin(rooms)`: every socket of the namespace, on every server, joins `rooms`.
     pub fn sockets_join(&self, rooms: impl IntoRooms) {
         self.everyone().sockets_join(rooms)
     }
 
+    /// `nsp.socketsLeave(rooms)`: every socket of the namespace, on every server, leaves `rooms`.
     pub fn sockets_leave(&self, rooms: impl IntoRooms) {
         self.everyone().sockets_leave(rooms)
     }
 
+    /// `nsp.disconnectSockets(close)`: every socket of the namespace, on every server, is
+    /// disconnected; with `close`, its connection too.
     pub fn disconnect_sockets(&self, close: bool) {
         self.everyone().disconnect_sockets(close)
     }

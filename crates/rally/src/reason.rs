@@ -49,6 +49,8 @@ impl DisconnectReason {
         )
     }
 
+    /// The words socket.io uses for it (`"transport close"`, …), which code ported from
+    /// Node.js compares against.
     pub fn as_str(&self) -> &'static str {
         match self {
             Self::TransportClose => "transport close",

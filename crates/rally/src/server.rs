@@ -74,6 +74,8 @@ impl Default for Server {
 }
 
 impl Server {
+    /// `new Server(options)`: a server whose namespaces keep their rooms in this process
+    /// (the memory adapter). The main namespace `/` exists from the start.
     pub fn new(config: ServerConfig) -> Server {
         Server::with_adapter(config, MemoryAdapterFactory)
     }
@@ -97,10 +99,12 @@ impl Server {
         server
     }
 
+    /// The settings the server was made with.
     pub fn config(&self) -> &ServerConfig {
         &self.0.config
     }
 
+    /// The Engine.IO engine underneath: `io.engine`, for its settings and session count.
     pub fn engine(&self) -> &Arc<Engine> {
         self.0
             .engine
@@ -141,15 +145,17 @@ impl Server {
             .clone()
     }
 
-    /// The main namespace, `/`.
+    /// `io.sockets`: the main namespace, `/`.
     pub fn sockets(&self) -> Namespace {
         self.of("/")
     }
 
+    /// `io.on("connection", socket => …)`: [`Namespace::on_connection`] on the main namespace.
     pub fn on_connection(&self, handler: impl Fn(Socket) + Send + Sync + 'static) {
         self.sockets().on_connection(handler)
     }
 
+    /// `io.use((socket, next) => …)`: [`Namespace::use_middleware`] on the main namespace.
     pub fn use_middleware<F, Fut>(&self, middleware: F)
     where
         F: Fn(Socket) -> Fut + Send + Sync + 'static,
@@ -158,18 +164,22 @@ impl Server {
         self.sockets().use_middleware(middleware)
     }
 
+    /// `io.emit(event, ...args)`: to every socket of the main namespace, on every server.
     pub fn emit(&self, event: &str, args: impl IntoArgs) -> Result<(), EmitError> {
         self.sockets().emit(event, args)
     }
 
+    /// `io.to(room)`: a broadcast to the main namespace's sockets in any of `rooms`.
     pub fn to(&self, rooms: impl IntoRooms) -> BroadcastOperator {
         self.sockets().to(rooms)
     }
 
+    /// `io.in(room)`: the same as [`to`](Self::to); `in` is a Rust keyword.
     pub fn in_(&self, rooms: impl IntoRooms) -> BroadcastOperator {
         self.sockets().in_(rooms)
     }
 
+    /// `io.except(room)`: a broadcast to the main namespace's sockets but those in any of `rooms`.
     pub fn except(&self, rooms: impl IntoRooms) -> BroadcastOperator {
         self.sockets().except(rooms)
     }
@@ -179,22 +189,29 @@ impl Server {
         self.sockets().everyone()
     }
 
+    /// `io.local`: a broadcast to this server's sockets of the main namespace only.
     pub fn local(&self) -> BroadcastOperator {
         self.sockets().local()
     }
 
+    /// `io.volatile`: a broadcast that may be dropped for clients that cannot take it now.
     pub fn volatile(&self) -> BroadcastOperator {
         self.sockets().volatile()
     }
 
+    /// `io.timeout(ms)`: a broadcast whose `emit_with_ack` waits at most `timeout`.
     pub fn timeout(&self, timeout: Duration) -> BroadcastOperator {
         self.sockets().timeout(timeout)
     }
 
+    /// `io.serverSideEmit(event, ...args)`: to the other servers' main-namespace
+    /// [`on_server_event`](Namespace::on_server_event) handlers.
     pub fn server_side_emit(&self, event: &str, args: impl IntoArgs) -> Result<(), EmitError> {
         self.sockets().server_side_emit(event, args)
     }
 
+    /// `io.timeout(ms).serverSideEmitWithAck(event, ...args)`: one answer per other server,
+    /// collected for at most `timeout`.
     pub async fn server_side_emit_with_ack(
         &self,
         event: &str,

@@ -117,20 +117,23 @@ impl Socket {
         }))
     }
 
-    /// The socket's id: random, distinct from the connection's, and the name of its own room.
+    /// `socket.id`: random, distinct from the connection's, and the name of its own room.
     pub fn id(&self) -> &SocketId {
         &self.0.id
     }
 
+    /// `socket.nsp`: the namespace this socket joined.
     pub fn ns(&self) -> &Namespace {
         &self.0.ns
     }
 
+    /// `socket.handshake`: the request that opened the connection, and this namespace's auth.
     pub fn handshake(&self) -> &Handshake {
         &self.0.handshake
     }
 
-    /// The transport the connection uses now (it changes once, on upgrade).
+    /// `socket.conn.transport.name`: the transport the connection uses now (it changes
+    /// once, on upgrade).
     pub fn transport(&self) -> Option<TransportKind> {
         self.0.client.transport()
     }
@@ -149,6 +152,7 @@ impl Socket {
         self.0.recovery.is_some()
     }
 
+    /// `socket.connected`: true from the CONNECT answer until the socket leaves.
     pub fn connected(&self) -> bool {
         self.0.state.load(Ordering::Acquire) == CONNECTED
     }
@@ -158,6 +162,7 @@ impl Socket {
         lock(&self.0.data).clone()
     }
 
+    /// `socket.data = value`: replaces the socket's data.
     pub fn set_data(&self, value: Value) {
         *lock(&self.0.data) = value;
     }
@@ -172,7 +177,7 @@ impl Socket {
         write(&self.0.handlers).events.push((event.into(), handler));
     }
 
-    /// Removes every handler of `event`.
+    /// `socket.removeAllListeners(event)`: removes every handler of `event`.
     pub fn off(&self, event: &str) {
         write(&self.0.handlers)
             .events
@@ -184,7 +189,8 @@ impl Socket {
         write(&self.0.handlers).any.push(Arc::new(handler));
     }
 
-    /// Runs when the socket is about to leave, while `rooms()` still answers.
+    /// `socket.on("disconnecting", reason => …)`: runs when the socket is about to leave,
+    /// while `rooms()` still answers.
     pub fn on_disconnecting<F, Fut>(&self, handler: F)
     where
         F: Fn(Socket, DisconnectReason) -> Fut + Send + Sync + 'static,
@@ -195,7 +201,7 @@ impl Socket {
         write(&self.0.handlers).disconnecting.push(handler);
     }
 
-    /// Runs once the socket has left.
+    /// `socket.on("disconnect", reason => …)`: runs once the socket has left.
     pub fn on_disconnect<F, Fut>(&self, handler: F)
     where
         F: Fn(Socket, DisconnectReason) -> Fut + Send + Sync + 'static,
@@ -232,17 +238,17 @@ impl Socket {
         }
     }
 
-    /// Joins one or more rooms.
+    /// `socket.join(rooms)`: joins one or more rooms.
     pub fn join(&self, rooms: impl IntoRooms) {
         self.0.ns.adapter().add_all(&self.0.id, &rooms.into_rooms());
     }
 
-    /// Leaves one room.
+    /// `socket.leave(room)`: leaves one room.
     pub fn leave(&self, room: &str) {
         self.0.ns.adapter().del(&self.0.id, room);
     }
 
-    /// The rooms this socket is in, its own id's room included.
+    /// `socket.rooms`: the rooms this socket is in, its own id's room included.
     pub fn rooms(&self) -> Vec<Room> {
         self.0.ns.adapter().socket_rooms(&self.0.id)
     }
@@ -252,7 +258,7 @@ impl Socket {
         self.broadcast().to(rooms)
     }
 
-    /// Same as `to`.
+    /// `socket.in(room)`: the same as [`to`](Self::to); `in` is a Rust keyword.
     pub fn in_(&self, rooms: impl IntoRooms) -> BroadcastOperator {
         self.to(rooms)
     }
@@ -492,6 +498,8 @@ pub struct SocketTimeout<'a> {
 }
 
 impl SocketTimeout<'_> {
+    /// `socket.timeout(ms).emitWithAck(event, ...args)`: the client's answer, or
+    /// [`AckError::Timeout`] once the time is up.
     pub async fn emit_with_ack(&self, event: &str, args: impl IntoArgs) -> Result<Args, AckError> {
         match tokio::time::timeout(self.timeout, self.socket.emit_with_ack(event, args)).await {
             Ok(result) => result,
@@ -506,6 +514,8 @@ pub struct VolatileSocket<'a> {
 }
 
 impl VolatileSocket<'_> {
+    /// `socket.volatile.emit(event, ...args)`: dropped, not queued, when the client cannot
+    /// take it now.
     pub fn emit(&self, event: &str, args: impl IntoArgs) -> Result<(), EmitError> {
         let packet = event_packet(self.socket.0.ns.name(), event, args, None)?;
         self.socket.send_event(&packet, true);

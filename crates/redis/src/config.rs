@@ -1,6 +1,5 @@
-//! What a [`RedisAdapterFactory`](crate::RedisAdapterFactory) or a
-//! [`RedisStreamsAdapterFactory`](crate::RedisStreamsAdapterFactory) is made from, and why
-//! making one can fail. Plain data with the Node adapters' defaults.
+//! What a [`RedisAdapterFactory`](crate::RedisAdapterFactory) of either protocol is made
+//! from, and why making one can fail. Plain data with the Node adapters' defaults.
 
 use std::fmt;
 use std::time::Duration;
@@ -51,6 +50,8 @@ pub struct RedisAdapterConfig {
 }
 
 impl RedisAdapterConfig {
+    /// The configuration for the Redis at `url` (`redis://[user:password@]host:port[/db]`,
+    /// checked when a factory is made), every other field at its default.
     pub fn new(url: impl Into<String>) -> Self {
         RedisAdapterConfig {
             url: url.into(),
@@ -70,32 +71,47 @@ impl RedisAdapterConfig {
         }
     }
 
+    /// Sets `prefix`, the channel prefix (Node's `key` option; `socket.io` by default): the
+    /// same on every server of one cluster, Rally or Node.js.
     pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
         self.prefix = prefix.into();
         self
     }
 
+    /// Sets `request_timeout`, how long a cross-node request waits for every server (Node's
+    /// `requestsTimeout`; 5 s by default).
     pub fn request_timeout(mut self, timeout: Duration) -> Self {
         self.request_timeout = timeout;
         self
     }
 
+    /// Streams adapter: sets `stream_name`, the stream's key (Node's `streamName`;
+    /// `socket.io` by default), the same on every server of one cluster.
     pub fn stream_name(mut self, name: impl Into<String>) -> Self {
         self.stream_name = name.into();
         self
     }
 
+    /// Streams adapter: sets `stream_max_len`, about how many entries the stream keeps
+    /// (Node's `maxLen`; 10 000 by default), which bounds how far back a session can be
+    /// recovered.
     pub fn stream_max_len(mut self, max_len: usize) -> Self {
         self.stream_max_len = max_len;
         self
     }
 
+    /// Sets how often this node tells the other Rally nodes it is alive (`heartbeat_interval`,
+    /// 2 s by default) and how long one may stay silent before it counts as gone
+    /// (`heartbeat_timeout`, 6 s by default). Rally only: no Node option matches.
     pub fn heartbeat(mut self, interval: Duration, timeout: Duration) -> Self {
         self.heartbeat_interval = interval;
         self.heartbeat_timeout = timeout;
         self
     }
 
+    /// Sets whether this node answers requests on the requester's own response channel
+    /// rather than the shared one (Node's `publishOnSpecificResponseChannel`; false by
+    /// default).
     pub fn publish_on_specific_response_channel(mut self, yes: bool) -> Self {
         self.publish_on_specific_response_channel = yes;
         self

@@ -51,6 +51,8 @@ pub struct Reconnect {
 }
 
 impl Reconnect {
+    /// A schedule whose first attempt is due at once and whose waits after failures double
+    /// from `min` up to `max`.
     pub fn new(min: Duration, max: Duration) -> Self {
         Reconnect {
             min,

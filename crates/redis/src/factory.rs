@@ -53,6 +53,9 @@ impl RedisAdapterFactory {
         Self::with_protocol(config, Protocol::Streams)
     }
 
+    /// A factory for `protocol`, chosen at run time; [`new`](Self::new) and
+    /// [`streams`](Self::streams) are its two cases. Fails if `config.url` is not a Redis URL
+    /// or if called outside a tokio runtime.
     pub fn with_protocol(
         config: RedisAdapterConfig,
         protocol: Protocol,
@@ -90,10 +93,12 @@ impl RedisAdapterFactory {
         })
     }
 
+    /// Which Node.js adapter this factory's nodes speak with.
     pub fn protocol(&self) -> Protocol {
         self.protocol
     }
 
+    /// The configuration the factory was made from, shared by all its adapters.
     pub fn config(&self) -> &RedisAdapterConfig {
         self.node.config()
     }
@@ -103,6 +108,8 @@ impl RedisAdapterFactory {
         &self.node.uid
     }
 
+    /// A snapshot of the factory's counters and connection state, with the other Rally
+    /// servers it currently hears from.
     pub fn stats(&self) -> RedisStats {
         let mut stats = self.node.transport.snapshot();
         self.node.peers.add_stats(&mut stats);

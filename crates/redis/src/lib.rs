@@ -50,6 +50,8 @@
 //! a node is disconnected never reaches it, as with the Node adapters; the stream reader
 //! reads on from the last entry it saw, so entries the stream still holds are not lost.
 
+#![warn(missing_docs)]
+
 mod adapter;
 mod classic;
 pub mod codec;

@@ -219,6 +219,9 @@ pub(crate) async fn run(transport: Weak<Transport>, peers: Weak<Peers>, interval
     let mut last_beat: Option<Instant> = None;
     // Subscriber connections seen so far: a new one means this node was deaf meanwhile.
     let mut connects = 0;
+    // When this task last ran: a much later run means this process (or its machine) was
+    // stalled, and the heartbeats that came meanwhile are still unread.
+    let mut last_run = Instant::now();
     loop {
         // Waits for the next tick, or for a newcomer's hello (answered at once, so that
         // a server frozen right after another one started is known to it all the same).
@@ -240,10 +243,12 @@ pub(crate) async fn run(transport: Weak<Transport>, peers: Weak<Peers>, interval
             continue;
         }
         let now = Instant::now();
+        let stalled = now.duration_since(last_run) > step * 4;
+        last_run = now;
         let seen = transport.snapshot().subscriber_connects;
         // Subscribed anew: this node heard nobody meanwhile, and says hello.
         let hello = seen != connects;
-        if hello {
+        if hello || stalled {
             connects = seen;
             peers.deaf_until(now);
         }

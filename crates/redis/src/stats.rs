@@ -36,7 +36,12 @@ pub struct RedisStats {
     pub servers_gone: u64,
     /// Successful (re)subscriptions of the subscriber (1 + reconnections).
     pub subscriber_connects: u64,
+    /// The publisher holds a connection whose last round trip worked; while it does not,
+    /// publications fail (`publish_failures`) and cross-node requests fail at once.
     pub publisher_connected: bool,
+    /// The subscriber is connected and subscribed to every namespace's channels; while it
+    /// is not, what other servers publish does not reach this one, and cross-node requests
+    /// fail at once.
     pub subscriber_connected: bool,
 }
 

@@ -177,10 +177,14 @@ impl OutMessage {
         self.payload().len()
     }
 
+    /// Whether the WebSocket payload is empty: only ever for an empty binary
+    /// message, as a text payload always holds its "4".
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
+    /// Whether this is a binary message: a binary frame over WebSocket, "b"
+    /// and base64 over polling.
     pub fn is_binary(&self) -> bool {
         self.0.body.is_some()
     }

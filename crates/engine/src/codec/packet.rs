@@ -25,7 +25,10 @@ pub const SEPARATOR: u8 = 0x1e;
 /// An incoming data message (engine packet type 4): text, or binary data.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Message {
+    /// Text, without the packet's "4" prefix.
     Text(String),
+    /// Binary data: a WebSocket binary frame, or a polling element's base64,
+    /// decoded.
     Binary(Bytes),
 }
 

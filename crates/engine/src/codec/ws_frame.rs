@@ -27,11 +27,17 @@ pub const MESSAGE_TOO_BIG: u16 = 1009;
 /// The frame's opcode: what the payload is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Opcode {
+    /// A further fragment of the message that a text or binary frame began.
     Continuation = 0x0,
+    /// The first or only frame of a UTF-8 text message.
     Text = 0x1,
+    /// The first or only frame of a binary message.
     Binary = 0x2,
+    /// The sender ends the connection, with an optional status code and reason.
     Close = 0x8,
+    /// A liveness check, to be answered with a pong of the same payload.
     Ping = 0x9,
+    /// The answer to a ping (or an unsolicited one, which needs no answer).
     Pong = 0xA,
 }
 
@@ -60,6 +66,7 @@ impl Opcode {
 pub struct Header {
     /// The frame ends its message (always true for a control frame).
     pub fin: bool,
+    /// What the frame carries.
     pub opcode: Opcode,
     /// The client's masking key; see [`unmask`].
     pub mask: [u8; 4],
@@ -72,8 +79,13 @@ pub struct Header {
 /// Why a client's frame breaks the protocol (answered with close code 1002).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FrameError {
+    /// The client set an RSV bit, which only an extension may use, and none
+    /// is ever negotiated.
     ReservedBits,
+    /// The client used an opcode that RFC 6455 reserves (the one given).
     UnknownOpcode(u8),
+    /// The client sent a frame without the masking that RFC 6455 requires of
+    /// every client frame.
     Unmasked,
     /// A 64-bit length with its top bit set.
     LengthOverflow,

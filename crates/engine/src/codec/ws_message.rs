@@ -23,10 +23,14 @@ use super::ws_frame::{
 /// What one frame means for the connection.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Incoming<'a> {
+    /// A whole text message, its fragments joined, checked as UTF-8.
     Text(&'a str),
+    /// A whole binary message, its fragments joined.
     Binary(&'a [u8]),
     /// To be answered with a pong of the same payload.
     Ping(&'a [u8]),
+    /// A pong, whose payload is dropped: the engine's heartbeat is Engine.IO's
+    /// ping packet, not WebSocket pings.
     Pong,
     /// The peer's close frame, with its status code if it gave one.
     Close(Option<u16>),
@@ -40,7 +44,11 @@ pub enum Step<'a> {
     NeedMore(usize),
     /// A frame of `consumed` bytes, and the message it completes, if any.
     Frame {
+        /// Bytes the frame takes at the start of the buffer, to drop before
+        /// the next step.
         consumed: usize,
+        /// What the frame completes; `None` for a fragment that leaves its
+        /// message unfinished.
         incoming: Option<Incoming<'a>>,
     },
 }
@@ -48,13 +56,17 @@ pub enum Step<'a> {
 /// Why the connection must close; each maps to a close code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ReadError {
+    /// The client sent a frame header that breaks RFC 6455 (close code 1002).
     Frame(FrameError),
     /// A continuation with no message to continue, or a new message before
     /// the last one's final fragment.
     Fragmentation,
     /// A close frame with a one-byte payload or a status code no one may send.
     BadClose,
+    /// The client sent a text message that is not UTF-8 (close code 1007).
     InvalidUtf8,
+    /// The client announced a message over the assembler's size limit
+    /// (close code 1009).
     TooBig,
 }
 
@@ -107,6 +119,8 @@ struct Fragments {
 }
 
 impl Assembler {
+    /// An assembler for a new connection that refuses any message over
+    /// `max_message` bytes, all its fragments together.
     pub fn new(max_message: usize) -> Assembler {
         Assembler {
             max_message,

@@ -170,6 +170,7 @@ impl Session {
         })
     }
 
+    /// The session id (`sid`) that the client quotes on every request.
     pub fn id(&self) -> &str {
         &self.id
     }

@@ -29,6 +29,7 @@ pub enum CloseReason {
 }
 
 impl CloseReason {
+    /// The reason as Node's `engine.io` names it, e.g. `"ping timeout"`.
     pub fn as_str(&self) -> &'static str {
         match self {
             CloseReason::TransportClose => "transport close",
@@ -48,7 +49,7 @@ impl fmt::Display for CloseReason {
     }
 }
 
-/// Why [`Session::send`] refused a message.
+/// Why [`Session::send`](crate::Session::send) refused a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SendError {
     /// The session is closing or closed.

@@ -16,11 +16,13 @@ use std::time::Duration;
 /// A dropped socket's session, as a cluster keeps it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ClusterSession {
+    /// The socket's id, which the client gets back.
     pub sid: String,
     /// The private id the client will claim it with.
     pub pid: String,
     /// Every room the socket was in, its own id's included.
     pub rooms: Vec<String>,
+    /// The socket's `socket.data` when it left.
     pub data: Value,
     /// The offset of the last event placed in the shared log when the socket left, for a
     /// client that comes back without an offset (it received no stored event). `None`
@@ -32,14 +34,18 @@ pub struct ClusterSession {
 /// and its offset.
 #[derive(Clone, Debug, PartialEq)]
 pub struct MissedEvent {
+    /// The event's id in the shared log, sent to the client as its last argument.
     pub offset: String,
+    /// `[event, ...args]`, binary values as placeholders.
     pub data: Value,
+    /// The binary values the placeholders in `data` point to, by their `num`.
     pub attachments: Vec<Bytes>,
 }
 
 /// A session reclaimed from the cluster.
 #[derive(Debug)]
 pub struct ClusterRestore {
+    /// The session, now taken out of the cluster.
     pub session: ClusterSession,
     /// What the client missed, oldest first, up to `read_up_to`.
     pub missed: Vec<MissedEvent>,

@@ -27,6 +27,9 @@ impl AdapterFactory for MemoryAdapterFactory {
     }
 }
 
+/// The default adapter: the rooms of this process's sockets, and delivery to them, as
+/// socket.io's in-memory `Adapter`. A cluster adapter wraps one for its local half, which
+/// is why the `*_local` methods are public.
 pub struct MemoryAdapter {
     nsp: NamespaceRef,
     index: RwLock<RoomIndex>,
@@ -96,6 +99,7 @@ impl RoomIndex {
 }
 
 impl MemoryAdapter {
+    /// An adapter with no rooms yet, for the namespace `nsp` refers to.
     pub fn new(nsp: NamespaceRef) -> Self {
         MemoryAdapter {
             nsp,
@@ -103,6 +107,7 @@ impl MemoryAdapter {
         }
     }
 
+    /// The adapter's namespace; `None` once it has been dropped.
     pub fn namespace(&self) -> Option<Namespace> {
         self.nsp.upgrade()
     }
@@ -206,6 +211,7 @@ impl MemoryAdapter {
         count
     }
 
+    /// Local part of `fetch_sockets`: the targeted sockets of this process.
     pub fn fetch_sockets_local(&self, opts: &BroadcastOptions) -> Vec<SocketInfo> {
         let mut sockets = Vec::new();
         self.apply(opts, |socket| sockets.push(socket.clone()));
@@ -220,12 +226,14 @@ impl MemoryAdapter {
             .collect()
     }
 
+    /// Local part of `add_sockets`: the targeted sockets of this process join `rooms`.
     pub fn add_sockets_local(&self, opts: &BroadcastOptions, rooms: &[Room]) {
         for sid in self.local_sockets(opts) {
             self.add_all(&sid, rooms);
         }
     }
 
+    /// Local part of `del_sockets`: the targeted sockets of this process leave `rooms`.
     pub fn del_sockets_local(&self, opts: &BroadcastOptions, rooms: &[Room]) {
         for sid in self.local_sockets(opts) {
             for room in rooms {
@@ -234,6 +242,8 @@ impl MemoryAdapter {
         }
     }
 
+    /// Local part of `disconnect_sockets`: the targeted sockets of this process leave their
+    /// namespace, and with `close` their connections are closed too.
     pub fn disconnect_sockets_local(&self, opts: &BroadcastOptions, close: bool) {
         let mut sockets = Vec::new();
         self.apply(opts, |socket| sockets.push(socket.clone()));
@@ -243,6 +253,8 @@ impl MemoryAdapter {
         }
     }
 
+    /// Local part of `all_rooms`: every room a socket of this process is in, socket-id
+    /// rooms included.
     pub fn rooms_local(&self) -> Vec<Room> {
         let index = read(&self.index);
         index

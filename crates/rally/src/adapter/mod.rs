@@ -41,6 +41,7 @@ pub struct BroadcastOptions {
     pub rooms: Vec<Room>,
     /// Minus sockets in any of these rooms.
     pub except: Vec<Room>,
+    /// How to deliver: volatile, this server only, how long to wait for acks.
     #[serde(default)]
     pub flags: BroadcastFlags,
 }
@@ -53,6 +54,8 @@ impl BroadcastOptions {
     }
 }
 
+/// How a broadcast is delivered, as the operator's `volatile()`, `local()` and `timeout()`
+/// set it: the flags of socket.io's adapter API. None is set by default.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct BroadcastFlags {
     /// The packet may be dropped for a client that cannot take it now.
@@ -66,9 +69,13 @@ pub struct BroadcastFlags {
 /// A socket as a cluster request reports it: what `fetchSockets()` returns in socket.io.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SocketInfo {
+    /// The socket's id.
     pub id: String,
+    /// Its handshake, in socket.io's JSON shape (see [`Handshake`](crate::Handshake)).
     pub handshake: Value,
+    /// The rooms it is in, its own id's included.
     pub rooms: Vec<String>,
+    /// Its `socket.data`.
     pub data: Value,
 }
 
@@ -94,6 +101,8 @@ impl std::error::Error for AdapterError {}
 
 /// Makes a namespace's adapter when the namespace is created.
 pub trait AdapterFactory: Send + Sync + 'static {
+    /// The adapter of the namespace `nsp` refers to, called once as the namespace is made:
+    /// what socket.io does with its `adapter` option, `new Adapter(nsp)`.
     fn create(&self, nsp: NamespaceRef) -> Arc<dyn Adapter>;
 }
 

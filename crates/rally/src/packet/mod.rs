@@ -39,12 +39,20 @@ use serde_json::Value;
 /// The seven Socket.IO packet types; the discriminant is the wire digit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum PacketKind {
+    /// A client asks to join a namespace (with its auth); the server's answer carries the
+    /// socket id.
     Connect = 0,
+    /// Either side leaves a namespace.
     Disconnect = 1,
+    /// An event and its arguments, with an ack id when the sender wants an answer.
     Event = 2,
+    /// The answer to an event that carried an ack id.
     Ack = 3,
+    /// The server refuses a CONNECT: a middleware said no, or the namespace does not exist.
     ConnectError = 4,
+    /// An EVENT whose arguments hold binary values, which follow as attachments.
     BinaryEvent = 5,
+    /// An ACK whose arguments hold binary values, which follow as attachments.
     BinaryAck = 6,
 }
 
@@ -112,10 +120,13 @@ pub struct Packet {
     /// `"/"` is the main namespace and is not written on the wire. Borrowed
     /// for it: most packets need no string of their own.
     pub nsp: Cow<'static, str>,
+    /// The ack id: on an EVENT, the sender awaits the ACK with this id; on an ACK, the
+    /// event it answers.
     pub id: Option<u64>,
     /// JSON payload; binary attachments appear as
     /// `{"_placeholder":true,"num":n}` objects.
     pub data: Option<Value>,
+    /// The binary messages that follow the text part, indexed by the placeholders' `num`.
     pub attachments: Vec<Bytes>,
 }
 

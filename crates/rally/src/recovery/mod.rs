@@ -7,7 +7,7 @@
 //!
 //! Each namespace that recovers keeps a packet log (`log`), the sessions of sockets
 //! that dropped (`sessions`), and the sockets offered recovery that are connected now.
-//! Every event for a socket offered recovery goes through [`Recovery::deliver`] under
+//! Every event for a socket offered recovery goes through `Recovery::deliver` under
 //! one lock, which fixes the order in which places are taken and the order in which
 //! each socket receives them: they are the same, so "the last offset the client saw"
 //! names exactly what it received. Where socket.io falls short, this does not:
@@ -67,6 +67,7 @@ pub enum Refusal {
 }
 
 impl Refusal {
+    /// A short explanation, for logs.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Unknown => "no session kept under that pid",
@@ -91,16 +92,21 @@ pub struct RecoveryStats {
     pub recovered: u64,
     /// Of those, sockets whose old connection was still open and was taken over.
     pub taken_over: u64,
-    /// Refusals, by reason.
+    /// Refusals, by reason: [`Refusal::Unknown`].
     pub unknown: u64,
+    /// Refusals for [`Refusal::Trimmed`].
     pub trimmed: u64,
+    /// Refusals for [`Refusal::Malformed`].
     pub malformed: u64,
+    /// Refusals for [`Refusal::Ambiguous`].
     pub ambiguous: u64,
+    /// Refusals for [`Refusal::Unavailable`].
     pub unavailable: u64,
     /// Sessions kept now, for clients that may come back.
     pub kept_sessions: usize,
-    /// Events in the log now, and their size.
+    /// Events in the log now.
     pub stored_packets: usize,
+    /// Their size, counted as encoded.
     pub stored_bytes: usize,
 }
 

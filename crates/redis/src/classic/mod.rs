@@ -1,5 +1,6 @@
 //! The classic (non-sharded) `@socket.io/redis-adapter` 8.3 protocol on Redis pub/sub, as
-//! the [`Protocol`](crate::adapter::Protocol) of a namespace's adapter. Three parts, one
+//! the cross-node half ([`Requesting`](crate::adapter::Requesting),
+//! [`Receiving`](crate::adapter::Receiving)) of a namespace's adapter. Three parts, one
 //! file each:
 //! - `protocol`: what the namespace subscribes to, and which part gets what arrives (a
 //!   broadcast or a request to the responder, an answer to the requester).

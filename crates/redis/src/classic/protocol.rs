@@ -1,4 +1,5 @@
-//! The classic protocol as a namespace's [`Protocol`]: what arrives through a pattern is a
+//! The classic protocol as what a namespace's adapter receives
+//! ([`Receiving`]): what arrives through a pattern is a
 //! broadcast, on the request channel a request, on a response channel an answer.
 
 use super::requester::Requester;

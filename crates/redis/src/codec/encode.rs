@@ -47,26 +47,36 @@ pub fn encode(value: &Value, attachments: &[Bytes]) -> Vec<u8> {
     buf
 }
 
+/// Appends MessagePack `nil` (`c0`): notepack's form of `null` and `undefined`.
 pub fn write_nil(buf: &mut Vec<u8>) {
     let _ = rmp::encode::write_nil(buf);
 }
 
+/// Appends `s` as a MessagePack string in its shortest form (fixstr, str8/16/32), as
+/// notepack writes strings and map keys.
 pub fn write_str(buf: &mut Vec<u8>, s: &str) {
     let _ = rmp::encode::write_str(buf, s);
 }
 
+/// Appends `bytes` as MessagePack `bin8/16/32`: how a Node `Buffer` travels.
 pub fn write_bin(buf: &mut Vec<u8>, bytes: &[u8]) {
     let _ = rmp::encode::write_bin(buf, bytes);
 }
 
+/// Appends `n` in the smallest unsigned form (positive fixint, uint8..64), as notepack
+/// writes a non-negative integer; also how the wire writes its `type` numbers.
 pub fn write_uint(buf: &mut Vec<u8>, n: u64) {
     let _ = rmp::encode::write_uint(buf, n);
 }
 
+/// Appends the header of an array of `len` items (fixarray, array16/32); the items follow,
+/// written by the caller.
 pub fn write_array_len(buf: &mut Vec<u8>, len: usize) {
     let _ = rmp::encode::write_array_len(buf, u32::try_from(len).unwrap_or(u32::MAX));
 }
 
+/// Appends the header of a map of `len` entries (fixmap, map16/32); the caller then writes
+/// each key and its value, in the order Node would.
 pub fn write_map_len(buf: &mut Vec<u8>, len: usize) {
     let _ = rmp::encode::write_map_len(buf, u32::try_from(len).unwrap_or(u32::MAX));
 }

@@ -1,5 +1,6 @@
 //! The protocol of `@socket.io/redis-streams-adapter` 0.3, as the
-//! [`Protocol`](crate::adapter::Protocol) of a namespace's adapter.
+//! cross-node half ([`Requesting`](crate::adapter::Requesting),
+//! [`Receiving`](crate::adapter::Receiving)) of a namespace's adapter.
 //!
 //! Who hears what:
 //! - What every server must apply, in order, goes into the stream (`XADD … MAXLEN ~`):

@@ -1,4 +1,5 @@
-//! The streams protocol as a namespace's [`Protocol`]. Stream entries go to the responder.
+//! The streams protocol as what a namespace's adapter receives
+//! ([`Receiving`]). Stream entries go to the responder.
 //! Pub/sub messages are told apart by channel and first byte: on the public channel and
 //! this node's own, a map is the cluster's (a request, or an answer for the requester) and
 //! an array is the classic emitter's broadcast; through the pattern, only the emitter's

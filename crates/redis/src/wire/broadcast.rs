@@ -27,15 +27,22 @@ pub fn broadcast_message(
 /// A decoded broadcast message `[uid, packet, opts]`.
 #[derive(Debug)]
 pub struct IncomingBroadcast {
+    /// The sender's uid, the first part (`emitter` for `@socket.io/redis-emitter`); None when
+    /// it is not a string. A node skips its own broadcasts by it.
     pub uid: Option<String>,
     /// The packet's namespace (`/` when absent, as Node defaults it).
     pub nsp: String,
     /// `[event, ...args]` with placeholders.
     pub data: Value,
+    /// The packet's binary values, in order, which the placeholders in `data` point to.
     pub attachments: Vec<Bytes>,
+    /// The third part, `{rooms, except, flags}`: which local sockets it is delivered to,
+    /// with the `volatile` and `timeout` flags.
     pub opts: BroadcastOptions,
 }
 
+/// Reads a broadcast published by a node or the emitter. Fails on anything but an array of
+/// at least three parts whose second is an EVENT packet.
 pub fn parse_broadcast(payload: &[u8]) -> Result<IncomingBroadcast, WireError> {
     let (value, attachments) = codec::decode(payload)?;
     let Value::Array(mut parts) = value else {

@@ -20,6 +20,8 @@ pub struct Channels {
 }
 
 impl Channels {
+    /// The channels of namespace `nsp` under `prefix`, as seen by the node `uid` (whose own
+    /// response channel is `specific_response`).
     pub fn new(prefix: &str, nsp: &str, uid: &str) -> Self {
         let broadcast = format!("{prefix}#{nsp}#");
         let response = format!("{prefix}-response#{nsp}#");

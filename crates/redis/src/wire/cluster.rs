@@ -16,15 +16,28 @@ use serde_json::Value;
 /// The cluster adapter's message types (`socket.io-adapter`'s `MessageType`), those of the
 /// stream (3 to 6) and those of pub/sub alike.
 pub mod cluster_kind {
+    /// A broadcast: in the stream when it waits for no ack, over pub/sub with a `requestId`
+    /// when the sender collects its clients' acks.
     pub const BROADCAST: u64 = 3;
+    /// Stream: the sockets `opts` names join `rooms` (`socketsJoin`).
     pub const SOCKETS_JOIN: u64 = 4;
+    /// Stream: the sockets `opts` names leave `rooms` (`socketsLeave`).
     pub const SOCKETS_LEAVE: u64 = 5;
+    /// Stream: the sockets `opts` names are disconnected, their connections too when
+    /// `close` is set (`disconnectSockets`).
     pub const DISCONNECT_SOCKETS: u64 = 6;
+    /// Pub/sub request: the sockets `opts` names, with their handshake, rooms and data
+    /// (`fetchSockets`).
     pub const FETCH_SOCKETS: u64 = 7;
+    /// Pub/sub answer to [`FETCH_SOCKETS`]: one server's matching sockets.
     pub const FETCH_SOCKETS_RESPONSE: u64 = 8;
+    /// Pub/sub request: an event for the other servers' handlers (`serverSideEmit`).
     pub const SERVER_SIDE_EMIT: u64 = 9;
+    /// Pub/sub answer to a [`SERVER_SIDE_EMIT`] that has a `requestId`: one server's ack.
     pub const SERVER_SIDE_EMIT_RESPONSE: u64 = 10;
+    /// Pub/sub answer to a broadcast with acks: how many clients one server delivered it to.
     pub const BROADCAST_CLIENT_COUNT: u64 = 11;
+    /// Pub/sub answer to a broadcast with acks: one client's ack.
     pub const BROADCAST_ACK: u64 = 12;
 }
 
@@ -33,40 +46,72 @@ pub mod cluster_kind {
 pub enum ClusterMessage {
     /// An EVENT whose recipients' acks go back to the requester.
     BroadcastWithAck {
+        /// `data.requestId`, which the client counts and acks sent back repeat.
         request_id: String,
+        /// `data.packet.data`: `[event, ...args]` with placeholders (the packet is
+        /// `{type: 2, data}`, without `nsp`).
         data: Value,
+        /// The binary values the placeholders in `data` point to, MessagePack `bin` on the
+        /// wire.
         attachments: Vec<Bytes>,
+        /// `data.opts`, `{rooms, except, flags}`: the sockets it goes to; `flags.timeout` is
+        /// how long (ms) the sender waits for their acks.
         opts: BroadcastOptions,
     },
+    /// Asks every other server for its sockets that `opts` names, with their handshake,
+    /// rooms and data.
     FetchSockets {
+        /// `data.requestId`, which each server's answer repeats.
         request_id: String,
+        /// `data.opts`, `{rooms, except, flags}`: which sockets.
         opts: BroadcastOptions,
     },
+    /// One server's answer to a [`FetchSockets`](Self::FetchSockets): its matching sockets.
     FetchSocketsResponse {
+        /// `data.requestId` of the request answered.
         request_id: String,
+        /// `data.sockets`, each `{id, handshake, rooms, data}`; one without an `id` is left
+        /// out when read.
         sockets: Vec<SocketInfo>,
     },
     /// `[event, ...args]` for the other servers' handlers; with a request id when the
     /// sender waits for their answers.
     ServerSideEmit {
+        /// `data.requestId`, present when the sender waits for acks; each server's answer
+        /// repeats it.
         request_id: Option<String>,
+        /// `data.packet`: `[event, ...args]` with placeholders.
         data: Value,
+        /// The binary values the placeholders in `data` point to, MessagePack `bin` on the
+        /// wire.
         attachments: Vec<Bytes>,
     },
     /// A server's answer to a server-side emit: the first argument its handler acked with.
     ServerSideEmitResponse {
+        /// `data.requestId` of the emit answered.
         request_id: String,
+        /// `data.packet`: that first argument (`null` when the handler gave none).
         data: Value,
+        /// The binary values the placeholders in `data` point to, MessagePack `bin` on the
+        /// wire.
         attachments: Vec<Bytes>,
     },
+    /// How many local clients a server delivered a broadcast with acks to: how many acks
+    /// the requester waits for from it.
     BroadcastClientCount {
+        /// `data.requestId` of the broadcast answered.
         request_id: String,
+        /// `data.clientCount` (0 when absent or not a non-negative integer).
         count: u64,
     },
     /// One client's ack to a broadcast: its first argument.
     BroadcastAck {
+        /// `data.requestId` of the broadcast answered.
         request_id: String,
+        /// `data.packet`: that first argument (`null` when the client gave none).
         data: Value,
+        /// The binary values the placeholders in `data` point to, MessagePack `bin` on the
+        /// wire.
         attachments: Vec<Bytes>,
     },
 }
@@ -74,8 +119,11 @@ pub enum ClusterMessage {
 /// A message as read: the server that sent it, its namespace, and what it says.
 #[derive(Debug, PartialEq)]
 pub struct ClusterEnvelope {
+    /// `uid`: the server that sent it; a request's answers go to `P#NSP#<uid>#`.
     pub uid: String,
+    /// `nsp`: the namespace it concerns.
     pub nsp: String,
+    /// `type` and `data`, read into what they say.
     pub message: ClusterMessage,
 }
 

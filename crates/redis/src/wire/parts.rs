@@ -12,15 +12,31 @@ use std::time::Duration;
 
 /// `RequestType` of the classic adapter.
 pub mod kind {
+    /// The ids of the sockets in `rooms` (`allSockets`); every node answers with its own.
     pub const SOCKETS: u64 = 0;
+    /// The rooms of every node (`allRooms`); every node answers with its own.
     pub const ALL_ROOMS: u64 = 1;
+    /// The sockets `opts` names join `rooms` (`socketsJoin`). The legacy form names one
+    /// socket (`sid`, `room`), and the node that has it answers once done.
     pub const REMOTE_JOIN: u64 = 2;
+    /// The sockets `opts` names leave `rooms` (`socketsLeave`); legacy form as for
+    /// [`REMOTE_JOIN`].
     pub const REMOTE_LEAVE: u64 = 3;
+    /// The sockets `opts` names are disconnected, their connections too when `close` is
+    /// set (`disconnectSockets`); legacy form (`sid`) as for [`REMOTE_JOIN`].
     pub const REMOTE_DISCONNECT: u64 = 4;
+    /// The sockets `opts` names, with their handshake, rooms and data (`fetchSockets`).
     pub const REMOTE_FETCH: u64 = 5;
+    /// An event for the other nodes' server-side handlers (`serverSideEmit`); with a
+    /// `requestId`, each node answers with its handler's ack, under the same type.
     pub const SERVER_SIDE_EMIT: u64 = 6;
+    /// A broadcast whose clients' acks the sender collects (notepack); each node answers
+    /// with [`BROADCAST_CLIENT_COUNT`], then one [`BROADCAST_ACK`] per client that acks.
     pub const BROADCAST: u64 = 7;
+    /// The answer to [`BROADCAST`]: how many local clients it reached, so how many acks the
+    /// sender waits for from that node.
     pub const BROADCAST_CLIENT_COUNT: u64 = 8;
+    /// The answer to [`BROADCAST`] carrying one client's ack (notepack).
     pub const BROADCAST_ACK: u64 = 9;
 }
 
@@ -150,6 +166,8 @@ fn room_of(value: &Value) -> Option<Room> {
     }
 }
 
+/// A room list as Node would hold it: an array (items neither strings nor numbers left
+/// out), a single value as a list of one, an absent field as no rooms.
 pub fn rooms_of(value: Option<&Value>) -> Vec<Room> {
     match value {
         Some(Value::Array(items)) => items.iter().filter_map(room_of).collect(),

@@ -107,9 +107,13 @@ pub fn server_side_emit_request(
 pub struct IncomingRequest {
     /// The requesting node (None: the emitter, or a legacy node).
     pub uid: Option<String>,
+    /// `requestId`, which every answer repeats (a number as its decimal text); None for a
+    /// request that waits for no answer (room changes, a server-side emit without acks).
     pub request_id: Option<String>,
     /// One of [`kind`].
     pub kind: u64,
+    /// The binary values of a notepack request (BROADCAST), which the placeholders in its
+    /// packet point to; empty for a JSON one.
     pub attachments: Vec<Bytes>,
     body: Value,
 }
@@ -117,17 +121,23 @@ pub struct IncomingRequest {
 /// A SERVER_SIDE_EMIT's `data`: `[event, ...args]`.
 #[derive(Debug)]
 pub struct ServerSideEmit {
+    /// The event name, `data[0]` (a number as its decimal text).
     pub event: String,
+    /// The arguments after it, `data[1..]`; in a JSON request a Node `Buffer` is the
+    /// `{type: "Buffer", data: [...]}` object `JSON.stringify` made of it.
     pub args: Vec<Value>,
+    /// The binary values the placeholders in `args` point to; empty for a JSON request.
     pub attachments: Vec<Bytes>,
 }
 
 /// A BROADCAST (7) request: a broadcast whose receivers answer with acks.
 #[derive(Debug)]
 pub struct BroadcastRequest {
+    /// `requestId`, which the client count and every ack sent back repeat.
     pub request_id: String,
     /// `[event, ...args]` with placeholders.
     pub data: Value,
+    /// The packet's binary values, which the placeholders in `data` point to.
     pub attachments: Vec<Bytes>,
     /// Rooms and except only: Node delivers with those and no flags.
     pub opts: BroadcastOptions,

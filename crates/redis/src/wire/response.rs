@@ -102,12 +102,18 @@ pub fn broadcast_ack_response(
 /// which only the requester knows (by `requestId`), hence one accessor per kind of answer.
 #[derive(Debug)]
 pub struct IncomingResponse {
+    /// `requestId` of the request answered (a number as its decimal text); None when it is
+    /// absent or `null`, as in the answer to a request that had none.
     pub request_id: Option<String>,
+    /// The binary values of a notepack answer (BROADCAST_ACK), which the placeholders in
+    /// its `packet` point to; empty for a JSON one.
     pub attachments: Vec<Bytes>,
     body: Value,
 }
 
 impl IncomingResponse {
+    /// Reads a response, JSON text or notepack; its fields are read by the accessor for the
+    /// kind of answer the requester expects.
     pub fn decode(payload: &[u8]) -> Result<IncomingResponse, WireError> {
         let (body, attachments) = decode_message(payload)?;
         Ok(IncomingResponse {

@@ -28,26 +28,44 @@ pub const UNPLACED: u64 = 100;
 pub enum StreamMessage {
     /// An EVENT (`[event, ...args]` with placeholders) for the sockets `opts` names.
     Broadcast {
+        /// `packet.data` of the entry's `data`: `[event, ...args]` with placeholders.
         data: Value,
+        /// The binary values the placeholders in `data` point to; with any, the entry's
+        /// `data` is base64 of MessagePack instead of JSON text.
         attachments: Vec<Bytes>,
+        /// `opts`, `{rooms, except, flags}`: the sockets every server delivers it to, and
+        /// its `volatile` and `timeout` flags.
         opts: BroadcastOptions,
     },
+    /// SOCKETS_JOIN: every server puts the sockets `opts` names in `rooms` (`socketsJoin`).
     SocketsJoin {
+        /// `opts`, `{rooms, except, flags}`: which sockets.
         opts: BroadcastOptions,
+        /// `rooms`: the rooms they join.
         rooms: Vec<Room>,
     },
+    /// SOCKETS_LEAVE: every server takes the sockets `opts` names out of `rooms`
+    /// (`socketsLeave`).
     SocketsLeave {
+        /// `opts`, `{rooms, except, flags}`: which sockets.
         opts: BroadcastOptions,
+        /// `rooms`: the rooms they leave.
         rooms: Vec<Room>,
     },
+    /// DISCONNECT_SOCKETS: every server disconnects the sockets `opts` names
+    /// (`disconnectSockets`).
     DisconnectSockets {
+        /// `opts`, `{rooms, except, flags}`: which sockets.
         opts: BroadcastOptions,
+        /// `close`: close their underlying connections too, rather than only disconnect them
+        /// from the namespace (read with JavaScript truthiness).
         close: bool,
     },
     /// Rally only: the writer delivered events to the sockets `opts` names that are not in
     /// the stream (Redis was away). No recovery may replay past this entry for them: they
     /// may have missed what is not there.
     Unplaced {
+        /// `opts`, `{rooms, except, flags}`: the sockets that may have missed events.
         opts: BroadcastOptions,
     },
 }
@@ -55,8 +73,11 @@ pub enum StreamMessage {
 /// A stream entry as read: the server that wrote it (`uid`), its namespace and message.
 #[derive(Debug, PartialEq)]
 pub struct StreamEntry {
+    /// The `uid` field: the server that appended it, so that it can tell its own entries.
     pub uid: String,
+    /// The `nsp` field: the namespace it concerns (its packet carries none).
     pub nsp: String,
+    /// The `type` and `data` fields, read into what they ask.
     pub message: StreamMessage,
 }
 
