@@ -183,7 +183,7 @@ async function startServer(kind, recovery) {
       '--ping-interval-ms', String(HEARTBEAT_MS),
       '--ping-timeout-ms', String(HEARTBEAT_MS),
       '--recovery', recovery ? 'opt-in' : 'off',
-    ]);
+    ], { env: { RUST_LOG: 'warn,rally::recovery=debug,rally::namespace=debug' } });
     return { url: chat.url, port: chat.port, output: chat.srv.output, stop: () => chat.stop('SIGKILL'), cleanup: chat.cleanup };
   }
   throw new Error(`unknown server kind ${kind}`);
@@ -617,7 +617,10 @@ async function runScenario({ kind, recovery, log = () => {}, ...overrides }) {
       t0,
       usersSnapshots: usersSnapshots.length,
       problems: chromium ? [...chromium.problems] : [],
-      serverLog: server.output().replace(/\x1b\[[0-9;]*m/g, '').split('\n').filter((l) => l && !l.startsWith('listening on')).slice(-20).join('\n'),
+      // the last lines, and for the pages (whose server logs every recovery) those about it
+      serverLog: server.output().replace(/\x1b\[[0-9;]*m/g, '').split('\n')
+        .filter((l) => l && !l.startsWith('listening on') && (kind !== 'pages' || /recover/.test(l)))
+        .slice(kind === 'pages' ? -60 : -20).join('\n'),
     };
   } finally {
     for (const s of sockets) {

@@ -446,11 +446,22 @@ impl Recovery {
         };
         let mut progress = session.progress.clone();
         let mut missed = Vec::new();
+        let mut events = 0usize;
         for entry in state.log.missed(after, &session.rooms) {
             progress.last_sent_seq = progress.last_sent_seq.max(entry.seq);
+            events += 1;
             // Their wait in the client's queue starts now: they are as old as the gap.
             missed.extend(entry.messages.iter().map(OutMessage::resent));
         }
+        tracing::debug!(
+            sid = %session.sid,
+            claimed = claim.offset.as_deref().unwrap_or("-"),
+            after,
+            last_sent = session.progress.last_sent_seq,
+            left_at = session.left_at_seq,
+            events,
+            "recovery: replaying what the client missed"
+        );
         progress.unstored = None;
         let recovery = SocketRecovery::new(self.next_pid(claim), progress);
         state.live.insert(recovery.pid.clone(), session.sid.clone());
