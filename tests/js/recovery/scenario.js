@@ -123,8 +123,9 @@ async function startServer(kind, recovery) {
       '--redis-prefix', `rally-recovery-${process.pid}`,
     ];
     const chats = [];
+    const logs = { env: { RUST_LOG: 'warn,rally::recovery=debug,rally::namespace=debug' } };
     try {
-      chats.push(await startChat(args), await startChat(args));
+      chats.push(await startChat(args, logs), await startChat(args, logs));
     } catch (err) {
       for (const c of chats) { await c.stop('SIGKILL'); c.cleanup(); }
       await redis.stop();
@@ -415,12 +416,16 @@ function analyse(sub, total) {
   let duplicates = 0;
   let outOfOrder = 0;
   let prev = -1;
-  for (const n of sub.got) {
+  const disorders = []; // where the order broke: the numbers around it, for the report
+  sub.got.forEach((n, i) => {
     if (seen.has(n)) duplicates += 1;
     else seen.add(n);
-    if (n < prev) outOfOrder += 1;
+    if (n < prev) {
+      outOfOrder += 1;
+      if (disorders.length < 3) disorders.push(sub.got.slice(Math.max(0, i - 3), i + 3).join(','));
+    }
     prev = n;
-  }
+  });
   let delivered = 0;
   let firstGap = null;
   let withHistory = 0;
@@ -441,6 +446,7 @@ function analyse(sub, total) {
     firstGap,
     duplicates,
     outOfOrder,
+    disorders,
     reconnects: sub.reconnects,
     connects: sub.connects === undefined ? sub.ids.length : sub.connects,
     recovered: sub.recovered.filter(Boolean).length,
@@ -463,7 +469,7 @@ function report(result) {
     `got ${String(a.received).padStart(5)}`,
     `first gap ${a.firstGap === null ? '-' : a.firstGap}`.padEnd(15),
     `dup ${a.duplicates}`,
-    `disorder ${a.outOfOrder}`,
+    `disorder ${a.outOfOrder}${a.disorders.length ? ` (${a.disorders.join(' | ')})` : ''}`,
     `reconnects ${a.reconnects}`,
     `ids ${a.distinctIds}/${a.connects} connects (recovered ${a.recovered})`,
     kind === 'chat' || kind.startsWith('cluster') ? `with history ${a.withHistoryPct.toFixed(1)} %` : '',
@@ -510,6 +516,7 @@ async function runScenario({ kind, recovery, log = () => {}, ...overrides }) {
   let server;
   let proxy;
   let chromium;
+  const logsRecoveries = kind === 'pages' || kind.startsWith('cluster');
   try {
     server = await startServer(kind, recovery);
     proxy = await startProxy({ targetPorts: server.targets || [server.port] });
@@ -617,10 +624,11 @@ async function runScenario({ kind, recovery, log = () => {}, ...overrides }) {
       t0,
       usersSnapshots: usersSnapshots.length,
       problems: chromium ? [...chromium.problems] : [],
-      // the last lines, and for the pages (whose server logs every recovery) those about it
+      // the last lines, and where the server logs every recovery (pages, cluster), those
+      // about it
       serverLog: server.output().replace(/\x1b\[[0-9;]*m/g, '').split('\n')
-        .filter((l) => l && !l.startsWith('listening on') && (kind !== 'pages' || /recover/.test(l)))
-        .slice(kind === 'pages' ? -60 : -20).join('\n'),
+        .filter((l) => l && !l.startsWith('listening on') && (!logsRecoveries || /recover|server [AB]:/.test(l)))
+        .slice(logsRecoveries ? -60 : -20).join('\n'),
     };
   } finally {
     for (const s of sockets) {
