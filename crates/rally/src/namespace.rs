@@ -11,7 +11,7 @@ use crate::config::RecoveryConfig;
 use crate::handler::run_handler;
 use crate::handshake::Handshake;
 pub use crate::id_hash::IdHash;
-use crate::recovery::{Claim, KeptSession, Recovery, RecoveryStats, Refusal, SocketRecovery};
+use crate::recovery::{Claim, KeptSession, Recovery, RecoveryStats, SocketRecovery};
 use crate::socket::Socket;
 use crate::sync::{read, write};
 use futures::future::BoxFuture;
@@ -353,10 +353,7 @@ impl Namespace {
         let ns = self.clone();
         run_handler(Box::pin(async move {
             let restored = match claim {
-                Some(claim) if ns.adapter().cluster_recovery().is_some() => {
-                    ns.restore_from_cluster(&client, &handshake, &claim).await
-                }
-                Some(claim) => ns.restore(&client, &handshake, &claim),
+                Some(claim) => ns.restore(&client, &handshake, &claim).await,
                 None => None,
             };
             ns.admit(client, handshake, offered, restored).await;
@@ -434,9 +431,11 @@ impl Namespace {
         socket
     }
 
-    /// Like `restore`, with the session and what its client missed read from the cluster
-    /// (the adapter's [`ClusterRecovery`](crate::adapter::cluster::ClusterRecovery)).
-    async fn restore_from_cluster(
+    /// Puts back the session a client claims, as a socket in the namespace and its
+    /// rooms: kept here, or, when the adapter keeps sessions for the cluster
+    /// ([`ClusterRecovery`](crate::adapter::cluster::ClusterRecovery)), read from there
+    /// with what its client missed. `None` (and a log line saying why) when it cannot be.
+    async fn restore(
         &self,
         client: &Arc<Client>,
         handshake: &Handshake,
@@ -444,24 +443,27 @@ impl Namespace {
     ) -> Option<Socket> {
         let recovery = self.recovery()?;
         self.take_over_live(recovery, claim);
-        let asked = self.adapter().cluster_recovery()?.restore_session(
-            claim.pid().to_owned(),
-            claim.offset().map(str::to_owned),
-            recovery.config().max_packets,
-        );
-        let restored = match asked.await {
-            Ok(found) => recovery.restore_from_cluster(&self.0.name, claim, found, |s, m, p| {
-                self.put_back(client, handshake, s, m, p)
-            }),
-            Err(refusal) => {
-                recovery.count_refusal(refusal);
-                Err(refusal)
+        let put_back =
+            |session, missed, part| self.put_back(client, handshake, session, missed, part);
+        let restored = match self.adapter().cluster_recovery() {
+            Some(cluster) => {
+                let asked = cluster.restore_session(
+                    claim.pid().to_owned(),
+                    claim.offset().map(str::to_owned),
+                    recovery.config().max_packets,
+                );
+                match asked.await {
+                    Ok(found) => {
+                        recovery.restore_from_cluster(&self.0.name, claim, found, put_back)
+                    }
+                    Err(refusal) => {
+                        recovery.count_refusal(refusal);
+                        Err(refusal)
+                    }
+                }
             }
+            None => recovery.restore(claim, put_back),
         };
-        self.restored_or_why(restored)
-    }
-
-    fn restored_or_why(&self, restored: Result<Socket, Refusal>) -> Option<Socket> {
         match restored {
             Ok(socket) => {
                 tracing::debug!(nsp = %self.0.name, sid = %socket.id(), "connection state recovered");
@@ -472,22 +474,6 @@ impl Namespace {
                 None
             }
         }
-    }
-
-    /// Puts back the session a client claims, as a socket in the namespace and its
-    /// rooms; `None` (and a log line saying why) when it cannot be.
-    fn restore(
-        &self,
-        client: &Arc<Client>,
-        handshake: &Handshake,
-        claim: &Claim,
-    ) -> Option<Socket> {
-        let recovery = self.recovery()?;
-        self.take_over_live(recovery, claim);
-        let restored = recovery.restore(claim, |session, missed, part| {
-            self.put_back(client, handshake, session, missed, part)
-        });
-        self.restored_or_why(restored)
     }
 
     fn add_socket(&self, client: Arc<Client>, socket: Socket, restored: bool) {

@@ -328,7 +328,8 @@ impl Socket {
                 };
                 opts.flags.volatile = volatile;
                 let adapter = self.0.ns.adapter();
-                if packet.id.is_none() && !volatile && adapter.cluster_recovery().is_some() {
+                if crate::recovery::stores(packet, volatile) && adapter.cluster_recovery().is_some()
+                {
                     return adapter.broadcast(packet.clone(), opts);
                 }
                 recovery.deliver(packet, &opts, |send| send(self));

@@ -197,9 +197,10 @@ describe('redis streams cluster: connection state recovery on another server', (
       } finally {
         redis.proc.kill('SIGCONT');
       }
+      const watchers = await Promise.all(nodes.map((n) => sio.connect(n.url)));
       await sio.eventually(async () => {
-        for (const n of nodes) {
-          const s = await sio.ack(await sio.connect(n.url), 'stats');
+        for (const w of watchers) {
+          const s = await sio.ack(w, 'stats');
           assert.ok(s.publisher_connected && s.subscriber_connected, JSON.stringify(s));
         }
       }, 10000, 100);

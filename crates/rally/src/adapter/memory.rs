@@ -148,8 +148,7 @@ impl MemoryAdapter {
     /// places stored events ([`cluster_recovery`](super::Adapter::cluster_recovery))
     /// delivers these through [`broadcast_local_placed`](Self::broadcast_local_placed).
     pub fn stores(&self, packet: &Packet, opts: &BroadcastOptions) -> bool {
-        packet.id.is_none()
-            && !opts.flags.volatile
+        crate::recovery::stores(packet, opts.flags.volatile)
             && self.nsp.upgrade().is_some_and(|ns| ns.recovery().is_some())
     }
 

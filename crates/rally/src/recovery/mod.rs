@@ -286,7 +286,7 @@ impl Recovery {
         let plain = to_messages(packet);
         let volatile = opts.flags.volatile;
         let mut state = lock(&self.state);
-        let storable = packet.id.is_none() && !volatile;
+        let storable = stores(packet, volatile);
         if storable && self.clustered() {
             // The cluster could not place it (Redis away): it reaches who is here now,
             // and a client that missed it cannot recover past it.
@@ -628,6 +628,12 @@ impl Recovery {
 
 /// The last argument of an EVENT when it is a string: the official client takes it for
 /// an offset, stored event or not.
+/// Whether recovery keeps `packet` for clients that may come back: an EVENT that waits
+/// for no ack and is not volatile (socket.io's rule).
+pub(crate) fn stores(packet: &Packet, volatile: bool) -> bool {
+    packet.id.is_none() && !volatile
+}
+
 fn last_string_argument(packet: &Packet) -> Option<Arc<str>> {
     match packet.data.as_ref()?.as_array()?.last()? {
         Value::String(text) => Some(text.as_str().into()),

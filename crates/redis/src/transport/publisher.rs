@@ -100,9 +100,6 @@ pub(super) async fn run(
                 for (cmd, value) in batch.into_iter().zip(values) {
                     match cmd {
                         PubCmd::Publish { .. } | PubCmd::Append { .. } => published += 1,
-                        PubCmd::NumSub { channels, reply } => {
-                            let _ = reply.send(parse_numsub(&value, channels.len()));
-                        }
                         PubCmd::Query { reply, .. } => {
                             if let Some(reply) = reply {
                                 let _ = reply.send(Ok(value));
@@ -126,7 +123,7 @@ pub(super) async fn run(
 }
 
 /// `PUBSUB NUMSUB a b` answers `[a, 3, b, 1]`.
-fn parse_numsub(value: &redis::Value, expected: usize) -> Result<Vec<usize>, String> {
+pub(super) fn parse_numsub(value: &redis::Value, expected: usize) -> Result<Vec<usize>, String> {
     let redis::Value::Array(items) = value else {
         return Err(format!("unexpected PUBSUB NUMSUB answer {value:?}"));
     };

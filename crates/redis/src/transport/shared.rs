@@ -67,11 +67,6 @@ pub(crate) enum PubCmd {
         fields: Vec<(&'static str, Vec<u8>)>,
         on_fail: Option<FailHook>,
     },
-    /// `PUBSUB NUMSUB channels…`: one count per channel.
-    NumSub {
-        channels: Vec<String>,
-        reply: oneshot::Sender<Result<Vec<usize>, String>>,
-    },
     /// Any other command, in order with the rest; its answer goes to `reply`, if any.
     Query {
         cmd: redis::Cmd,
@@ -96,7 +91,7 @@ impl PubCmd {
                         .map(|(name, value)| name.len() + value.len())
                         .sum::<usize>(),
             ),
-            PubCmd::NumSub { .. } | PubCmd::Query { .. } | PubCmd::Reset => None,
+            PubCmd::Query { .. } | PubCmd::Reset => None,
         }
     }
 
@@ -124,9 +119,6 @@ impl PubCmd {
                 for (name, value) in fields {
                     cmd.arg(*name).arg(value.as_slice());
                 }
-            }
-            PubCmd::NumSub { channels, .. } => {
-                pipe.cmd("PUBSUB").arg("NUMSUB").arg(channels);
             }
             PubCmd::Query { cmd, .. } => {
                 pipe.add_command(cmd.clone());
@@ -280,15 +272,11 @@ impl Transport {
 
     /// `PUBSUB NUMSUB` for these channels, within the request timeout.
     pub async fn numsub(&self, channels: Vec<String>) -> Result<Vec<usize>, String> {
-        let (reply, answer) = oneshot::channel();
-        self.publisher
-            .send(PubCmd::NumSub { channels, reply })
-            .map_err(|_| "the publisher task has stopped".to_owned())?;
-        match timeout(self.config.request_timeout, answer).await {
-            Ok(Ok(result)) => result,
-            Ok(Err(_)) => Err("the publisher task has stopped".into()),
-            Err(_) => Err("PUBSUB NUMSUB timed out".into()),
-        }
+        let expected = channels.len();
+        let mut cmd = redis::cmd("PUBSUB");
+        cmd.arg("NUMSUB").arg(channels);
+        let answer = self.query(cmd).await?;
+        super::publisher::parse_numsub(&answer, expected)
     }
 
     /// Sends `cmd` in order with the publications and waits for its answer, within the
@@ -368,9 +356,6 @@ impl Transport {
                     if let Some(hook) = on_fail {
                         hook(why);
                     }
-                }
-                PubCmd::NumSub { reply, .. } => {
-                    let _ = reply.send(Err(why.to_owned()));
                 }
                 PubCmd::Query { reply, .. } => match reply {
                     Some(reply) => {
