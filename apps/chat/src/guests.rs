@@ -44,11 +44,6 @@ pub fn is_guest_name(name: &str) -> bool {
     }
 }
 
-/// The display name kept in `socket.data`, on any server of the cluster.
-pub fn name_in(data: &serde_json::Value) -> Option<&str> {
-    data["name"].as_str()
-}
-
 /// Hands out guest names; one per server.
 pub struct GuestNames {
     io: Server,
@@ -153,8 +148,7 @@ impl GuestNames {
 fn names(sockets: &[RemoteSocket]) -> HashSet<String> {
     sockets
         .iter()
-        .filter_map(|s| name_in(&s.data))
-        .map(str::to_owned)
+        .filter_map(crate::user::remote_name)
         .collect()
 }
 

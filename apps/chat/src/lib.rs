@@ -13,6 +13,7 @@ pub mod guests;
 pub mod history;
 pub mod limits;
 pub mod server;
+pub mod user;
 pub mod web;
 
 /// Locks a mutex whose data stays consistent even if a holder panicked (every critical

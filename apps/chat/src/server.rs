@@ -5,8 +5,7 @@ use crate::guests::GuestNames;
 use crate::history::{HistoryStore, RedisStore, RedisStoreConfig, SqliteStore};
 use crate::web::{self, Health};
 use clap::Parser;
-use rally::engine::EngineConfig;
-use rally::{RecoveryConfig, RecoveryOffer, Server, ServerConfig};
+use rally::{RecoveryConfig, RecoveryOffer, Server};
 use rally_redis::{Protocol, RedisAdapterConfig, RedisAdapterFactory};
 use std::sync::Arc;
 use std::time::Duration;
@@ -162,19 +161,16 @@ const REDIS_STARTUP_WAIT: Duration = Duration::from_secs(5);
 
 /// Runs the chat server until SIGINT or SIGTERM.
 pub async fn run(options: Options) -> Result<(), String> {
-    let config = ServerConfig {
-        engine: EngineConfig {
-            path: "/socket.io/".to_owned(),
-            max_payload: options.max_payload,
-            ping_interval: Duration::from_millis(options.ping_interval_ms),
-            ping_timeout: Duration::from_millis(options.ping_timeout_ms),
-            max_lag: Duration::from_millis(options.max_lag_ms),
-            ..EngineConfig::default()
-        },
-        connect_timeout: Duration::from_millis(options.connect_timeout_ms),
-        connection_state_recovery: options.recovery(),
-        ..ServerConfig::default()
-    };
+    let max_lag = Duration::from_millis(options.max_lag_ms);
+    let mut builder = Server::builder()
+        .max_payload(options.max_payload)
+        .ping_interval(Duration::from_millis(options.ping_interval_ms))
+        .ping_timeout(Duration::from_millis(options.ping_timeout_ms))
+        .engine(|engine| engine.max_lag = max_lag)
+        .connect_timeout(Duration::from_millis(options.connect_timeout_ms));
+    if let Some(recovery) = options.recovery() {
+        builder = builder.connection_state_recovery(recovery);
+    }
     let (io, store, redis): (Server, Arc<dyn HistoryStore>, Option<RedisAdapterFactory>) =
         match options.redis_url() {
             None => {
@@ -185,7 +181,7 @@ pub async fn run(options: Options) -> Result<(), String> {
                     .map_err(|e| {
                         format!("cannot open the history database {:?}: {e}", options.db)
                     })?;
-                (Server::new(config), Arc::new(store), None)
+                (builder.build(), Arc::new(store), None)
             }
             Some(url) => {
                 let protocol = match options.redis_adapter {
@@ -208,7 +204,7 @@ pub async fn run(options: Options) -> Result<(), String> {
                 .map_err(|e| format!("--redis-url: {e}"))?;
                 // The main namespace exists before the connections come up, so its
                 // channels are subscribed by the time Redis counts as connected.
-                let io = Server::with_adapter(config, factory.clone());
+                let io = builder.adapter(factory.clone()).build();
                 if !factory.wait_connected(REDIS_STARTUP_WAIT).await {
                     tracing::warn!(
                         "Redis at {} is not reachable yet: serving this server's clients alone \

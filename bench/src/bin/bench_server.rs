@@ -24,9 +24,10 @@
 //! `rally-redis` depends on `rally`.
 
 use clap::{Parser, ValueEnum};
-use rally::{Event, RecoveryConfig, Server, ServerConfig};
+use rally::{Event, RecoveryConfig, Server};
 use rally_redis::{RedisAdapterConfig, RedisAdapterFactory};
 use serde_json::Value;
+use std::convert::Infallible;
 use std::time::Duration;
 
 #[derive(Parser)]
@@ -73,12 +74,12 @@ fn main() {
 
 async fn serve(options: Options) {
     let recovery = std::env::var("RALLY_BENCH_RECOVERY").is_ok_and(|v| v == "1");
-    let config = ServerConfig {
-        connection_state_recovery: recovery.then(RecoveryConfig::default),
-        ..ServerConfig::default()
-    };
+    let mut builder = Server::builder();
+    if recovery {
+        builder = builder.connection_state_recovery(RecoveryConfig::default());
+    }
     let io = match &options.redis_url {
-        None => Server::new(config),
+        None => builder.build(),
         Some(url) => {
             let redis = RedisAdapterConfig::new(url.clone()).prefix(options.prefix.clone());
             let factory = match options.adapter {
@@ -88,7 +89,7 @@ async fn serve(options: Options) {
                 }
             }
             .unwrap_or_else(|e| exit(&e.to_string()));
-            let io = Server::with_adapter(config, factory.clone());
+            let io = builder.adapter(factory.clone()).build();
             // A server announced before it hears the others would lose the first broadcasts.
             if !factory.wait_connected(Duration::from_secs(5)).await {
                 exit(&format!("Redis at {url} not reachable within 5 s"));
@@ -96,28 +97,17 @@ async fn serve(options: Options) {
             io
         }
     };
-    let server = io.clone();
-    io.on_connection(move |socket| {
-        let io = server.clone();
-        socket.on("message", move |_, event: Event| {
-            let io = io.clone();
-            async move {
-                let sent = match event.args.values.get(1).and_then(Value::as_str) {
-                    Some(room) => io.to(room.to_owned()).emit("message", event.args),
-                    None => io.emit("message", event.args),
-                };
-                if let Err(e) = sent {
-                    tracing::warn!("not relayed: {e}");
-                }
+    io.on_connection(|socket| {
+        socket.on("message", |socket, event: Event| async move {
+            let io = socket.server();
+            match event.args.values.get(1).and_then(Value::as_str) {
+                Some(room) => io.to(room.to_owned()).emit("message", event.args),
+                None => io.emit("message", event.args),
             }
         });
-        socket.on("join", |socket, event: Event| async move {
-            if let Ok(room) = event.arg::<String>(0) {
-                socket.join(room);
-            }
-            if let Some(ack) = event.ack {
-                ack.send(());
-            }
+        socket.on("join", |socket, (room,): (String,)| async move {
+            socket.join(room);
+            Ok::<_, Infallible>(())
         });
         socket.on("private_message", |socket, event: Event| async move {
             let Ok(target) = event.arg::<String>(1) else {
@@ -128,10 +118,9 @@ async fn serve(options: Options) {
             args.values.push(Value::String(socket.id().to_string()));
             let _ = socket.to(target).emit("private_message", args);
         });
-        socket.on("echo", |_, event: Event| async move {
-            if let Some(ack) = event.ack {
-                ack.send(event.args);
-            }
+        socket.on("echo", |_, mut event: Event| async move {
+            let args = std::mem::take(&mut event.args);
+            event.ack(args);
         });
     });
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", options.port))

@@ -9,16 +9,41 @@
 //!   messages gain little and per-connection deflate state costs memory.
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::transport_kind::TransportKind;
 
 /// A request filter run on every handshake (not on requests of an existing
-/// session). `Err(message)` refuses it with HTTP 403 and
-/// `{"code":4,"message":message}`; an empty message becomes "Forbidden",
-/// as in Node, which forwards the hook's message when it has one.
-pub type AllowRequest = Arc<dyn Fn(&http::request::Parts) -> Result<(), String> + Send + Sync>;
+/// session), Node's `allowRequest`. Its future's `Err(message)` refuses the
+/// request with HTTP 403 and `{"code":4,"message":message}`; an empty message
+/// becomes "Forbidden", as in Node, which forwards the hook's message when it has
+/// one.
+#[derive(Clone)]
+pub struct AllowRequest(Arc<dyn Fn(&http::request::Parts) -> AllowFuture + Send + Sync>);
+
+type AllowFuture = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
+
+impl AllowRequest {
+    /// A filter from a function that reads the request's head and returns a future
+    /// owning what it took from it, so that it may look elsewhere (a session store, a
+    /// database) before it decides: `AllowRequest::new(|req| { let token =
+    /// req.headers.get("x-token").cloned(); async move { check(token).await } })`.
+    /// A decision that needs no waiting returns `std::future::ready(…)`.
+    pub fn new<F, Fut>(decide: F) -> Self
+    where
+        F: Fn(&http::request::Parts) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), String>> + Send + 'static,
+    {
+        AllowRequest(Arc::new(move |parts| Box::pin(decide(parts))))
+    }
+
+    pub(crate) fn check(&self, parts: &http::request::Parts) -> AllowFuture {
+        (self.0)(parts)
+    }
+}
 
 /// The settings of one [`Engine`](crate::Engine); [`Default`] gives the
 /// Node.js server's values.

@@ -171,7 +171,7 @@ async fn route(shared: &Shared, mut parts: http::request::Parts, body: Body) -> 
             .response_with(StatusCode::SERVICE_UNAVAILABLE, "Server shutting down");
     }
     if let Some(allow) = &config.allow_request {
-        if let Err(message) = allow(&parts) {
+        if let Err(message) = allow.check(&parts).await {
             let message = if message.is_empty() {
                 ProtocolError::Forbidden.message()
             } else {

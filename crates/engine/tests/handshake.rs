@@ -2,11 +2,10 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
-use rally_engine::{EngineConfig, TransportKind};
+use rally_engine::{AllowRequest, EngineConfig, TransportKind};
 
 #[tokio::test]
 async fn polling_handshake_sends_open_packet() {
@@ -101,11 +100,16 @@ async fn disabled_transport_is_unknown() {
 #[tokio::test]
 async fn allow_request_refuses_with_403() {
     let srv = start(EngineConfig {
-        allow_request: Some(Arc::new(|parts: &http::request::Parts| {
-            match parts.headers.get("x-token").map(|v| v.as_bytes()) {
-                Some(b"good") => Ok(()),
-                Some(_) => Err("bad token".to_owned()),
-                None => Err(String::new()),
+        allow_request: Some(AllowRequest::new(|parts: &http::request::Parts| {
+            let token = parts.headers.get("x-token").map(|v| v.as_bytes().to_vec());
+            async move {
+                // Decided after a wait, as a lookup in a session store would be.
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                match token.as_deref() {
+                    Some(b"good") => Ok(()),
+                    Some(_) => Err("bad token".to_owned()),
+                    None => Err(String::new()),
+                }
             }
         })),
         ..EngineConfig::default()

@@ -64,11 +64,9 @@ async fn main() {
     };
     let echo = Engine::new(engine_config.clone(), Arc::new(Echo));
 
+    // The same engine settings; Socket.IO is served at its own path, /socket.io/.
     let io = Server::new(ServerConfig {
-        engine: EngineConfig {
-            path: "/socket.io/".to_owned(),
-            ..engine_config
-        },
+        engine: engine_config,
         connect_timeout: Duration::from_millis(1000),
         ..ServerConfig::default()
     });
@@ -81,10 +79,9 @@ async fn main() {
         socket.on("message", |socket, event: Event| async move {
             let _ = socket.emit("message-back", event.args);
         });
-        socket.on("message-with-ack", |_socket, event: Event| async move {
-            if let Some(ack) = event.ack {
-                ack.send(event.args);
-            }
+        socket.on("message-with-ack", |_socket, mut event: Event| async move {
+            let args = std::mem::take(&mut event.args);
+            event.ack(args);
         });
     });
 

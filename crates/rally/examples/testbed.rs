@@ -24,15 +24,15 @@
 //! On SIGTERM or SIGINT the server closes gracefully (`io.close()`) and exits 0.
 
 use clap::Parser;
-use rally::engine::EngineConfig;
-use rally::{Args, ConnectError, RecoveryConfig, Server, ServerConfig, Socket};
+use rally::{Args, ConnectError, Event, RecoveryConfig, Server, Socket};
 use serde_json::{json, Value};
+use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
 mod fixture;
 use fixture::{
-    on_basics, on_room_operations, operator, reply, serve, sorted_rooms, spec_args, strings, Log,
+    on_basics, on_room_operations, operator, serve, sorted_rooms, spec_args, strings, Log,
 };
 
 #[derive(Parser)]
@@ -61,13 +61,14 @@ struct Options {
     recovery_keep_pid: bool,
 }
 
-fn register(io: &Server, socket: &Socket, disconnects: &Log) {
+fn register(socket: &Socket, disconnects: &Log) {
     let seen: Log = Arc::default();
     let any = seen.clone();
     socket.on_any(move |_, name, _| {
         if name != "any-log" {
             any.lock().unwrap().push(json!(name));
         }
+        async {}
     });
     let log = disconnects.clone();
     socket.on_disconnecting(move |socket, reason| {
@@ -77,20 +78,17 @@ fn register(io: &Server, socket: &Socket, disconnects: &Log) {
     });
 
     on_basics(socket);
-    on_room_operations(io, socket);
-    let server = io.clone();
-    socket.on("emit", move |socket, event| {
-        let io = server.clone();
-        async move {
-            let spec: Value = event.arg(0).unwrap_or_default();
-            let name = spec["event"].as_str().unwrap_or("message").to_owned();
-            if let Err(e) = operator(&io, &socket, &spec).emit(&name, spec_args(&spec, &event)) {
-                tracing::warn!("emit refused: {e}");
-            }
-            reply(event, ());
+    on_room_operations(socket);
+    socket.on("emit", |socket, mut event: Event| async move {
+        let spec: Value = event.arg(0).unwrap_or_default();
+        let name = spec["event"].as_str().unwrap_or("message").to_owned();
+        let io = socket.server();
+        if let Err(e) = operator(&io, &socket, &spec).emit(&name, spec_args(&spec, &event)) {
+            tracing::warn!("emit refused: {e}");
         }
+        event.ack(());
     });
-    socket.on("emit-with-ack", |socket, event| async move {
+    socket.on("emit-with-ack", |socket, mut event: Event| async move {
         let spec: Value = event.arg(0).unwrap_or_default();
         let name = spec["event"].as_str().unwrap_or("message").to_owned();
         let timeout = Duration::from_millis(spec["timeout"].as_u64().unwrap_or(1000));
@@ -99,27 +97,20 @@ fn register(io: &Server, socket: &Socket, disconnects: &Log) {
             .emit_with_ack(&name, spec_args(&spec, &event))
             .await;
         match answer {
-            Ok(args) => {
-                let answer = Args {
-                    values: vec![json!({ "ok": args.values })],
-                    attachments: args.attachments,
-                };
-                reply(event, answer);
-            }
-            Err(e) => reply(
-                event,
-                (json!({ "err": "timeout", "detail": e.to_string() }),),
-            ),
+            Ok(args) => event.ack(Args {
+                values: vec![json!({ "ok": args.values })],
+                attachments: args.attachments,
+            }),
+            Err(e) => event.ack(json!({ "err": "timeout", "detail": e.to_string() })),
         }
     });
-    let server = io.clone();
-    socket.on("broadcast-with-ack", move |socket, event| {
-        let io = server.clone();
-        async move {
+    socket.on(
+        "broadcast-with-ack",
+        |socket, mut event: Event| async move {
             let spec: Value = event.arg(0).unwrap_or_default();
             let name = spec["event"].as_str().unwrap_or("message").to_owned();
             let timeout = Duration::from_millis(spec["timeout"].as_u64().unwrap_or(1000));
-            let answers = operator(&io, &socket, &spec)
+            let answers = operator(&socket.server(), &socket, &spec)
                 .timeout(timeout)
                 .emit_with_ack(&name, spec_args(&spec, &event))
                 .await;
@@ -131,80 +122,71 @@ fn register(io: &Server, socket: &Socket, disconnects: &Log) {
                         answer.values.truncate(1);
                         firsts.append(answer);
                     }
-                    let ok = Args {
+                    event.ack(Args {
                         values: vec![json!({ "ok": firsts.values })],
                         attachments: firsts.attachments,
-                    };
-                    reply(event, ok);
+                    });
                 }
-                Err(rally::AckError::Timeout { partial }) => reply(
-                    event,
-                    (json!({ "err": "timeout", "count": partial.len() }),),
-                ),
-                Err(e) => reply(event, (json!({ "err": e.to_string() }),)),
+                Err(rally::AckError::Timeout { partial }) => {
+                    event.ack(json!({ "err": "timeout", "count": partial.len() }))
+                }
+                Err(e) => event.ack(json!({ "err": e.to_string() })),
             }
-        }
+        },
+    );
+    socket.on(
+        "disconnect-me",
+        |socket, (close,): (Option<bool>,)| async move {
+            socket.disconnect(close.unwrap_or(false));
+        },
+    );
+    socket.on("fetch-sockets", |socket, (rooms,): (Value,)| async move {
+        let found = socket.server().in_(strings(&rooms)).fetch_sockets().await;
+        let mut found: Vec<Value> = match found {
+            Ok(sockets) => sockets
+                .into_iter()
+                .map(|s| {
+                    let mut rooms = s.rooms.clone();
+                    rooms.sort();
+                    json!({ "id": s.id, "rooms": rooms })
+                })
+                .collect(),
+            Err(e) => vec![json!({ "err": e.to_string() })],
+        };
+        found.sort_by_key(|v| v["id"].to_string());
+        Ok::<_, Infallible>((found,))
     });
-    socket.on("disconnect-me", |socket, event| async move {
-        socket.disconnect(event.arg::<bool>(0).unwrap_or(false));
+    socket.on("all-rooms", |socket, ()| async move {
+        let mut rooms: Vec<String> = socket
+            .server()
+            .all_rooms()
+            .await?
+            .iter()
+            .map(|r| r.to_string())
+            .collect();
+        rooms.sort();
+        Ok::<_, rally::AdapterError>((rooms,))
     });
-    let server = io.clone();
-    socket.on("fetch-sockets", move |_, event| {
-        let io = server.clone();
-        async move {
-            let rooms = strings(&event.arg::<Value>(0).unwrap_or_default());
-            let mut found: Vec<Value> = match io.in_(rooms).fetch_sockets().await {
-                Ok(sockets) => sockets
-                    .into_iter()
-                    .map(|s| {
-                        let mut rooms = s.rooms.clone();
-                        rooms.sort();
-                        json!({ "id": s.id, "rooms": rooms })
-                    })
-                    .collect(),
-                Err(e) => vec![json!({ "err": e.to_string() })],
-            };
-            found.sort_by_key(|v| v["id"].to_string());
-            reply(event, (found,));
-        }
+    socket.on("handshake", |socket, ()| async move {
+        Ok::<_, Infallible>((socket.handshake().clone(),))
     });
-    let server = io.clone();
-    socket.on("all-rooms", move |_, event| {
-        let io = server.clone();
-        async move {
-            let mut rooms: Vec<String> = io
-                .sockets()
-                .all_rooms()
-                .await
-                .unwrap_or_default()
-                .iter()
-                .map(|r| r.to_string())
-                .collect();
-            rooms.sort();
-            reply(event, (rooms,));
-        }
+    socket.on("get-data", |socket, ()| async move {
+        Ok::<_, Infallible>(socket.data_json())
     });
-    socket.on("handshake", |socket, event| async move {
-        let handshake = socket.handshake().clone();
-        reply(event, (handshake,));
+    socket.on("id", |socket, ()| async move {
+        Ok::<_, Infallible>((socket.id().to_string(),))
     });
-    socket.on("get-data", |socket, event| async move {
-        reply(event, (socket.data(),));
-    });
-    socket.on("id", |socket, event| async move {
-        reply(event, (socket.id().to_string(),));
-    });
-    socket.on("recovered", |socket, event| async move {
-        reply(event, (socket.recovered(),));
+    socket.on("recovered", |socket, ()| async move {
+        Ok::<_, Infallible>((socket.recovered(),))
     });
     let log = disconnects.clone();
-    socket.on("disconnect-log", move |_, event| {
+    socket.on("disconnect-log", move |_, ()| {
         let entries = log.lock().unwrap().clone();
-        async move { reply(event, (entries,)) }
+        async move { Ok::<_, Infallible>((entries,)) }
     });
-    socket.on("any-log", move |_, event| {
+    socket.on("any-log", move |_, ()| {
         let entries = seen.lock().unwrap().clone();
-        async move { reply(event, (entries,)) }
+        async move { Ok::<_, Infallible>((entries,)) }
     });
 }
 
@@ -214,27 +196,23 @@ async fn main() {
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .init();
     let options = Options::parse();
-    let io = Server::new(ServerConfig {
-        engine: EngineConfig {
-            path: "/socket.io/".to_owned(),
-            ping_interval: Duration::from_millis(options.ping_interval),
-            ping_timeout: Duration::from_millis(options.ping_timeout),
-            max_payload: options.max_payload,
-            ..EngineConfig::default()
-        },
-        connect_timeout: Duration::from_millis(options.connect_timeout),
-        connection_state_recovery: options.recovery.then(|| RecoveryConfig {
+    let mut builder = Server::builder()
+        .ping_interval(Duration::from_millis(options.ping_interval))
+        .ping_timeout(Duration::from_millis(options.ping_timeout))
+        .max_payload(options.max_payload)
+        .connect_timeout(Duration::from_millis(options.connect_timeout));
+    if options.recovery {
+        builder = builder.connection_state_recovery(RecoveryConfig {
             max_disconnection_duration: Duration::from_millis(options.recovery_window_ms),
             max_packets: options.recovery_max_packets,
             rotate_pid: !options.recovery_keep_pid,
             ..RecoveryConfig::default()
-        }),
-        ..ServerConfig::default()
-    });
+        });
+    }
+    let io = builder.build();
 
     let disconnects: Log = Arc::default();
-    let server = io.clone();
-    io.on_connection(move |socket| register(&server, &socket, &disconnects));
+    io.on_connection(move |socket| register(&socket, &disconnects));
 
     let admin = io.of("/admin");
     admin.use_middleware(|socket: Socket| async move {
@@ -246,9 +224,9 @@ async fn main() {
     });
     admin.on_connection(|socket| {
         let _ = socket.emit("welcome", (socket.id().to_string(),));
-        socket.on("echo", |_, event| async move {
-            let args = event.args.clone();
-            reply(event, args);
+        socket.on("echo", |_, mut event: Event| async move {
+            let args = std::mem::take(&mut event.args);
+            event.ack(args);
         });
     });
 

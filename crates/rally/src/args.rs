@@ -29,6 +29,8 @@ use serde::ser::{self, SerializeStruct};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
+mod list;
+
 /// Event/ack arguments: JSON values with placeholders plus the binary
 /// attachments they point to.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -57,6 +59,16 @@ impl Args {
         // Cloning Bytes only bumps reference counts.
         let _frame = Frame::push(&SOURCE, self.attachments.clone());
         T::deserialize(value).map_err(ArgsError::Json)
+    }
+
+    /// Deserializes the whole argument list into `T`, usually a tuple:
+    /// `args.parse::<(String, Option<String>)>()`. A left-out trailing argument
+    /// reads as `null` and extra ones are ignored, as a JavaScript listener's
+    /// parameters would; `Vec<T>` takes them all. [`Binary`] values anywhere in `T`
+    /// take their bytes from the attachments. An error names the argument.
+    pub fn parse<T: DeserializeOwned>(&self) -> Result<T, ArgsError> {
+        let _frame = Frame::push(&SOURCE, self.attachments.clone());
+        T::deserialize(list::ArgList(&self.values)).map_err(ArgsError::Json)
     }
 
     /// Appends one argument, serialized like a tuple element of
@@ -265,6 +277,17 @@ impl IntoArgs for Vec<Value> {
     fn into_args(self) -> Result<Args, ArgsError> {
         Ok(Args {
             values: self,
+            attachments: Vec::new(),
+        })
+    }
+}
+
+/// One argument, whatever it holds (an array included): an ack's answer
+/// built with `json!`.
+impl IntoArgs for Value {
+    fn into_args(self) -> Result<Args, ArgsError> {
+        Ok(Args {
+            values: vec![self],
             attachments: Vec::new(),
         })
     }
@@ -838,5 +861,42 @@ mod tests {
             all.get::<Vec<Binary>>(2).unwrap(),
             vec![bin(b"b"), bin(b"c")]
         );
+    }
+
+    #[test]
+    fn parse_reads_the_list_as_a_tuple_padding_and_ignoring_like_javascript() {
+        let args = ("ann", 3).into_args().unwrap();
+        assert_eq!(args.parse::<(String, u8)>().unwrap(), ("ann".to_owned(), 3));
+        assert_eq!(
+            args.parse::<(String, u8, Option<bool>)>().unwrap(),
+            ("ann".to_owned(), 3, None)
+        );
+        assert_eq!(args.parse::<(String,)>().unwrap(), ("ann".to_owned(),));
+        assert_eq!(
+            args.parse::<Vec<Value>>().unwrap(),
+            vec![json!("ann"), json!(3)]
+        );
+        args.parse::<()>().unwrap();
+        // A missing argument that is not optional is an error naming it.
+        let e = args
+            .parse::<(String, u8, String)>()
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("argument 2"), "{e}");
+        let e = args.parse::<(u8,)>().unwrap_err().to_string();
+        assert!(
+            e.contains("argument 0") && e.contains("invalid type"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn parse_takes_binary_from_the_attachments_anywhere_in_the_list() {
+        let args = ("label", vec![bin(b"a"), bin(b"b")]).into_args().unwrap();
+        let (label, parts): (String, Vec<Binary>) = args.parse().unwrap();
+        assert_eq!(label, "label");
+        assert_eq!(parts, vec![bin(b"a"), bin(b"b")]);
+        // Outside the call the frame is gone again.
+        assert!(serde_json::to_value(bin(b"x")).is_err());
     }
 }

@@ -221,6 +221,12 @@ impl RemoteSocket {
         BroadcastOperator::new(self.ns.clone(), BroadcastOptions::default()).to(self.id.as_str())
     }
 
+    /// Its `socket.data` as the application's type, as
+    /// [`Socket::data`](crate::Socket::data) reads it where the socket is.
+    pub fn data_as<T: serde::de::DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        T::deserialize(&self.data)
+    }
+
     /// `remoteSocket.emit(event, ...args)`: to this socket only.
     pub fn emit(&self, event: &str, args: impl IntoArgs) -> Result<(), EmitError> {
         self.only_me().emit(event, args)

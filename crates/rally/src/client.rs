@@ -51,6 +51,14 @@ impl Client {
         client
     }
 
+    pub(crate) fn server(&self) -> crate::Server {
+        self.server.handle()
+    }
+
+    pub(crate) fn state<T: Send + Sync + 'static>(&self) -> Option<&T> {
+        self.server.states.get()
+    }
+
     pub(crate) fn transport(&self) -> Option<TransportKind> {
         self.session.upgrade().map(|s| s.transport())
     }

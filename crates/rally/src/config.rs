@@ -10,11 +10,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// The options of `new Server(options)` in socket.io, for [`Server::new`](crate::Server::new).
-/// `Default` gives socket.io's defaults; change fields with struct update syntax.
+/// `Default` gives socket.io's defaults; change fields with struct update syntax, or
+/// use [`Server::builder`](crate::Server::builder).
 #[derive(Clone)]
 pub struct ServerConfig {
-    /// Engine.IO settings (socket.io's `path`, `pingInterval`, `pingTimeout`, `cors`, …):
-    /// the engine's defaults, with `path` at `/socket.io/` as in socket.io.
+    /// Where clients connect, socket.io's `path`: `/socket.io/` by default. The engine
+    /// is served here whatever `engine.path` says, so that changing another engine
+    /// setting with `..EngineConfig::default()` cannot move it.
+    pub path: String,
+    /// Engine.IO settings (socket.io's `pingInterval`, `pingTimeout`, `cors`, …), the
+    /// engine's defaults; its `path` is not used ([`path`](Self::path) is).
     pub engine: EngineConfig,
     /// How long a client may stay connected without joining any namespace; default 45 s,
     /// as socket.io's `connectTimeout`.
@@ -33,10 +38,8 @@ pub struct ServerConfig {
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
-            engine: EngineConfig {
-                path: "/socket.io/".to_owned(),
-                ..EngineConfig::default()
-            },
+            path: "/socket.io/".to_owned(),
+            engine: EngineConfig::default(),
             connect_timeout: Duration::from_secs(45),
             serve_client: true,
             max_attachments: 1_000,

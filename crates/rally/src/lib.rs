@@ -3,18 +3,23 @@
 //! The API follows socket.io's JavaScript one, so the tutorial's server reads the same:
 //!
 //! ```no_run
-//! use rally::{Server, Event};
+//! use rally::{EmitError, Event, Server};
+//! use serde_json::{json, Value};
 //!
 //! # async fn run() {
-//! let io = Server::default();
-//! let io2 = io.clone();
-//! io.on_connection(move |socket| {
-//!     let io = io2.clone();
-//!     socket.on("message", move |_socket, event: Event| {
-//!         let io = io.clone();
-//!         async move {
-//!             let _ = io.emit("message", event.args);
-//!         }
+//! let io = Server::builder().build();
+//! io.on_connection(|socket| {
+//!     // The raw event: its arguments relayed as they came, binary included.
+//!     socket.on("message", |socket, event: Event| async move {
+//!         socket.server().emit("message", event.args)
+//!     });
+//!     // Typed arguments; the result answers the client's callback.
+//!     socket.on("join", |socket, (room,): (String,)| async move {
+//!         socket.join(room.as_str());
+//!         Ok::<_, EmitError>(json!({ "joined": room }))
+//!     });
+//!     socket.on("private message", |socket, (to, msg): (String, Value)| async move {
+//!         socket.to(to).emit("private message", (socket.id(), msg))
 //!     });
 //! });
 //! let app = io.router();
@@ -22,6 +27,12 @@
 //! rally::serve(listener, app, std::future::pending()).await.unwrap();
 //! # }
 //! ```
+//!
+//! A handler's second parameter is the raw [`Event`] or a tuple of the argument types
+//! ([`FromEvent`]); it returns `()` or a `Result` ([`HandlerOutput`]): an error is logged
+//! and answers the client's callback as `{"error": message}`. [`Socket::server`] reaches
+//! the server from any handler, [`Socket::state`] the application state given to
+//! [`Server::builder`], [`Socket::data`] the socket's own data as your type.
 //!
 //! [`Server::router`] is an `axum::Router`, so Rally mounts into an existing axum
 //! application beside its own routes, as socket.io attaches to an Express server, and the
@@ -68,6 +79,7 @@ pub mod ack;
 pub mod adapter;
 pub mod args;
 pub mod broadcast;
+mod builder;
 mod client;
 pub mod config;
 mod connect_timeout;
@@ -90,8 +102,9 @@ pub use adapter::{
 };
 pub use args::{Args, ArgsError, Binary, IntoArgs};
 pub use broadcast::{BroadcastOperator, EmitError, IntoRooms, RemoteSocket};
+pub use builder::ServerBuilder;
 pub use config::{RecoveryConfig, RecoveryOffer, ServerConfig};
-pub use handler::{Ack, Event};
+pub use handler::{Ack, Event, FromEvent, HandlerOutput};
 pub use handshake::Handshake;
 pub use namespace::{ConnectError, Namespace, NamespaceRef, ServerAck};
 pub use rally_engine as engine;

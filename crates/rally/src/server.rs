@@ -5,9 +5,11 @@
 //! reads like the tutorial: `io.on_connection(…)`, `io.emit(…)`, `io.to(room).emit(…)`.
 
 use crate::adapter::memory::MemoryAdapterFactory;
-use crate::adapter::AdapterFactory;
+use crate::adapter::{AdapterError, AdapterFactory, Room};
 use crate::args::{Args, IntoArgs};
+use crate::broadcast::RemoteSocket;
 use crate::broadcast::{BroadcastOperator, EmitError, IntoRooms};
+use crate::builder::{ServerBuilder, States};
 use crate::client::Client;
 use crate::config::ServerConfig;
 use crate::connect_timeout::ConnectDeadlines;
@@ -15,7 +17,7 @@ use crate::namespace::{ConnectError, Namespace};
 use crate::serve_client;
 use crate::socket::Socket;
 use crate::sync::{read, write};
-use rally_engine::{CloseReason, Engine, EngineHandler, Message, Session};
+use rally_engine::{CloseReason, Engine, EngineConfig, EngineHandler, Message, Session};
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, OnceLock, RwLock, Weak};
@@ -27,6 +29,8 @@ pub struct Server(Arc<ServerInner>);
 
 pub(crate) struct ServerInner {
     pub(crate) config: ServerConfig,
+    /// Application state, by type ([`ServerBuilder::state`]); fixed once built.
+    pub(crate) states: States,
     pub(crate) adapter_factory: Arc<dyn AdapterFactory>,
     pub(crate) connect_deadlines: Arc<ConnectDeadlines>,
     engine: OnceLock<Arc<Engine>>,
@@ -82,9 +86,32 @@ impl Server {
 
     /// A server whose namespaces use another adapter (a cluster's).
     pub fn with_adapter(config: ServerConfig, adapter_factory: impl AdapterFactory) -> Server {
+        Server::assemble(config, Arc::new(adapter_factory), States::default())
+    }
+
+    /// Settings, adapter and application state, one call each: `Server::builder()
+    /// .ping_interval(…).state(app).build()`.
+    pub fn builder() -> ServerBuilder {
+        ServerBuilder::default()
+    }
+
+    pub(crate) fn assemble(
+        mut config: ServerConfig,
+        adapter_factory: Arc<dyn AdapterFactory>,
+        states: States,
+    ) -> Server {
+        if config.engine.path != config.path && config.engine.path != EngineConfig::default().path {
+            tracing::warn!(
+                engine_path = %config.engine.path,
+                path = %config.path,
+                "EngineConfig::path is not used by rally::Server: it serves ServerConfig::path"
+            );
+        }
+        config.engine.path = config.path.clone();
         let inner = Arc::new(ServerInner {
             config: config.clone(),
-            adapter_factory: Arc::new(adapter_factory),
+            states,
+            adapter_factory,
             connect_deadlines: ConnectDeadlines::new(config.connect_timeout),
             engine: OnceLock::new(),
             namespaces: RwLock::default(),
@@ -117,7 +144,7 @@ impl Server {
     pub fn router(&self) -> axum::Router {
         let router = self.engine().router();
         if self.0.config.serve_client {
-            router.merge(serve_client::router(&self.0.config.engine.path))
+            router.merge(serve_client::router(&self.0.config.path))
         } else {
             router
         }
@@ -204,6 +231,47 @@ impl Server {
         self.sockets().timeout(timeout)
     }
 
+    /// `io.emitWithAck(event, ...args)`: one answer per socket of the main namespace, on
+    /// every server ([`Namespace::emit_with_ack`]).
+    pub async fn emit_with_ack(
+        &self,
+        event: &str,
+        args: impl IntoArgs,
+    ) -> Result<Vec<Args>, crate::ack::AckError> {
+        self.sockets().emit_with_ack(event, args).await
+    }
+
+    /// `io.fetchSockets()`: every socket of the main namespace, on every server.
+    pub async fn fetch_sockets(&self) -> Result<Vec<RemoteSocket>, AdapterError> {
+        self.sockets().fetch_sockets().await
+    }
+
+    /// Every room of the main namespace across the cluster, socket-id rooms included.
+    pub async fn all_rooms(&self) -> Result<Vec<Room>, AdapterError> {
+        self.sockets().all_rooms().await
+    }
+
+    /// `io.socketsJoin(rooms)`: every socket of the main namespace, on every server, joins `rooms`.
+    pub fn sockets_join(&self, rooms: impl IntoRooms) {
+        self.sockets().sockets_join(rooms)
+    }
+
+    /// `io.socketsLeave(rooms)`: every socket of the main namespace, on every server, leaves `rooms`.
+    pub fn sockets_leave(&self, rooms: impl IntoRooms) {
+        self.sockets().sockets_leave(rooms)
+    }
+
+    /// `io.disconnectSockets(close)`: every socket of the main namespace, on every
+    /// server, is disconnected; with `close`, its connection too.
+    pub fn disconnect_sockets(&self, close: bool) {
+        self.sockets().disconnect_sockets(close)
+    }
+
+    /// The application state of type `T` given to [`ServerBuilder::state`], if any.
+    pub fn state<T: Send + Sync + 'static>(&self) -> Option<&T> {
+        self.0.states.get()
+    }
+
     /// `io.serverSideEmit(event, ...args)`: to the other servers' main-namespace
     /// [`on_server_event`](Namespace::on_server_event) handlers.
     pub fn server_side_emit(&self, event: &str, args: impl IntoArgs) -> Result<(), EmitError> {
@@ -234,6 +302,11 @@ impl Server {
 }
 
 impl ServerInner {
+    /// The handle for user code, from the crate's side.
+    pub(crate) fn handle(self: &Arc<Self>) -> Server {
+        Server(self.clone())
+    }
+
     pub(crate) fn namespace(&self, name: &str) -> Option<Namespace> {
         read(&self.namespaces).get(name).cloned()
     }

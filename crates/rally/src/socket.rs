@@ -12,7 +12,8 @@ use crate::args::{Args, IntoArgs};
 use crate::broadcast::{BroadcastOperator, IntoRooms};
 use crate::client::Client;
 use crate::handler::{
-    run_handler, Ack, AnyHandler, BoxFuture, DisconnectHandler, Event, EventHandler,
+    run_handler, Ack, AnyHandler, BoxFuture, DisconnectHandler, Event, EventHandler, FromEvent,
+    HandlerOutput, Reply,
 };
 use crate::handshake::Handshake;
 use crate::namespace::Namespace;
@@ -20,8 +21,12 @@ use crate::outgoing::{self, ack_packet, connect_packet, event_packet, EmitError}
 use crate::packet::Packet;
 use crate::reason::DisconnectReason;
 use crate::recovery::{KeptSession, SocketRecovery};
+use crate::server::Server;
 use crate::sync::{lock, read, write};
+use data::SocketData;
 use rally_engine::{OutMessage, TransportKind};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use serde_json::Value;
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -30,6 +35,8 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use tokio::sync::oneshot;
+
+mod data;
 
 const CONNECTING: u8 = 0;
 const CONNECTED: u8 = 1;
@@ -46,7 +53,7 @@ pub(crate) struct SocketInner {
     handshake: Handshake,
     handlers: RwLock<Handlers>,
     acks: Mutex<HashMap<u64, PendingAck>>,
-    data: Mutex<Value>,
+    data: SocketData,
     state: AtomicU8,
     /// What was emitted before the CONNECT answer went out.
     pre_connect: Mutex<Vec<OutMessage>>,
@@ -82,7 +89,7 @@ impl Socket {
             handshake,
             handlers: RwLock::default(),
             acks: Mutex::default(),
-            data: Mutex::new(Value::Null),
+            data: SocketData::default(),
             state: AtomicU8::new(CONNECTING),
             pre_connect: Mutex::default(),
             recovery,
@@ -108,7 +115,7 @@ impl Socket {
             handshake,
             handlers: RwLock::default(),
             acks: Mutex::default(),
-            data: Mutex::new(session.data.clone()),
+            data: SocketData::from_json(session.data.clone()),
             state: AtomicU8::new(CONNECTING),
             pre_connect: Mutex::default(),
             recovery: Some(recovery),
@@ -157,24 +164,85 @@ impl Socket {
         self.0.state.load(Ordering::Acquire) == CONNECTED
     }
 
-    /// `socket.data`: free-form, serializable, visible to other servers through `fetch_sockets`.
-    pub fn data(&self) -> Value {
-        lock(&self.0.data).clone()
+    /// The server this socket belongs to: `socket.nsp.server`, from which a handler
+    /// reaches every namespace without capturing a clone of the server.
+    pub fn server(&self) -> Server {
+        self.0.client.server()
     }
 
-    /// `socket.data = value`: replaces the socket's data.
-    pub fn set_data(&self, value: Value) {
-        *lock(&self.0.data) = value;
+    /// The application state of type `T` given to
+    /// [`ServerBuilder::state`](crate::ServerBuilder::state).
+    ///
+    /// # Panics
+    /// When the server was built without a `T`: a programming error, found by the
+    /// first event that asks (a handler's panic is logged and its event dropped).
+    pub fn state<T: Send + Sync + 'static>(&self) -> &T {
+        self.0.client.state::<T>().unwrap_or_else(|| {
+            panic!(
+                "no application state of type {} (ServerBuilder::state)",
+                std::any::type_name::<T>()
+            )
+        })
     }
 
-    /// `socket.on(event, handler)`: the handler gets this socket and the event.
-    pub fn on<F, Fut>(&self, event: impl Into<Cow<'static, str>>, handler: F)
+    /// `socket.data`, as the application's type `T`: shared, not copied, when it was
+    /// stored as a `T` with [`set_data`](Self::set_data); converted once when it came
+    /// as JSON (a recovered session). `None` when nothing was stored or it does not
+    /// convert.
+    pub fn data<T>(&self) -> Option<Arc<T>>
     where
-        F: Fn(Socket, Event) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = ()> + Send + 'static,
+        T: Serialize + DeserializeOwned + Send + Sync + 'static,
     {
-        let handler: Arc<EventHandler> = Arc::new(move |s, e| Box::pin(handler(s, e)) as BoxFuture);
-        write(&self.0.handlers).events.push((event.into(), handler));
+        self.0.data.get()
+    }
+
+    /// `socket.data = value`. It must serialize: `fetch_sockets` carries it to other
+    /// servers (as JSON), and connection state recovery keeps it.
+    pub fn set_data<T: Serialize + Send + Sync + 'static>(&self, value: T) {
+        self.0.data.set(value);
+    }
+
+    /// `socket.data` as JSON, as other servers and recovered sessions see it; `null`
+    /// when nothing was stored.
+    pub fn data_json(&self) -> Value {
+        self.0.data.to_json()
+    }
+
+    /// `socket.on(event, handler)`. The handler gets this socket and either the raw
+    /// [`Event`] or the arguments typed as a tuple, and returns `()` or a `Result`
+    /// (see [`FromEvent`] and [`HandlerOutput`]):
+    ///
+    /// ```no_run
+    /// # fn f(socket: rally::Socket) {
+    /// socket.on("join", |socket, (room,): (String,)| async move {
+    ///     socket.join(room.as_str());
+    ///     Ok::<_, rally::EmitError>(serde_json::json!({ "joined": room }))
+    /// });
+    /// # }
+    /// ```
+    pub fn on<F, T, Fut>(&self, event: impl Into<Cow<'static, str>>, handler: F)
+    where
+        F: Fn(Socket, T) -> Fut + Send + Sync + 'static,
+        T: FromEvent,
+        Fut: Future + Send + 'static,
+        Fut::Output: HandlerOutput,
+    {
+        let name: Cow<'static, str> = event.into();
+        let label = name.clone();
+        let handler: Arc<EventHandler> = Arc::new(move |socket: Socket, mut event: Event| {
+            let reply = Reply::prepare::<T, Fut::Output>(&socket, &label, &mut event);
+            match T::from_event(event) {
+                Ok(input) => {
+                    let done = handler(socket, input);
+                    Box::pin(async move { done.await.finish(reply) }) as BoxFuture
+                }
+                Err(e) => {
+                    reply.refuse(&e);
+                    Box::pin(std::future::ready(()))
+                }
+            }
+        });
+        write(&self.0.handlers).events.push((name, handler));
     }
 
     /// `socket.removeAllListeners(event)`: removes every handler of `event`.
@@ -184,9 +252,17 @@ impl Socket {
             .retain(|(name, _)| &**name != event);
     }
 
-    /// `socket.onAny(listener)`: sees every event's name and arguments before its handlers run.
-    pub fn on_any(&self, handler: impl Fn(Socket, &str, &Args) + Send + Sync + 'static) {
-        write(&self.0.handlers).any.push(Arc::new(handler));
+    /// `socket.onAny(listener)`: sees every event's name and arguments before its
+    /// handlers run. What it returns is awaited as its own task when it does not finish
+    /// at once (copy from the borrowed arguments what it needs).
+    pub fn on_any<F, Fut>(&self, handler: F)
+    where
+        F: Fn(Socket, &str, &Args) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let handler: Arc<AnyHandler> =
+            Arc::new(move |s, name, args| Box::pin(handler(s, name, args)) as BoxFuture);
+        write(&self.0.handlers).any.push(handler);
     }
 
     /// `socket.on("disconnecting", reason => …)`: runs when the socket is about to leave,
@@ -415,16 +491,13 @@ impl Socket {
             (handlers.any.clone(), first, more)
         };
         for handler in &any {
-            handler(self.clone(), &name, &args);
+            run_handler(handler(self.clone(), &name, &args));
         }
         let Some(first) = first else {
             tracing::trace!(socket = %self.0.id, event = %name, "no handler");
             return;
         };
-        let mut ack = packet.id.map(|id| Ack {
-            socket: self.clone(),
-            id,
-        });
+        let mut ack = packet.id.map(|id| Ack::new(self.clone(), id));
         // One ack for one event: the first handler gets it, as the first Node listener
         // would call it. The last handler takes the arguments; the others get copies.
         let mut handlers = std::iter::once(first).chain(more).peekable();

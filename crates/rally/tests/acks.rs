@@ -9,7 +9,7 @@
 mod common;
 
 use common::{within, TestServer};
-use rally::{AckError, Args};
+use rally::{AckError, Args, Event};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -19,7 +19,7 @@ const SHORT: Duration = Duration::from_millis(100);
 async fn a_client_event_with_an_ack_is_answered_by_the_handler() {
     let srv = TestServer::with_defaults().await;
     srv.io.on_connection(|socket| {
-        socket.on("add", |_, mut event| async move {
+        socket.on("add", |_, mut event: Event| async move {
             let (a, b): (i64, i64) = (event.arg(0).unwrap(), event.arg(1).unwrap());
             event.ack((a + b, "sum"));
         });

@@ -12,7 +12,7 @@ mod common;
 use bytes::Bytes;
 use common::{placeholder, TestServer};
 use rally::packet::PacketKind;
-use rally::Binary;
+use rally::{Binary, Event};
 use serde_json::{json, Value};
 
 #[derive(serde::Serialize)]
@@ -53,7 +53,7 @@ async fn server_binary_arrives_as_placeholders_and_attachments() {
 async fn client_binary_reaches_the_handler_and_the_binary_ack_comes_back() {
     let srv = TestServer::with_defaults().await;
     srv.io.on_connection(|socket| {
-        socket.on("upload", |_, mut event| async move {
+        socket.on("upload", |_, mut event: Event| async move {
             let data: Binary = event.arg(0).unwrap();
             let label: String = event.arg(1).unwrap();
             let mut reversed = data.0.to_vec();
@@ -77,7 +77,7 @@ async fn client_binary_reaches_the_handler_and_the_binary_ack_comes_back() {
 async fn a_relayed_binary_event_is_re_emitted_unchanged() {
     let srv = TestServer::with_defaults().await;
     srv.io.on_connection(|socket| {
-        socket.on("relay", |socket, event| async move {
+        socket.on("relay", |socket, event: Event| async move {
             socket.broadcast().emit("relayed", event.args).unwrap();
         });
     });

@@ -155,7 +155,7 @@ async fn data_set_by_middleware_is_seen_by_the_connection_handler() {
     });
     srv.io.on_connection(|socket| {
         // Emitted before the client is told it joined: it follows the CONNECT answer.
-        socket.emit("whoami", (socket.data(),)).unwrap();
+        socket.emit("whoami", (socket.data_json(),)).unwrap();
     });
     let mut c = Client::connect(srv.addr, "/", Some(json!({ "user": "ann" }))).await;
     assert_eq!(

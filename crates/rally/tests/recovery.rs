@@ -21,6 +21,14 @@ struct Joined {
     recovered: bool,
     rooms: Vec<String>,
     data: Value,
+    /// The data read as the type it was stored as.
+    name: Option<String>,
+}
+
+/// The data each new socket gets: the application's own type.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Person {
+    name: String,
 }
 
 /// A server with recovery on (`tune` adjusts it) whose new sockets join "room1" and
@@ -36,7 +44,7 @@ async fn recovering(tune: impl FnOnce(&mut RecoveryConfig)) -> (TestServer, Repo
     io.on_connection(move |socket| {
         if !socket.recovered() {
             socket.join("room1");
-            socket.set_data(json!({ "name": "ann" }));
+            socket.set_data(Person { name: "ann".into() });
         }
         let mut rooms: Vec<String> = socket.rooms().iter().map(|r| r.to_string()).collect();
         rooms.sort();
@@ -44,7 +52,8 @@ async fn recovering(tune: impl FnOnce(&mut RecoveryConfig)) -> (TestServer, Repo
             sid: socket.id().to_string(),
             recovered: socket.recovered(),
             rooms,
-            data: socket.data(),
+            data: socket.data_json(),
+            name: socket.data::<Person>().map(|p| p.name.clone()),
         });
     });
     (TestServer::start(io).await, reports)
@@ -175,6 +184,8 @@ async fn a_dropped_client_gets_its_socket_and_every_missed_event_back() {
     rooms.sort();
     assert_eq!(back.rooms, rooms);
     assert_eq!(back.data, json!({"name": "ann"}));
+    // Kept as JSON, read back as the application's type.
+    assert_eq!(back.name.as_deref(), Some("ann"));
     assert!(srv.socket(&c2).recovered());
     srv.assert_quiet([&mut c2]).await;
 

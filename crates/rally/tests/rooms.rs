@@ -12,6 +12,7 @@
 mod common;
 
 use common::{Client, TestServer, QUIET};
+use rally::Event;
 use serde_json::json;
 
 /// A server and `N` clients of `/`, client `i` in `rooms[i]` (joined server-side).
@@ -41,7 +42,7 @@ async fn expect_only(srv: &TestServer, clients: &mut [Client], recipients: &[usi
 async fn join_and_leave_decide_whom_a_room_reaches() {
     let srv = TestServer::with_defaults().await;
     srv.io.on_connection(|socket| {
-        socket.on("join", |socket, mut event| async move {
+        socket.on("join", |socket, mut event: Event| async move {
             socket.join(event.arg::<String>(0).unwrap());
             event.ack(());
         });

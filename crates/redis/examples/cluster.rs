@@ -3,7 +3,7 @@
 //! `cargo run -p rally-redis --example cluster -- 3001` and `… -- 3002`, with Redis on
 //! 127.0.0.1:6379 (or `REDIS_URL`).
 
-use rally::{Event, Server, ServerConfig};
+use rally::{Event, Server};
 use rally_redis::{RedisAdapterConfig, RedisAdapterFactory};
 use std::time::Duration;
 
@@ -12,19 +12,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let port: u16 = std::env::args().nth(1).map_or(Ok(3000), |p| p.parse())?;
     let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
     let redis = RedisAdapterFactory::streams(RedisAdapterConfig::new(url))?;
-    let io = Server::with_adapter(ServerConfig::default(), redis.clone());
+    let io = Server::builder().adapter(redis.clone()).build();
     if !redis.wait_connected(Duration::from_secs(5)).await {
         eprintln!("Redis is not reachable yet: serving this process's clients alone until it is");
     }
-    let server = io.clone();
-    io.on_connection(move |socket| {
-        let io = server.clone();
-        socket.on("chat message", move |_, event: Event| {
-            let io = io.clone();
-            // io.emit reaches every client of every process sharing the Redis.
-            async move {
-                let _ = io.emit("chat message", event.args);
-            }
+    io.on_connection(|socket| {
+        // Reaches every client of every process sharing the Redis.
+        socket.on("chat message", |socket, event: Event| async move {
+            socket.server().emit("chat message", event.args)
         });
     });
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;

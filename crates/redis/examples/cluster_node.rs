@@ -32,15 +32,16 @@
 //!   when given), then ack({sent, ms}).
 
 use clap::Parser;
-use rally::{AckError, Args, Event, RecoveryConfig, Server, ServerConfig, Socket};
+use rally::{AckError, Args, Event, RecoveryConfig, Server, Socket};
 use rally_redis::{Protocol, RedisAdapterConfig, RedisAdapterFactory};
 use serde_json::{json, Value};
+use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 #[path = "../../rally/examples/fixture/mod.rs"]
 mod fixture;
-use fixture::{on_basics, on_room_operations, operator, reply, serve, spec_args, strings, Log};
+use fixture::{on_basics, on_room_operations, operator, serve, spec_args, strings, Log};
 
 #[derive(Parser)]
 struct Options {
@@ -115,49 +116,38 @@ fn now_ms() -> f64 {
         .unwrap_or(0.0)
 }
 
-fn register(
-    io: &Server,
-    socket: &Socket,
-    name: &str,
-    redis: &RedisAdapterFactory,
-    server_log: &Log,
-) {
+fn register(socket: &Socket, name: &str, redis: &RedisAdapterFactory, server_log: &Log) {
     let node = name.to_owned();
-    socket.on("name", move |_, event| {
+    socket.on("name", move |_, ()| {
         let node = node.clone();
-        async move { reply(event, (node,)) }
+        async move { Ok::<_, Infallible>((node,)) }
     });
     on_basics(socket);
-    on_room_operations(io, socket);
-    let server = io.clone();
-    socket.on("emit", move |socket, event| {
-        let io = server.clone();
-        async move {
-            let spec = spec_of(&event);
-            let name = spec["event"].as_str().unwrap_or("message").to_owned();
-            if let Err(e) = operator(&io, &socket, &spec).emit(&name, spec_args(&spec, &event)) {
-                tracing::warn!("emit refused: {e}");
-            }
-            reply(event, ());
+    on_room_operations(socket);
+    socket.on("emit", |socket, mut event: Event| async move {
+        let io = socket.server();
+        let spec = spec_of(&event);
+        let name = spec["event"].as_str().unwrap_or("message").to_owned();
+        if let Err(e) = operator(&io, &socket, &spec).emit(&name, spec_args(&spec, &event)) {
+            tracing::warn!("emit refused: {e}");
         }
+        event.ack(());
     });
-    let server = io.clone();
-    socket.on("broadcast-with-ack", move |socket, event| {
-        let io = server.clone();
-        async move {
+    socket.on(
+        "broadcast-with-ack",
+        |socket, mut event: Event| async move {
+            let io = socket.server();
             let spec = spec_of(&event);
             let name = spec["event"].as_str().unwrap_or("message").to_owned();
             let answers = operator(&io, &socket, &spec)
                 .timeout(timeout_of(&spec))
                 .emit_with_ack(&name, spec_args(&spec, &event))
                 .await;
-            reply(event, ok_or_err(answers));
-        }
-    });
-    let server = io.clone();
-    socket.on("fetch-sockets", move |_, event| {
-        let io = server.clone();
-        async move {
+            event.ack(ok_or_err(answers));
+        },
+    );
+    socket.on("fetch-sockets", |socket, mut event: Event| async move {
+            let io = socket.server();
             let rooms = strings(&event.arg::<Value>(0).unwrap_or_default());
             let found = match io.in_(rooms).fetch_sockets().await {
                 Ok(sockets) => {
@@ -174,89 +164,76 @@ fn register(
                 }
                 Err(e) => json!({ "err": e.to_string() }),
             };
-            reply(event, (found,));
-        }
+            event.ack((found,));
     });
-    let server = io.clone();
-    socket.on("all-rooms", move |_, event| {
-        let io = server.clone();
-        async move {
-            let rooms = match io.sockets().all_rooms().await {
-                Ok(rooms) => {
-                    let mut rooms: Vec<String> = rooms.iter().map(|r| r.to_string()).collect();
-                    rooms.sort();
-                    json!(rooms)
-                }
-                Err(e) => json!({ "err": e.to_string() }),
-            };
-            reply(event, (rooms,));
-        }
-    });
-    let server = io.clone();
-    socket.on("server-count", move |_, event| {
-        let io = server.clone();
-        async move {
-            let count = io.sockets().adapter().server_count().await;
-            reply(event, (count,));
-        }
-    });
-    let server = io.clone();
-    socket.on("server-side-emit", move |_, event| {
-        let io = server.clone();
-        async move {
-            let spec = spec_of(&event);
-            let name = spec["event"].as_str().unwrap_or("hello").to_owned();
-            if let Err(e) = io.server_side_emit(&name, spec_args(&spec, &event)) {
-                tracing::warn!("server-side emit refused: {e}");
+    socket.on("all-rooms", |socket, mut event: Event| async move {
+        let io = socket.server();
+        let rooms = match io.sockets().all_rooms().await {
+            Ok(rooms) => {
+                let mut rooms: Vec<String> = rooms.iter().map(|r| r.to_string()).collect();
+                rooms.sort();
+                json!(rooms)
             }
-            reply(event, ());
-        }
+            Err(e) => json!({ "err": e.to_string() }),
+        };
+        event.ack((rooms,));
     });
-    let server = io.clone();
-    socket.on("server-side-emit-with-ack", move |_, event| {
-        let io = server.clone();
-        async move {
+    socket.on("server-count", |socket, mut event: Event| async move {
+        let io = socket.server();
+        let count = io.sockets().adapter().server_count().await;
+        event.ack((count,));
+    });
+    socket.on("server-side-emit", |socket, mut event: Event| async move {
+        let io = socket.server();
+        let spec = spec_of(&event);
+        let name = spec["event"].as_str().unwrap_or("hello").to_owned();
+        if let Err(e) = io.server_side_emit(&name, spec_args(&spec, &event)) {
+            tracing::warn!("server-side emit refused: {e}");
+        }
+        event.ack(());
+    });
+    socket.on(
+        "server-side-emit-with-ack",
+        |socket, mut event: Event| async move {
+            let io = socket.server();
             let spec = spec_of(&event);
             let name = spec["event"].as_str().unwrap_or("ask").to_owned();
             let answers = io
                 .server_side_emit_with_ack(&name, spec_args(&spec, &event), timeout_of(&spec))
                 .await;
-            reply(event, ok_or_err(answers));
-        }
-    });
+            event.ack(ok_or_err(answers));
+        },
+    );
     let log = server_log.clone();
-    socket.on("server-events", move |_, event| {
+    socket.on("server-events", move |_, mut event: Event| {
         let entries = log.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        async move { reply(event, (entries,)) }
+        async move { event.ack((entries,)) }
     });
     let factory = redis.clone();
-    socket.on("stats", move |_, event| {
+    socket.on("stats", move |_, mut event: Event| {
         let stats = factory.stats();
-        async move { reply(event, (stats,)) }
+        async move { event.ack((stats,)) }
     });
-    let server = io.clone();
-    socket.on("blast", move |_, event| {
-        let io = server.clone();
-        async move {
-            let spec = spec_of(&event);
-            let name = spec["event"].as_str().unwrap_or("blast").to_owned();
-            let count = spec["count"].as_u64().unwrap_or(1000);
-            let pad = "x".repeat(spec["size"].as_u64().unwrap_or(0) as usize);
-            // 0: as fast as possible; otherwise paced at `rate` broadcasts per second.
-            let rate = spec["rate"].as_f64().unwrap_or(0.0);
-            let started = Instant::now();
-            for seq in 0..count {
-                let _ = io.emit(&name, (json!({ "seq": seq, "t": now_ms(), "pad": pad }),));
-                if rate > 0.0 {
-                    let due = started + Duration::from_secs_f64((seq + 1) as f64 / rate);
-                    tokio::time::sleep_until(due.into()).await;
-                } else if seq % 64 == 63 {
-                    tokio::task::yield_now().await;
-                }
+    socket.on("blast", |socket, mut event: Event| async move {
+        let io = socket.server();
+        let spec = spec_of(&event);
+        let name = spec["event"].as_str().unwrap_or("blast").to_owned();
+        let count = spec["count"].as_u64().unwrap_or(1000);
+        let pad = "x".repeat(spec["size"].as_u64().unwrap_or(0) as usize);
+        // 0: as fast as possible; otherwise paced at `rate` broadcasts per second.
+        let rate = spec["rate"].as_f64().unwrap_or(0.0);
+        let started = Instant::now();
+        for seq in 0..count {
+            let _ = io.emit(&name, (json!({ "seq": seq, "t": now_ms(), "pad": pad }),));
+            if rate > 0.0 {
+                let due = started + Duration::from_secs_f64((seq + 1) as f64 / rate);
+                tokio::time::sleep_until(due.into()).await;
+            } else if seq % 64 == 63 {
+                tokio::task::yield_now().await;
             }
-            let ms = started.elapsed().as_secs_f64() * 1e3;
-            reply(event, (json!({ "sent": count, "ms": ms }),));
         }
+        let ms = started.elapsed().as_secs_f64() * 1e3;
+        event.ack((json!({ "sent": count, "ms": ms }),));
     });
 }
 
@@ -289,11 +266,11 @@ async fn main() {
             std::process::exit(2);
         }
     };
-    let config = ServerConfig {
-        connection_state_recovery: options.recovery.then(RecoveryConfig::default),
-        ..ServerConfig::default()
-    };
-    let io = Server::with_adapter(config, redis.clone());
+    let mut builder = Server::builder().adapter(redis.clone());
+    if options.recovery {
+        builder = builder.connection_state_recovery(RecoveryConfig::default());
+    }
+    let io = builder.build();
     if !redis.wait_connected(Duration::from_secs(5)).await {
         tracing::warn!(
             "Redis at {} is not reachable yet; going on, it will be retried",
@@ -329,15 +306,14 @@ async fn main() {
             ack.send((json!({ "node": node, "args": args.values }),));
         }
     });
-    let server = io.clone();
     let factory = redis.clone();
     let node = name.clone();
-    io.on_connection(move |socket| register(&server, &socket, &node, &factory, &server_log));
+    io.on_connection(move |socket| register(&socket, &node, &factory, &server_log));
     // A second namespace, a cluster of its own: broadcasts to `/` never reach it.
     io.of("/chat").on_connection(|socket| {
-        socket.on("echo", |_, event| async move {
-            let args = event.args.clone();
-            reply(event, args);
+        socket.on("echo", |_, mut event: Event| async move {
+            let args = std::mem::take(&mut event.args);
+            event.ack(args);
         });
     });
 

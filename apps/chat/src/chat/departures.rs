@@ -6,8 +6,9 @@
 //! for the window to pass; they are dropped if it returns. Leaving on purpose, or
 //! without recovery, is told at once.
 
-use super::{name_of, Chat};
+use super::Chat;
 use crate::lock;
+use crate::user::name_of;
 use rally::{DisconnectReason, Socket};
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -25,7 +26,7 @@ impl Chat {
     /// A socket is leaving (its rooms still readable): its departure is told now, or
     /// when it has not come back within the recovery window.
     pub(super) fn departing(&self, socket: &Socket, reason: DisconnectReason) {
-        let name = name_of(&socket.data());
+        let name = name_of(socket);
         tracing::info!(socket = %socket.id(), name = %name, reason = reason.as_str(), "disconnected");
         self.0.guests.release(&name);
         let rooms = self.chat_rooms(socket);

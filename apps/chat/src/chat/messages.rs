@@ -4,8 +4,9 @@
 //! history before it is relayed.
 
 use super::peer::Peer;
-use super::{name_of, now_ms, refusal, room_arg, Chat};
+use super::{now_ms, refusal, room_arg, Chat};
 use crate::history::StoredMessage;
+use crate::user::name_of;
 use rally::{Args, Event, Socket};
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -44,7 +45,7 @@ pub(super) async fn on_message(chat: Chat, peer: Arc<Peer>, socket: Socket, mut 
         id: rally::engine::generate_id(),
         room: room.clone(),
         from: socket.id().to_string(),
-        name: name_of(&socket.data()),
+        name: name_of(&socket),
         time: now_ms(),
         payload: args.values[0].clone(),
         attachments: args.attachments,

@@ -60,6 +60,7 @@ mod typing;
 use crate::guests::GuestNames;
 use crate::history::{HistoryStore, StoredMessage};
 use crate::limits::validate_room;
+use crate::user::{name_of, ChatUser};
 use departures::Departures;
 use peer::Peer;
 use presence::Presence;
@@ -136,11 +137,6 @@ fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-/// The display name kept in `socket.data`.
-fn name_of(data: &Value) -> String {
-    crate::guests::name_in(data).unwrap_or("guest").to_owned()
-}
-
 /// Whether a name has the shape of a socket id: Rally's and socket.io's are 15 random
 /// bytes in base64 (20 characters; URL-safe for both, `+` and `/` let in to be safe).
 fn could_be_socket_id(name: &str) -> bool {
@@ -192,7 +188,7 @@ impl Chat {
             let chat = chat.clone();
             async move {
                 let name = chat.name_on_arrival(&socket).await;
-                socket.set_data(json!({ "name": name }));
+                socket.set_data(ChatUser { name });
                 Ok(())
             }
         });
@@ -203,7 +199,7 @@ impl Chat {
     }
 
     fn connected(&self, socket: Socket) {
-        let name = name_of(&socket.data());
+        let name = name_of(&socket);
         tracing::info!(socket = %socket.id(), name = %name, transport = ?socket.transport(), "connected");
         let peer = Arc::new(Peer::new(&self.0.config));
 
@@ -271,7 +267,7 @@ impl Chat {
     {
         let chat = self.clone();
         let peer = peer.clone();
-        socket.on(event, move |socket, event| {
+        socket.on(event, move |socket, event: Event| {
             handler(chat.clone(), peer.clone(), socket, event)
         });
     }

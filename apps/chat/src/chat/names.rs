@@ -2,11 +2,11 @@
 //! name) and `set_name`.
 
 use super::peer::Peer;
-use super::{name_of, refusal, Chat};
+use super::{refusal, Chat};
 use crate::guests::is_guest_name;
 use crate::limits::validate_name;
+use crate::user::{name_of, ChatUser};
 use rally::{Event, Socket};
-use serde_json::json;
 use std::sync::Arc;
 
 impl Chat {
@@ -27,7 +27,7 @@ pub(super) async fn on_set_name(chat: Chat, peer: Arc<Peer>, socket: Socket, mut
     if let Err(refused) = chat.allow_action(&peer) {
         return chat.refuse(&socket, ack, "set_name", refused);
     }
-    let old = name_of(&socket.data());
+    let old = name_of(&socket);
     let name = match event
         .arg::<String>(0)
         .map_err(|_| "a name must be a string".to_owned())
@@ -40,9 +40,7 @@ pub(super) async fn on_set_name(chat: Chat, peer: Arc<Peer>, socket: Socket, mut
         Err(e) => return chat.refuse(&socket, ack, "set_name", refusal("invalid_name", e)),
     };
     if old != name {
-        let mut data = socket.data();
-        data["name"] = json!(name);
-        socket.set_data(data);
+        socket.set_data(ChatUser { name: name.clone() });
         tracing::debug!(socket = %socket.id(), from = %old, to = %name, "renamed");
         chat.0.guests.release(&old);
         chat.notice(None, format!("{old} is now {name}"));

@@ -2,8 +2,9 @@
 //! (`fetch_sockets`, so the whole cluster) and published in coalesced snapshots
 //! (`users`, `rooms`, `room_members`) by the server where something changed.
 
-use super::{name_of, Chat};
+use super::Chat;
 use crate::lock;
+use crate::user::listed_name;
 use rally::AdapterError;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -81,7 +82,7 @@ impl Chat {
         let mut users = Vec::with_capacity(sockets.len());
         let mut members: BTreeMap<&str, Vec<Value>> = BTreeMap::new();
         for s in &sockets {
-            let user = json!({ "id": s.id, "name": name_of(&s.data) });
+            let user = json!({ "id": s.id, "name": listed_name(s) });
             for room in s.rooms.iter().filter(|room| **room != s.id) {
                 members.entry(room).or_default().push(user.clone());
             }

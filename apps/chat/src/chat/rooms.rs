@@ -2,7 +2,8 @@
 //! join's ack), notices and presence.
 
 use super::peer::Peer;
-use super::{name_of, refusal, room_arg, Chat, MAX_ROOMS_PER_SOCKET};
+use super::{refusal, room_arg, Chat, MAX_ROOMS_PER_SOCKET};
+use crate::user::name_of;
 use rally::{Event, Socket};
 use std::sync::Arc;
 
@@ -39,7 +40,7 @@ pub(super) async fn on_join(chat: Chat, peer: Arc<Peer>, socket: Socket, mut eve
         .recent(Some(&room), chat.0.config.history_limit);
     if !member {
         tracing::debug!(socket = %socket.id(), room = %room, "join");
-        chat.notice(Some(&room), format!("{} joined", name_of(&socket.data())));
+        chat.notice(Some(&room), format!("{} joined", name_of(&socket)));
         chat.presence_changed(false, [room.clone()]);
     }
     let entries = history.await.unwrap_or_else(|e| {
@@ -73,7 +74,7 @@ pub(super) async fn on_leave(chat: Chat, peer: Arc<Peer>, socket: Socket, mut ev
         chat.stop_typing(&socket, Some(room.clone()));
         socket.leave(&room);
         tracing::debug!(socket = %socket.id(), room = %room, "leave");
-        chat.notice(Some(&room), format!("{} left", name_of(&socket.data())));
+        chat.notice(Some(&room), format!("{} left", name_of(&socket)));
         chat.presence_changed(false, [room]);
     }
     if let Some(ack) = ack {

@@ -2,8 +2,9 @@
 //! unless renewed, and a message, a leave or a disconnection ends it at once.
 
 use super::peer::Peer;
-use super::{name_of, room_arg, Chat};
+use super::{room_arg, Chat};
 use crate::lock;
+use crate::user::name_of;
 use rally::{Event, Socket};
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -83,7 +84,7 @@ impl Chat {
     fn emit_typing(&self, socket: &Socket, room: Option<&str>, typing: bool) {
         let signal = json!({
             "id": &**socket.id(),
-            "name": name_of(&socket.data()),
+            "name": name_of(socket),
             "room": room,
             "typing": typing,
         });

@@ -220,7 +220,7 @@ impl MemoryAdapter {
                 id: socket.id().to_string(),
                 handshake: serde_json::to_value(socket.handshake()).unwrap_or_default(),
                 rooms: socket.rooms().iter().map(|r| r.to_string()).collect(),
-                data: socket.data(),
+                data: socket.data_json(),
             })
             .collect()
     }

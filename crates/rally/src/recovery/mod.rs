@@ -390,7 +390,7 @@ impl Recovery {
                 sid: socket.id().to_string(),
                 pid: recovery.pid.to_string(),
                 rooms: socket.rooms().iter().map(|r| r.to_string()).collect(),
-                data: socket.data(),
+                data: socket.data_json(),
                 left_at: (last > 0).then(|| self.offsets().format(last)),
             };
             remove();
@@ -401,7 +401,7 @@ impl Recovery {
             let session = KeptSession {
                 sid: socket.id().clone(),
                 rooms: socket.rooms(),
-                data: socket.data(),
+                data: socket.data_json(),
                 progress: recovery.progress(),
                 left_at_seq: state.log.last_seq(),
             };

@@ -12,7 +12,7 @@ pub mod ws;
 
 pub use client::{Client, WAIT};
 
-use rally::{Server, ServerConfig, Socket};
+use rally::{Event, Server, ServerConfig, Socket};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -129,7 +129,7 @@ impl TestServer {
 /// Every socket of `io`'s main namespace answers `echo` with the arguments it got.
 pub fn on_echo(io: &Server) {
     io.on_connection(|socket| {
-        socket.on("echo", |_, mut event| async move {
+        socket.on("echo", |_, mut event: Event| async move {
             let args = event.args.clone();
             event.ack(args);
         });
