@@ -118,9 +118,10 @@ async fn serve(options: Options) {
             args.values.push(Value::String(socket.id().to_string()));
             let _ = socket.to(target).emit("private_message", args);
         });
-        socket.on("echo", |_, mut event: Event| async move {
-            let args = std::mem::take(&mut event.args);
-            event.ack(args);
+        socket.on("echo", |_, event: Event| async move {
+            if let Some(ack) = event.ack {
+                ack.send(event.args);
+            }
         });
     });
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", options.port))

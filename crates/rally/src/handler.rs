@@ -149,14 +149,18 @@ pub trait HandlerOutput: Send + 'static {
     #[doc(hidden)]
     const ANSWERS: bool;
 
+    /// The handler's future, boxed with what its outcome does (for `()`, nothing: the
+    /// future is boxed as it is).
     #[doc(hidden)]
-    fn finish(self, reply: Reply);
+    fn run<F: Future<Output = Self> + Send + 'static>(handler: F, reply: Reply) -> BoxFuture;
 }
 
 impl HandlerOutput for () {
     const ANSWERS: bool = false;
 
-    fn finish(self, _reply: Reply) {}
+    fn run<F: Future<Output = Self> + Send + 'static>(handler: F, _reply: Reply) -> BoxFuture {
+        Box::pin(handler)
+    }
 }
 
 impl<T, E> HandlerOutput for Result<T, E>
@@ -166,11 +170,13 @@ where
 {
     const ANSWERS: bool = true;
 
-    fn finish(self, reply: Reply) {
-        match self {
-            Ok(value) => reply.succeed(value),
-            Err(e) => reply.fail(e.to_string()),
-        }
+    fn run<F: Future<Output = Self> + Send + 'static>(handler: F, reply: Reply) -> BoxFuture {
+        Box::pin(async move {
+            match handler.await {
+                Ok(value) => reply.succeed(value),
+                Err(e) => reply.fail(e.to_string()),
+            }
+        })
     }
 }
 
@@ -260,7 +266,8 @@ impl Reply {
     }
 }
 
-pub(crate) type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+/// A handler's future, boxed.
+pub type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 
 /// `socket.on(event, handler)`. Kept as `Arc<dyn …>`: one allocation per handler.
 pub(crate) type EventHandler = dyn Fn(Socket, Event) -> BoxFuture + Send + Sync;

@@ -232,10 +232,7 @@ impl Socket {
         let handler: Arc<EventHandler> = Arc::new(move |socket: Socket, mut event: Event| {
             let reply = Reply::prepare::<T, Fut::Output>(&socket, &label, &mut event);
             match T::from_event(event) {
-                Ok(input) => {
-                    let done = handler(socket, input);
-                    Box::pin(async move { done.await.finish(reply) }) as BoxFuture
-                }
+                Ok(input) => Fut::Output::run(handler(socket, input), reply),
                 Err(e) => {
                     reply.refuse(&e);
                     Box::pin(std::future::ready(()))
