@@ -1,5 +1,6 @@
-//! What user code plugs in: event handlers, the `Event` they receive and the `Ack`
-//! that answers the client.
+//! What user code plugs in: event handlers, what they take (the raw `Event`, or the
+//! arguments typed as a tuple) and return (`()`, or a `Result` that answers the
+//! client's ack), and the `Ack` itself.
 //!
 //! Handlers are invoked in the order their events arrived and each runs as its own
 //! future, like listeners in Node.js: a handler that awaits a client's ack does not
