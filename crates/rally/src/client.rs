@@ -59,6 +59,21 @@ impl Client {
         self.server.states.get()
     }
 
+    /// How many items the connection has queued so far (`Session::queued_count`).
+    pub(crate) fn queued_count(&self) -> u64 {
+        self.session
+            .upgrade()
+            .map_or(u64::MAX, |s| s.queued_count())
+    }
+
+    /// Whether the client processed the first `position` items (`Session::confirmed`);
+    /// false once the connection is gone.
+    pub(crate) fn confirmed(&self, position: u64) -> bool {
+        self.session
+            .upgrade()
+            .is_some_and(|s| s.confirmed(position))
+    }
+
     pub(crate) fn transport(&self) -> Option<TransportKind> {
         self.session.upgrade().map(|s| s.transport())
     }

@@ -403,6 +403,10 @@ impl Namespace {
         if let Some(old) = recovery
             .live_socket(claim.pid())
             .and_then(|sid| self.socket(&sid))
+            .filter(|old| {
+                old.recovery()
+                    .is_some_and(|r| r.is_named_by(claim.pid(), |at| old.client_confirmed(at)))
+            })
         {
             old.take_over();
             recovery.count_takeover();

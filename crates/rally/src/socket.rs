@@ -388,6 +388,12 @@ impl Socket {
         self.0.recovery.as_ref()
     }
 
+    /// Whether this socket's client has shown it processed the first `position` items
+    /// its connection sent (see `rally_engine::Session::confirmed`).
+    pub(crate) fn client_confirmed(&self, position: u64) -> bool {
+        self.0.client.confirmed(position)
+    }
+
     /// Sends an EVENT to this client. A socket offered recovery gets it through the
     /// namespace's log, like a broadcast to its own room, so that it is stored and
     /// ordered with every other event it receives; on a cluster that places stored
@@ -453,6 +459,10 @@ impl Socket {
             .is_ok()
         {
             self.0.client.send(&connect, false);
+            if let (true, Some(recovery)) = (self.0.recovered, &self.0.recovery) {
+                // Pending emits may follow the answer: vouching for them too is safe.
+                recovery.answered_at(self.0.client.queued_count());
+            }
         }
     }
 

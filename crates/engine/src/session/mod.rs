@@ -110,6 +110,13 @@ struct State {
     /// The probe was answered; the pending (or next) poll must end with a
     /// noop so the client can pause polling.
     noop_pending: bool,
+    /// Items ever put in the queue: a position in what the session sends.
+    pushed: u64,
+    /// `pushed` just after the outstanding ping was queued.
+    ping_at: u64,
+    /// How many of the first items the client has shown it processed: it answers a
+    /// ping only after everything queued before it, so its pong confirms them.
+    confirmed: u64,
 }
 
 /// One client session.
@@ -163,6 +170,9 @@ impl Session {
                 post_active: false,
                 upgrade: Upgrade::None,
                 noop_pending: false,
+                pushed: 0,
+                ping_at: 0,
+                confirmed: 0,
             }),
             notify: Notify::new(),
             writer: AtomicWaker::new(),
@@ -205,6 +215,19 @@ impl Session {
     /// queue: socket.io's `volatile`, for data that is worthless when late.
     pub fn send_volatile(&self, msgs: &[OutMessage]) -> Result<bool, SendError> {
         self.enqueue(msgs, true)
+    }
+
+    /// How many items the session has queued so far, its own packets included: a
+    /// position in what it sends, for [`confirmed`](Self::confirmed).
+    pub fn queued_count(&self) -> u64 {
+        lock(&self.state).pushed
+    }
+
+    /// Whether the client has shown that it processed the first `count` items the
+    /// session queued: it answered a ping queued after them (a client handles what it
+    /// receives in order). Until the next heartbeat, what was sent last is unconfirmed.
+    pub fn confirmed(&self, count: u64) -> bool {
+        lock(&self.state).confirmed >= count
     }
 
     fn enqueue(&self, msgs: &[OutMessage], volatile: bool) -> Result<bool, SendError> {
@@ -269,6 +292,7 @@ impl Session {
                 [one] => st.queue.push_back(Outgoing::message(one.clone())),
                 _ => st.queue.extend(msgs.iter().cloned().map(Outgoing::message)),
             }
+            st.pushed += msgs.len() as u64;
         }
         // A non-empty queue already had its wake-up: the writer drains until
         // it observes the queue empty, so it will see this message too.
@@ -298,6 +322,7 @@ impl Session {
             let deadline = heartbeat_end.min(Instant::now() + config.ping_timeout);
             st.phase = Phase::Closing { reason, deadline };
             st.queue.push_back(Outgoing::close());
+            st.pushed += 1;
         }
         self.closed.store(true, Ordering::Release);
         self.wake();
@@ -394,6 +419,7 @@ impl Session {
                 return;
             }
             st.queue.push_back(item);
+            st.pushed += 1;
         }
         self.wake();
     }
@@ -429,6 +455,8 @@ impl Session {
                 let deadline = now + self.context.config.ping_timeout;
                 st.pong_deadline = Some(deadline);
                 st.queue.push_back(Outgoing::ping());
+                st.pushed += 1;
+                st.ping_at = st.pushed;
                 drop(st);
                 self.wake();
                 Some(deadline)
@@ -464,6 +492,9 @@ impl Session {
                 let rearm = {
                     let mut st = lock(&self.state);
                     let armed_for = st.pong_deadline.take();
+                    if armed_for.is_some() {
+                        st.confirmed = st.ping_at;
+                    }
                     st.next_ping = Instant::now() + self.context.config.ping_interval;
                     // The timer still points at the old pong deadline; it wakes then,
                     // finds no outstanding ping and re-arms. Only when the next ping

@@ -21,7 +21,10 @@
 //!   that socket over;
 //! - a `pid` is used once: each recovery hands out a new one (unless
 //!   `RecoveryConfig::rotate_pid` is off), and none is ever shown in `fetch_sockets`,
-//!   the handshake or logs;
+//!   the handshake or logs. The old one still names the socket until its client has
+//!   answered a ping sent after the CONNECT answer (`rally_engine::Session::confirmed`):
+//!   until then the client may not have the new one, because its connection died again
+//!   before the answer arrived;
 //! - when the log no longer holds everything the client needs, the client gets a
 //!   fresh session, never part of what it missed.
 
@@ -163,6 +166,14 @@ impl Claim {
 /// A socket's part in recovery: its `pid` and what it was sent.
 pub(crate) struct SocketRecovery {
     pid: Arc<str>,
+    /// After a recovery that rotated the `pid`: the one the client came back with. It
+    /// still names this socket until the client has shown it read the CONNECT answer
+    /// that carries the new one (`answer_at`): that answer may never reach it (its
+    /// connection dies again at once), and it then comes back with the old one.
+    superseded: Option<Arc<str>>,
+    /// Where the CONNECT answer is in what the connection sent (see
+    /// `rally_engine::Session::confirmed`); `u64::MAX` until it is queued.
+    answer_at: AtomicU64,
     joined_at_seq: AtomicU64,
     last_sent_seq: AtomicU64,
     unstored: Mutex<Option<Unstored>>,
@@ -172,6 +183,8 @@ impl SocketRecovery {
     fn new(pid: Arc<str>, progress: Progress) -> Self {
         SocketRecovery {
             pid,
+            superseded: None,
+            answer_at: AtomicU64::new(u64::MAX),
             joined_at_seq: AtomicU64::new(progress.joined_at_seq),
             last_sent_seq: AtomicU64::new(progress.last_sent_seq),
             unstored: Mutex::new(progress.unstored),
@@ -185,6 +198,24 @@ impl SocketRecovery {
 
     pub(crate) fn pid(&self) -> &str {
         &self.pid
+    }
+
+    /// Notes where the CONNECT answer went in what the connection sent.
+    pub(crate) fn answered_at(&self, position: u64) {
+        self.answer_at.store(position, Ordering::Relaxed);
+    }
+
+    /// Whether `pid` names this socket now: its own, or the superseded one while
+    /// `confirmed` (the connection's) does not vouch for the answer.
+    pub(crate) fn is_named_by(&self, pid: &str, confirmed: impl Fn(u64) -> bool) -> bool {
+        *self.pid == *pid || self.superseded_pid(confirmed).is_some_and(|p| **p == *pid)
+    }
+
+    /// The superseded `pid`, while the client may not know the new one.
+    fn superseded_pid(&self, confirmed: impl Fn(u64) -> bool) -> Option<&Arc<str>> {
+        self.superseded
+            .as_ref()
+            .filter(|_| !confirmed(self.answer_at.load(Ordering::Relaxed)))
     }
 
     fn progress(&self) -> Progress {
@@ -381,8 +412,17 @@ impl Recovery {
             return remove();
         };
         let mut state = lock(&self.state);
-        if state.live.get(&recovery.pid) == Some(socket.id()) {
-            state.live.remove(&recovery.pid);
+        let now = Instant::now();
+        let superseded = recovery
+            .superseded_pid(|at| socket.client_confirmed(at))
+            .cloned();
+        for pid in [Some(&recovery.pid), recovery.superseded.as_ref()]
+            .into_iter()
+            .flatten()
+        {
+            if state.live.get(pid) == Some(socket.id()) {
+                state.live.remove(pid);
+            }
         }
         if let (true, Some(cluster)) = (keep, cluster) {
             let last = state.log.last_seq();
@@ -407,7 +447,7 @@ impl Recovery {
             };
             state
                 .sessions
-                .keep(recovery.pid.clone(), session, Instant::now());
+                .keep(recovery.pid.clone(), superseded, session, now);
         }
         remove();
     }
@@ -463,7 +503,12 @@ impl Recovery {
             "recovery: replaying what the client missed"
         );
         progress.unstored = None;
-        let recovery = SocketRecovery::new(self.next_pid(claim), progress);
+        let mut recovery = SocketRecovery::new(self.next_pid(claim), progress);
+        if *recovery.pid != *claim.pid {
+            let pid: Arc<str> = claim.pid.as_str().into();
+            state.live.insert(pid.clone(), session.sid.clone());
+            recovery.superseded = Some(pid);
+        }
         state.live.insert(recovery.pid.clone(), session.sid.clone());
         state.stats.recovered += 1;
         Ok(resume(session, missed, recovery))

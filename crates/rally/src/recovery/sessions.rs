@@ -65,8 +65,18 @@ impl Unstored {
     }
 }
 
+/// A session, until when it is kept, and the other `pid` that names it, if any.
+struct Kept {
+    session: KeptSession,
+    until: Instant,
+    alias: Option<Arc<str>>,
+}
+
 pub(crate) struct Sessions {
-    by_pid: HashMap<Arc<str>, (KeptSession, Instant)>,
+    by_pid: HashMap<Arc<str>, Kept>,
+    /// A second `pid` for a session: the one its client may still hold when the answer
+    /// that gave it the newer one was lost (see `SocketRecovery::superseded`).
+    aliases: HashMap<Arc<str>, Arc<str>>,
     expiry: VecDeque<(Instant, Arc<str>)>,
     window: Duration,
 }
@@ -75,22 +85,47 @@ impl Sessions {
     pub(crate) fn new(window: Duration) -> Self {
         Sessions {
             by_pid: HashMap::new(),
+            aliases: HashMap::new(),
             expiry: VecDeque::new(),
             window,
         }
     }
 
-    pub(crate) fn keep(&mut self, pid: Arc<str>, session: KeptSession, now: Instant) {
+    /// Keeps `session` under `pid`, and under `alias` too when there is one; whichever
+    /// is claimed first takes it, and the other is gone with it.
+    pub(crate) fn keep(
+        &mut self,
+        pid: Arc<str>,
+        alias: Option<Arc<str>>,
+        session: KeptSession,
+        now: Instant,
+    ) {
         self.expire(now);
         let until = now + self.window;
         self.expiry.push_back((until, pid.clone()));
-        self.by_pid.insert(pid, (session, until));
+        if let Some(alias) = &alias {
+            self.aliases.insert(alias.clone(), pid.clone());
+        }
+        self.by_pid.insert(
+            pid,
+            Kept {
+                session,
+                until,
+                alias,
+            },
+        );
     }
 
     /// Takes the session `pid` names, if it is still within its window.
     pub(crate) fn take(&mut self, pid: &str, now: Instant) -> Option<KeptSession> {
         self.expire(now);
-        self.by_pid.remove(pid).map(|(session, _)| session)
+        let primary = self.aliases.remove(pid);
+        let key = primary.as_deref().unwrap_or(pid);
+        let kept = self.by_pid.remove(key)?;
+        if let Some(alias) = kept.alias {
+            self.aliases.remove(&alias);
+        }
+        Some(kept.session)
     }
 
     /// Forgets sessions whose window has passed.
@@ -101,11 +136,18 @@ impl Sessions {
             }
             let (until, pid) = self.expiry.pop_front().expect("front exists");
             // A pid is kept once, so its entry is this one unless it was taken already.
-            if self.by_pid.get(&pid).is_some_and(|(_, u)| *u == until) {
-                self.by_pid.remove(&pid);
+            if self
+                .by_pid
+                .get(&pid)
+                .is_some_and(|kept| kept.until == until)
+            {
+                if let Some(alias) = self.by_pid.remove(&pid).and_then(|kept| kept.alias) {
+                    self.aliases.remove(&alias);
+                }
             }
         }
         self.by_pid.shrink_after_burst();
+        self.aliases.shrink_after_burst();
         self.expiry.shrink_after_burst();
     }
 
@@ -136,7 +178,7 @@ mod tests {
     fn a_session_is_taken_once_within_its_window() {
         let now = Instant::now();
         let mut sessions = Sessions::new(Duration::from_secs(10));
-        sessions.keep("p1".into(), session("a"), now);
+        sessions.keep("p1".into(), None, session("a"), now);
         assert!(sessions.take("p2", now).is_none());
         let taken = sessions.take("p1", now + Duration::from_secs(9)).unwrap();
         assert_eq!(&*taken.sid, "a");
@@ -147,12 +189,32 @@ mod tests {
     fn a_session_expires_after_its_window() {
         let now = Instant::now();
         let mut sessions = Sessions::new(Duration::from_secs(10));
-        sessions.keep("p1".into(), session("a"), now);
-        sessions.keep("p2".into(), session("b"), now + Duration::from_secs(5));
+        sessions.keep("p1".into(), None, session("a"), now);
+        sessions.keep(
+            "p2".into(),
+            None,
+            session("b"),
+            now + Duration::from_secs(5),
+        );
         assert!(sessions.take("p1", now + Duration::from_secs(10)).is_none());
         assert_eq!(sessions.len(), 1);
         assert!(sessions.take("p2", now + Duration::from_secs(14)).is_some());
         assert!(sessions.is_empty());
+    }
+
+    #[test]
+    fn either_pid_takes_a_session_kept_under_two_and_the_other_is_gone_with_it() {
+        let now = Instant::now();
+        let mut sessions = Sessions::new(Duration::from_secs(10));
+        sessions.keep("new".into(), Some("old".into()), session("a"), now);
+        sessions.keep("n2".into(), Some("o2".into()), session("b"), now);
+        assert_eq!(&*sessions.take("old", now).unwrap().sid, "a");
+        assert!(sessions.take("new", now).is_none());
+        assert_eq!(&*sessions.take("n2", now).unwrap().sid, "b");
+        assert!(sessions.take("o2", now).is_none());
+        sessions.keep("n3".into(), Some("o3".into()), session("c"), now);
+        assert!(sessions.take("o3", now + Duration::from_secs(10)).is_none());
+        assert!(sessions.is_empty() && sessions.aliases.is_empty());
     }
 
     #[test]
