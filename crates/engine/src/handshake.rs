@@ -116,6 +116,7 @@ pub(crate) struct Query<'a> {
     pub eio: Option<&'a str>,
     pub transport: Option<&'a str>,
     pub sid: Option<&'a str>,
+    pub t: Option<&'a str>,
 }
 
 impl<'a> Query<'a> {
@@ -129,6 +130,7 @@ impl<'a> Query<'a> {
                 "EIO" => &mut q.eio,
                 "transport" => &mut q.transport,
                 "sid" => &mut q.sid,
+                "t" => &mut q.t,
                 _ => continue,
             };
             if slot.is_none() {

@@ -26,6 +26,7 @@ use crate::cors;
 use crate::error::ProtocolError;
 use crate::handshake::{HandshakeInfo, Query};
 use crate::registry::Registry;
+use crate::session::polling::PollRequest;
 use crate::session::{CloseReason, EngineHandler, Session};
 use crate::transport::{polling, websocket};
 use crate::transport_kind::TransportKind;
@@ -145,9 +146,13 @@ async fn route(shared: &Shared, mut parts: http::request::Parts, body: Body) -> 
                 if session.transport() != TransportKind::Polling {
                     return ProtocolError::BadRequest.response();
                 }
+                let request = PollRequest {
+                    t: q.t,
+                    from: remote_address(&parts),
+                };
                 match parts.method {
-                    Method::GET => polling::get(session).await,
-                    Method::POST => polling::post(session, &parts.headers, body).await,
+                    Method::GET => polling::get(session, request).await,
+                    Method::POST => polling::post(session, request, &parts.headers, body).await,
                     _ => ProtocolError::BadRequest.response(),
                 }
             }
@@ -180,11 +185,7 @@ async fn route(shared: &Shared, mut parts: http::request::Parts, body: Body) -> 
             return ProtocolError::Forbidden.response_with(StatusCode::FORBIDDEN, message);
         }
     }
-    let address = parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0);
-    let info = HandshakeInfo::from_parts(&parts, address);
+    let info = HandshakeInfo::from_parts(&parts, remote_address(&parts));
     match kind {
         TransportKind::Polling => polling::handshake(registry, info),
         TransportKind::WebSocket => {
@@ -195,4 +196,13 @@ async fn route(shared: &Shared, mut parts: http::request::Parts, body: Body) -> 
             }
         }
     }
+}
+
+/// The client's address, when the app is served with `ConnectInfo` (as `rally_engine::serve`
+/// and `into_make_service_with_connect_info` do).
+fn remote_address(parts: &http::request::Parts) -> Option<SocketAddr> {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0)
 }

@@ -22,16 +22,8 @@ async fn text_and_binary_round_trip() {
     assert_eq!(r.status, 200);
     assert_eq!(r.header("content-type"), Some("text/plain; charset=UTF-8"));
     assert_eq!(r.text(), "4hello\x1ebAQIDBA==\x1e4été");
-    let msgs: Vec<Message> = srv
-        .events()
-        .into_iter()
-        .filter_map(|e| match e {
-            Event::Message(_, m) => Some(m),
-            _ => None,
-        })
-        .collect();
     assert_eq!(
-        msgs,
+        srv.messages(),
         vec![
             Message::Text("hello".into()),
             Message::Binary(Bytes::from_static(&[1, 2, 3, 4])),
@@ -308,4 +300,55 @@ async fn messages_arrive_in_order_across_posts() {
         .flat_map(|i| [format!("4m{i}"), format!("4n{i}")])
         .collect();
     assert_eq!(r.text(), expected.join("\x1e"));
+}
+
+/// A browser resends a request whose kept-alive connection broke before the answer
+/// came, with the same URL and so the same cache-busting `t`: the answer it lost is
+/// sent again, not the next one, or its packets would be gone while it stays connected.
+#[tokio::test]
+async fn a_poll_sent_again_gets_the_packets_its_first_answer_carried() {
+    let srv = start(EngineConfig::default()).await;
+    let sid = srv.open_polling().await;
+    let session = srv.session(&sid);
+    let poll = |t: &'static str| {
+        let query = format!("EIO=4&transport=polling&sid={sid}&t={t}");
+        let srv = &srv;
+        async move { srv.get(&query).await }
+    };
+    session
+        .send_many(&[OutMessage::text("a"), OutMessage::binary(vec![1u8])])
+        .unwrap();
+    assert_eq!(poll("Pq1abc").await.text(), "4a\x1ebAQ==");
+    // Each request comes on a connection of its own here: the same `t` again is a resend.
+    assert_eq!(poll("Pq1abc").await.text(), "4a\x1ebAQ==");
+    session.send(OutMessage::text("b")).unwrap();
+    assert_eq!(poll("Pq1abd").await.text(), "4b");
+    // Once a new poll came, the old answer is forgotten: its `t` is a new poll.
+    session.send(OutMessage::text("c")).unwrap();
+    assert_eq!(poll("Pq1abc").await.text(), "4c");
+    assert_eq!(srv.closes(&sid), 0);
+}
+
+#[tokio::test]
+async fn a_post_sent_again_is_taken_in_once() {
+    let srv = start(EngineConfig::default()).await;
+    let sid = srv.open_polling().await;
+    let push = |t: &'static str, body: &'static [u8]| {
+        let query = format!("EIO=4&transport=polling&sid={sid}&t={t}");
+        let srv = &srv;
+        async move { srv.post(&query, body).await }
+    };
+    for (t, body) in [("Pq2a", b"4one"), ("Pq2a", b"4one"), ("Pq2b", b"4two")] {
+        let r = push(t, body).await;
+        assert_eq!((r.status, r.text()), (200, "ok".to_owned()));
+    }
+    // A client that does not stamp its requests gets no such check.
+    for _ in 0..2 {
+        assert_eq!(srv.push(&sid, b"4three").await.text(), "ok");
+    }
+    let text = |s: &str| Message::Text(s.into());
+    assert_eq!(
+        srv.messages(),
+        [text("one"), text("two"), text("three"), text("three")]
+    );
 }

@@ -117,6 +117,19 @@ struct State {
     /// How many of the first items the client has shown it processed: it answers a
     /// ping only after everything queued before it, so its pong confirms them.
     confirmed: u64,
+    /// The last GET answered with packets, until the client's next poll shows it
+    /// arrived; and the last POST taken in. See `polling::Served`.
+    served_get: Option<Box<polling::Served>>,
+    served_post: Option<Box<polling::Served>>,
+}
+
+impl State {
+    /// Queues one item. Every item goes in through here or `enqueue`'s batch, so
+    /// that `pushed` stays the position a pong confirms.
+    fn push(&mut self, item: Outgoing) {
+        self.queue.push_back(item);
+        self.pushed += 1;
+    }
 }
 
 /// One client session.
@@ -173,6 +186,8 @@ impl Session {
                 pushed: 0,
                 ping_at: 0,
                 confirmed: 0,
+                served_get: None,
+                served_post: None,
             }),
             notify: Notify::new(),
             writer: AtomicWaker::new(),
@@ -289,10 +304,12 @@ impl Session {
             }
             match msgs {
                 // A broadcast's usual case, without the iterator machinery.
-                [one] => st.queue.push_back(Outgoing::message(one.clone())),
-                _ => st.queue.extend(msgs.iter().cloned().map(Outgoing::message)),
+                [one] => st.push(Outgoing::message(one.clone())),
+                _ => {
+                    st.queue.extend(msgs.iter().cloned().map(Outgoing::message));
+                    st.pushed += msgs.len() as u64;
+                }
             }
-            st.pushed += msgs.len() as u64;
         }
         // A non-empty queue already had its wake-up: the writer drains until
         // it observes the queue empty, so it will see this message too.
@@ -321,8 +338,7 @@ impl Session {
                 .unwrap_or(st.next_ping + config.ping_timeout);
             let deadline = heartbeat_end.min(Instant::now() + config.ping_timeout);
             st.phase = Phase::Closing { reason, deadline };
-            st.queue.push_back(Outgoing::close());
-            st.pushed += 1;
+            st.push(Outgoing::close());
         }
         self.closed.store(true, Ordering::Release);
         self.wake();
@@ -418,8 +434,7 @@ impl Session {
             if st.phase != Phase::Open {
                 return;
             }
-            st.queue.push_back(item);
-            st.pushed += 1;
+            st.push(item);
         }
         self.wake();
     }
@@ -454,8 +469,7 @@ impl Session {
                 }
                 let deadline = now + self.context.config.ping_timeout;
                 st.pong_deadline = Some(deadline);
-                st.queue.push_back(Outgoing::ping());
-                st.pushed += 1;
+                st.push(Outgoing::ping());
                 st.ping_at = st.pushed;
                 drop(st);
                 self.wake();

@@ -5,8 +5,18 @@
 //! WebSocket session: the request slots, the refusals the protocol defines
 //! for overlapping or late requests, and the batching of a payload (the
 //! close packet goes alone, after what was queued before it).
+//!
+//! A request whose answer was lost can come again. A browser resends a request
+//! by itself, on a new connection and with the same URL, when the kept-alive
+//! connection it went out on breaks before the answer arrives (Chromium does so
+//! after a network drop, and a proxy may too); engine.io's clients never reuse a
+//! URL, since each request carries a fresh cache-busting `t`. So a GET or POST
+//! with the `t` of the one before it, from another connection, is that request
+//! again: the GET gets the same packets, which would otherwise be lost while the
+//! client stays connected, and the POST is not taken in twice.
 
 use std::collections::VecDeque;
+use std::net::SocketAddr;
 
 use bytes::{BufMut, Bytes, BytesMut};
 
@@ -24,6 +34,42 @@ pub(crate) enum Refusal {
     Gone,
 }
 
+/// What tells a request apart from a resent one: the client's cache-busting `t`
+/// (absent when a client turned `timestampRequests` off) and the connection it
+/// came on (absent when the app serves the engine without `ConnectInfo`).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct PollRequest<'a> {
+    pub t: Option<&'a str>,
+    pub from: Option<SocketAddr>,
+}
+
+/// A request the session answered, kept until the next one of its kind.
+pub(crate) struct Served {
+    t: Box<str>,
+    from: Option<SocketAddr>,
+    /// The GET's answer; empty for a POST.
+    body: Bytes,
+}
+
+impl Served {
+    fn remember(request: PollRequest<'_>, body: Bytes) -> Option<Box<Self>> {
+        request.t.map(|t| {
+            Box::new(Self {
+                t: t.into(),
+                from: request.from,
+                body,
+            })
+        })
+    }
+
+    /// True when `request` is this one resent: the same `t`, which no client
+    /// reuses, over another connection, since a resend never comes on the one
+    /// that broke.
+    fn is_resent_as(&self, request: PollRequest<'_>) -> bool {
+        request.t == Some(&*self.t) && (request.from.is_none() || request.from != self.from)
+    }
+}
+
 /// A poll response body, and the reason to finish the session with once it
 /// is written (set when the body carries the graceful close packet).
 pub(crate) struct PollBody {
@@ -32,22 +78,41 @@ pub(crate) struct PollBody {
 }
 
 impl Session {
-    pub(crate) fn begin_get(&self) -> Result<(), Refusal> {
+    /// Takes the GET slot for `request`; or, when `request` is the last answered
+    /// GET resent, returns that answer to send again.
+    pub(crate) fn begin_get(&self, request: PollRequest<'_>) -> Result<Option<Bytes>, Refusal> {
         let mut st = lock(&self.state);
+        if !matches!(st.phase, Phase::Finished(_)) {
+            if let Some(served) = st.served_get.as_ref().filter(|s| s.is_resent_as(request)) {
+                return Ok(Some(served.body.clone()));
+            }
+        }
         Self::refusal(&st, st.get_active)?;
         st.get_active = true;
-        Ok(())
+        // A new poll: the client has what the last one carried.
+        st.served_get = None;
+        Ok(None)
     }
 
     pub(crate) fn end_get(&self) {
         lock(&self.state).get_active = false;
     }
 
-    pub(crate) fn begin_post(&self) -> Result<(), Refusal> {
+    /// Takes the POST slot for `request`. True when `request` is the last POST
+    /// resent, whose packets were taken in already.
+    pub(crate) fn begin_post(&self, request: PollRequest<'_>) -> Result<bool, Refusal> {
         let mut st = lock(&self.state);
         Self::refusal(&st, st.post_active)?;
         st.post_active = true;
-        Ok(())
+        if st
+            .served_post
+            .as_ref()
+            .is_some_and(|s| s.is_resent_as(request))
+        {
+            return Ok(true);
+        }
+        st.served_post = Served::remember(request, Bytes::new());
+        Ok(false)
     }
 
     pub(crate) fn end_post(&self) {
@@ -67,8 +132,9 @@ impl Session {
     }
 
     /// Takes what a pending GET should answer, if anything; releases the GET
-    /// slot when it returns a body.
-    pub(crate) fn take_poll(&self) -> Option<PollBody> {
+    /// slot when it returns a body, which is kept for `request` resent when it
+    /// carries packets.
+    pub(crate) fn take_poll(&self, request: PollRequest<'_>) -> Option<PollBody> {
         let mut st = lock(&self.state);
         let fixed = |b: &'static [u8]| PollBody {
             body: Bytes::from_static(b),
@@ -106,10 +172,9 @@ impl Session {
                 if st.queue.capacity() > KEPT_CAPACITY {
                     st.queue = VecDeque::new();
                 }
-                PollBody {
-                    body: body.freeze(),
-                    finish,
-                }
+                let body = body.freeze();
+                st.served_get = Served::remember(request, body.clone());
+                PollBody { body, finish }
             }
             _ if st.noop_pending => {
                 st.noop_pending = false;
@@ -119,5 +184,34 @@ impl Session {
         };
         st.get_active = false;
         Some(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{PollRequest, Served};
+    use bytes::Bytes;
+
+    #[test]
+    fn only_the_same_url_from_another_connection_is_a_resend() {
+        let a = Some("127.0.0.1:4001".parse().unwrap());
+        let b = Some("127.0.0.1:4002".parse().unwrap());
+        let served = Served::remember(
+            PollRequest {
+                t: Some("x1"),
+                from: a,
+            },
+            Bytes::new(),
+        )
+        .expect("a stamped request is kept");
+        let resent = |t, from| served.is_resent_as(PollRequest { t, from });
+        assert!(resent(Some("x1"), b));
+        // Served without `ConnectInfo`: the `t` alone tells.
+        assert!(resent(Some("x1"), None));
+        // The same connection asking with the same `t` is a client that reused one.
+        assert!(!resent(Some("x1"), a));
+        assert!(!resent(Some("x2"), b));
+        assert!(!resent(None, b));
+        assert!(Served::remember(PollRequest { t: None, from: a }, Bytes::new()).is_none());
     }
 }

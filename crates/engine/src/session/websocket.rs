@@ -104,6 +104,9 @@ impl Session {
                 return false;
             }
             st.upgrade = Upgrade::Done;
+            // Polling is over: no GET or POST of it can come again.
+            st.served_get = None;
+            st.served_post = None;
             st.noop_pending = false;
             self.transport
                 .store(TransportKind::WebSocket as u8, Ordering::Release);

@@ -22,7 +22,7 @@ use crate::codec::packet::decode_payload;
 use crate::error::ProtocolError;
 use crate::handshake::{open_packet, HandshakeInfo};
 use crate::registry::Registry;
-use crate::session::polling::Refusal;
+use crate::session::polling::{PollRequest, Refusal};
 use crate::session::{CloseReason, Session};
 use crate::transport_kind::TransportKind;
 
@@ -86,9 +86,18 @@ fn refused(session: &Session, r: Refusal) -> Response {
     }
 }
 
-pub(crate) async fn get(session: Arc<Session>) -> Response {
-    if let Err(r) = session.begin_get() {
-        return refused(&session, r);
+pub(crate) async fn get(session: Arc<Session>, request: PollRequest<'_>) -> Response {
+    match session.begin_get(request) {
+        Ok(None) => {}
+        Ok(Some(again)) => {
+            tracing::debug!(
+                sid = session.id(),
+                bytes = again.len(),
+                "a poll came again from another connection; its answer is sent again"
+            );
+            return payload_response(again);
+        }
+        Err(r) => return refused(&session, r),
     }
     let mut guard = Guard {
         session: &session,
@@ -99,7 +108,7 @@ pub(crate) async fn get(session: Arc<Session>) -> Response {
         let notified = session.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        if let Some(poll) = session.take_poll() {
+        if let Some(poll) = session.take_poll(request) {
             guard.armed = false;
             if let Some(reason) = poll.finish {
                 session.finish(reason);
@@ -110,10 +119,16 @@ pub(crate) async fn get(session: Arc<Session>) -> Response {
     }
 }
 
-pub(crate) async fn post(session: Arc<Session>, headers: &HeaderMap, body: Body) -> Response {
-    if let Err(r) = session.begin_post() {
-        return refused(&session, r);
-    }
+pub(crate) async fn post(
+    session: Arc<Session>,
+    request: PollRequest<'_>,
+    headers: &HeaderMap,
+    body: Body,
+) -> Response {
+    let resent = match session.begin_post(request) {
+        Ok(resent) => resent,
+        Err(r) => return refused(&session, r),
+    };
     let mut guard = Guard {
         session: &session,
         get: false,
@@ -147,6 +162,13 @@ pub(crate) async fn post(session: Arc<Session>, headers: &HeaderMap, body: Body)
     }
     guard.armed = false;
     session.end_post();
+    if resent {
+        tracing::debug!(
+            sid = session.id(),
+            "a POST came again from another connection; its packets were taken in already"
+        );
+        return ok_response();
+    }
     let packets = match decode_payload(&data) {
         Ok(p) => p,
         Err(e) => {
@@ -160,6 +182,10 @@ pub(crate) async fn post(session: Arc<Session>, headers: &HeaderMap, body: Body)
             break;
         }
     }
+    ok_response()
+}
+
+fn ok_response() -> Response {
     let mut resp = "ok".into_response();
     let h = resp.headers_mut();
     // text/html rather than text/plain, as the reference server does, to

@@ -141,6 +141,17 @@ impl Server {
         self.rec.events.lock().unwrap().clone()
     }
 
+    /// The messages the handler received, from every session, in order.
+    pub fn messages(&self) -> Vec<Message> {
+        self.events()
+            .into_iter()
+            .filter_map(|e| match e {
+                Event::Message(_, m) => Some(m),
+                _ => None,
+            })
+            .collect()
+    }
+
     pub fn session(&self, sid: &str) -> Arc<Session> {
         self.rec
             .sessions
