@@ -1,6 +1,7 @@
 //! Puts the official browser client bundle (npm package `socket.io-client`, pinned
 //! below) into OUT_DIR so that the crate can serve `/socket.io/socket.io.js`,
-//! `/socket.io/socket.io.min.js` and their source maps with `include_bytes!`.
+//! `/socket.io/socket.io.min.js`, the bundle built with the msgpack parser
+//! (`socket.io.msgpack.min.js`) and their source maps with `include_bytes!`.
 //!
 //! Nothing of the client is kept in the repository. The files come from:
 //! 1. the folder named by the environment variable `RALLY_CLIENT_DIST`, when set
@@ -22,11 +23,13 @@ use std::process::Command;
 const CLIENT_VERSION: &str = "4.8.4";
 
 /// The files written into OUT_DIR, under these exact names.
-const FILES: [&str; 4] = [
+const FILES: [&str; 6] = [
     "socket.io.js",
     "socket.io.min.js",
+    "socket.io.msgpack.min.js",
     "socket.io.js.map",
     "socket.io.min.js.map",
+    "socket.io.msgpack.min.js.map",
 ];
 
 const HOW_TO_FIX: &str =
@@ -54,7 +57,7 @@ fn main() {
     }
 }
 
-/// Copies the four files from a dist folder given by the user.
+/// Copies the files from a dist folder given by the user.
 fn copy_from_dist(dist: &Path, out_dir: &Path) -> Result<(), String> {
     for name in FILES {
         let src = dist.join(name);

@@ -9,7 +9,8 @@
 //!   with the same arguments.
 //!
 //! Both: pingInterval 300 ms, pingTimeout 200 ms, maxPayload 1 000 000, CORS `*`;
-//! a connection that joins no namespace is closed after 1 s.
+//! a connection that joins no namespace is closed after 1 s. `--parser msgpack`: the
+//! same behaviour, with socket.io-msgpack-parser's packets on the wire.
 
 use clap::Parser;
 use rally::engine::{
@@ -25,6 +26,9 @@ struct Options {
     port: u16,
     #[arg(long, default_value = "127.0.0.1")]
     host: String,
+    /// The Socket.IO packet format: json or msgpack.
+    #[arg(long, default_value_t = rally::Parser::Json)]
+    parser: rally::Parser,
 }
 
 /// The bare Engine.IO endpoint: every message goes back as it came.
@@ -68,6 +72,7 @@ async fn main() {
     let io = Server::new(ServerConfig {
         engine: engine_config,
         connect_timeout: Duration::from_millis(1000),
+        parser: options.parser,
         ..ServerConfig::default()
     });
     for name in ["/", "/custom"] {

@@ -20,6 +20,7 @@
 //!
 //! `--recovery` turns connection state recovery on, offered to every connection
 //! (`--recovery-window-ms`, `--recovery-max-packets`, `--recovery-keep-pid` tune it).
+//! `--parser msgpack` speaks socket.io-msgpack-parser's packets.
 //!
 //! On SIGTERM or SIGINT the server closes gracefully (`io.close()`) and exits 0.
 
@@ -59,6 +60,9 @@ struct Options {
     /// With --recovery: a recovered socket keeps its pid, as in socket.io.
     #[arg(long)]
     recovery_keep_pid: bool,
+    /// The packet format: json or msgpack (socket.io-msgpack-parser).
+    #[arg(long, default_value_t = rally::Parser::Json)]
+    parser: rally::Parser,
 }
 
 fn register(socket: &Socket, disconnects: &Log) {
@@ -200,7 +204,8 @@ async fn main() {
         .ping_interval(Duration::from_millis(options.ping_interval))
         .ping_timeout(Duration::from_millis(options.ping_timeout))
         .max_payload(options.max_payload)
-        .connect_timeout(Duration::from_millis(options.connect_timeout));
+        .connect_timeout(Duration::from_millis(options.connect_timeout))
+        .parser(options.parser);
     if options.recovery {
         builder = builder.connection_state_recovery(RecoveryConfig {
             max_disconnection_duration: Duration::from_millis(options.recovery_window_ms),

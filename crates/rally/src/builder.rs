@@ -10,6 +10,7 @@
 use crate::adapter::memory::MemoryAdapterFactory;
 use crate::adapter::AdapterFactory;
 use crate::config::{RecoveryConfig, ServerConfig};
+use crate::parser::Parser;
 use crate::server::Server;
 use rally_engine::{AllowRequest, Cors, EngineConfig};
 use std::any::{Any, TypeId};
@@ -90,6 +91,13 @@ impl ServerBuilder {
     /// socket.io's `connectionStateRecovery`; off by default.
     pub fn connection_state_recovery(mut self, recovery: RecoveryConfig) -> Self {
         self.config.connection_state_recovery = Some(recovery);
+        self
+    }
+
+    /// The packet format, socket.io's `parser`: [`Parser::MsgPack`] for clients
+    /// configured with `socket.io-msgpack-parser`; JSON by default.
+    pub fn parser(mut self, parser: Parser) -> Self {
+        self.config.parser = parser;
         self
     }
 

@@ -5,8 +5,9 @@
 //! only part of this crate that talks to an engine session.
 
 use crate::connect_timeout::Joining;
-use crate::outgoing::{connect_error_packet, to_messages};
-use crate::packet::{Decoder, Packet, PacketKind};
+use crate::outgoing::connect_error_packet;
+use crate::packet::{Packet, PacketKind};
+use crate::parser::PacketDecoder;
 use crate::reason::DisconnectReason;
 use crate::server::ServerInner;
 use crate::socket::Socket;
@@ -19,7 +20,7 @@ pub(crate) struct Client {
     /// Weak: the session owns this client (in its extensions), not the other way round.
     session: Weak<Session>,
     server: Arc<ServerInner>,
-    decoder: Mutex<Decoder>,
+    decoder: Mutex<PacketDecoder>,
     sockets: Mutex<Sockets>,
 }
 
@@ -39,11 +40,11 @@ impl Sockets {
 
 impl Client {
     pub(crate) fn new(session: &Arc<Session>, server: Arc<ServerInner>) -> Arc<Client> {
-        let max_attachments = server.config.max_attachments;
+        let decoder = (server.config.parser).decoder(server.config.max_attachments);
         let client = Arc::new(Client {
             session: Arc::downgrade(session),
             server,
-            decoder: Mutex::new(Decoder::new(max_attachments)),
+            decoder: Mutex::new(decoder),
             sockets: Mutex::default(),
         });
         let watched: Weak<Client> = Arc::downgrade(&client);
@@ -106,13 +107,7 @@ impl Client {
 
     /// One engine message: a packet's text or one of its attachments.
     pub(crate) fn on_message(self: &Arc<Self>, message: Message) {
-        let decoded = {
-            let mut decoder = lock(&self.decoder);
-            match message {
-                Message::Text(text) => decoder.feed_text(&text),
-                Message::Binary(data) => decoder.feed_binary(data),
-            }
-        };
+        let decoded = lock(&self.decoder).feed(message);
         match decoded {
             Ok(Some(packet)) => self.on_packet(packet),
             Ok(None) => {}
@@ -159,7 +154,7 @@ impl Client {
     fn connect(self: &Arc<Self>, packet: Packet) {
         let Some(ns) = self.server.namespace(&packet.nsp) else {
             let refusal = connect_error_packet(&packet.nsp, "Invalid namespace", None);
-            self.send(&to_messages(&refusal), false);
+            self.send(&self.server.config.parser.to_messages(&refusal), false);
             return;
         };
         if lock(&self.sockets).get(&packet.nsp).is_some() {
@@ -196,7 +191,7 @@ impl Client {
 
     pub(crate) fn send_connect_error(&self, nsp: &str, message: &str, data: Option<Value>) {
         let refusal = connect_error_packet(nsp, message, data);
-        self.send(&to_messages(&refusal), false);
+        self.send(&self.server.config.parser.to_messages(&refusal), false);
     }
 
     /// `socket.disconnect(true)`: every socket of this connection leaves, then the connection closes.

@@ -4,6 +4,7 @@
 //! this one holds what the Socket.IO floor adds on top.
 
 use crate::handshake::Handshake;
+use crate::parser::Parser;
 use rally_engine::EngineConfig;
 use std::fmt;
 use std::sync::Arc;
@@ -33,6 +34,11 @@ pub struct ServerConfig {
     /// socket.io's `connectionStateRecovery`: off (`None`) by default, as in socket.io;
     /// `Some(RecoveryConfig::default())` turns it on with socket.io's settings.
     pub connection_state_recovery: Option<RecoveryConfig>,
+    /// The packet format, socket.io's `parser`: JSON by default, or
+    /// [`Parser::MsgPack`] for clients configured with `socket.io-msgpack-parser`. Not
+    /// negotiated, as in socket.io: a client that speaks the other format is closed on
+    /// its first packet.
+    pub parser: Parser,
 }
 
 impl Default for ServerConfig {
@@ -44,6 +50,7 @@ impl Default for ServerConfig {
             serve_client: true,
             max_attachments: 1_000,
             connection_state_recovery: None,
+            parser: Parser::Json,
         }
     }
 }

@@ -63,8 +63,9 @@
 //! and broadcast operators):
 //! - `packet`, the pure codec (its encoder and decoder in files apart); `args`, `ack`,
 //!   `reason`, `handshake`; `sync`, the crate's one lock helper;
-//! - `outgoing`: the packets the server sends, built from the API's arguments and
-//!   encoded into the engine's messages (a broadcast once, for every recipient);
+//! - `outgoing`: the packets the server sends, built from the API's arguments; `parser`,
+//!   the wire format that encodes them into the engine's messages (a broadcast once, for
+//!   every recipient) and decodes a connection's messages;
 //! - `connect_timeout`, then `socket`, `client`, `namespace`, the `broadcast` operators
 //!   and `adapter` (the door to a cluster; `adapter::memory` for one process), which
 //!   send through `outgoing`; `recovery` (connection state recovery), through which
@@ -89,6 +90,7 @@ mod id_hash;
 pub mod namespace;
 mod outgoing;
 pub mod packet;
+pub mod parser;
 pub mod reason;
 pub mod recovery;
 mod serve_client;
@@ -107,6 +109,7 @@ pub use config::{RecoveryConfig, RecoveryOffer, ServerConfig};
 pub use handler::{Ack, Event, FromEvent, HandlerOutput};
 pub use handshake::Handshake;
 pub use namespace::{ConnectError, Namespace, NamespaceRef, ServerAck};
+pub use parser::Parser;
 pub use rally_engine as engine;
 pub use rally_engine::{serve, serve_with, ServeConfig};
 pub use reason::DisconnectReason;

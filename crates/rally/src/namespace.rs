@@ -11,6 +11,7 @@ use crate::config::RecoveryConfig;
 use crate::handler::run_handler;
 use crate::handshake::Handshake;
 pub use crate::id_hash::IdHash;
+use crate::parser::Parser;
 use crate::recovery::{Claim, KeptSession, Recovery, RecoveryStats, SocketRecovery};
 use crate::socket::Socket;
 use crate::sync::{read, write};
@@ -55,6 +56,8 @@ pub(crate) struct NamespaceInner {
     ack_ids: AtomicU64,
     /// Connection state recovery, when the server has it on.
     recovery: Option<Recovery>,
+    /// The server's packet format.
+    parser: Parser,
 }
 
 /// A middleware's refusal: the client's `connect_error` gets `message` and `data`.
@@ -121,6 +124,7 @@ impl Namespace {
         name: &str,
         adapter_factory: &dyn AdapterFactory,
         recovery: Option<RecoveryConfig>,
+        parser: Parser,
     ) -> Namespace {
         let ns = Namespace(Arc::new(NamespaceInner {
             name: name.into(),
@@ -130,7 +134,8 @@ impl Namespace {
             connection_handlers: RwLock::default(),
             server_event_handlers: RwLock::default(),
             ack_ids: AtomicU64::new(0),
-            recovery: recovery.map(Recovery::new),
+            recovery: recovery.map(|config| Recovery::new(config, parser)),
+            parser,
         }));
         let adapter = adapter_factory.create(NamespaceRef(Arc::downgrade(&ns.0)));
         if let (Some(recovery), Some(_)) = (ns.recovery(), adapter.cluster_recovery()) {
@@ -146,6 +151,11 @@ impl Namespace {
             ));
         }
         ns
+    }
+
+    /// The packet format its sockets speak: the server's.
+    pub(crate) fn parser(&self) -> Parser {
+        self.0.parser
     }
 
     /// `nsp.name`: the name, starting with `/`.

@@ -1,5 +1,4 @@
-//! Outgoing packets: what the server sends, built from the API's arguments and encoded
-//! into the engine's messages.
+//! Outgoing packets: what the server sends, built from the API's arguments.
 //!
 //! One floor above the codec (`packet`) and `args`, below everything that sends: the
 //! socket (its emits, acks and CONNECT answer), the client (CONNECT_ERROR), the
@@ -7,15 +6,12 @@
 //! It knows no socket, namespace or adapter, so each of them can use it without
 //! reaching up into another.
 //!
-//! The encoding rules of the hot path live here: a packet becomes its text message,
-//! written straight into the engine's frame, then one binary message per attachment.
-//! An adapter encodes a broadcast once and hands the same messages, whose bytes are
-//! shared, to every recipient; a packet for one client without attachments is sent as
-//! a single message without allocating a list.
+//! The packets are encoded by the server's `Parser` (`crate::parser`): an adapter
+//! encodes a broadcast once and hands the same messages, whose bytes are shared, to
+//! every recipient.
 
 use crate::args::{Args, ArgsError, IntoArgs};
-use crate::packet::{encode_into, Packet, RESERVED_EVENTS};
-use rally_engine::OutMessage;
+use crate::packet::{Packet, RESERVED_EVENTS};
 use serde_json::{json, Value};
 use std::fmt;
 
@@ -82,51 +78,13 @@ pub(crate) fn connect_error_packet(nsp: &str, message: &str, data: Option<Value>
     Packet::connect_error(nsp, payload)
 }
 
-/// The messages one packet becomes: its text, then each binary attachment.
-pub(crate) fn to_messages(packet: &Packet) -> Vec<OutMessage> {
-    let mut messages = Vec::with_capacity(1 + packet.attachments.len());
-    messages.push(text_message(packet));
-    messages.extend(packet.attachments.iter().cloned().map(OutMessage::binary));
-    messages
-}
-
-/// Calls `send` with the messages of a packet for one recipient: the common case, a
-/// packet without binary, needs no list.
-pub(crate) fn with_messages<R>(packet: &Packet, send: impl FnOnce(&[OutMessage]) -> R) -> R {
-    if packet.attachments.is_empty() {
-        send(std::slice::from_ref(&text_message(packet)))
-    } else {
-        send(&to_messages(packet))
-    }
-}
-
-/// An EVENT's messages with `offset` appended to its arguments, for the clients that
-/// recover: the text is copied once with the offset spliced before its closing
-/// bracket, and the attachments are shared. `offset` must need no JSON escaping.
-pub(crate) fn with_offset(messages: &[OutMessage], offset: &str) -> Vec<OutMessage> {
-    let mut stamped = messages.to_vec();
-    if let Some(text) = messages.first().and_then(OutMessage::as_text) {
-        let body = text.strip_suffix(']').unwrap_or(text);
-        stamped[0] = OutMessage::text_with(body.len() + offset.len() + 4, |out| {
-            out.extend_from_slice(body.as_bytes());
-            out.extend_from_slice(b",\"");
-            out.extend_from_slice(offset.as_bytes());
-            out.extend_from_slice(b"\"]");
-        });
-    }
-    stamped
-}
-
-/// A packet's text, encoded straight into its engine message.
-fn text_message(packet: &Packet) -> OutMessage {
-    OutMessage::text_with(64, |out| encode_into(packet, out))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::args::Binary;
+    use crate::parser::Parser::Json;
     use bytes::Bytes;
+    use rally_engine::OutMessage;
 
     fn texts_and_binaries(messages: &[OutMessage]) -> Vec<String> {
         messages
@@ -150,7 +108,7 @@ mod tests {
     #[test]
     fn an_event_is_one_text_message_then_one_binary_per_attachment() {
         let plain = event_packet("/chat", "hi", ("there",), Some(4)).unwrap();
-        let sent = with_messages(&plain, texts_and_binaries);
+        let sent = Json.with_messages(&plain, texts_and_binaries);
         assert_eq!(sent, [r#"2/chat,4["hi","there"]"#]);
 
         let blob = Binary(Bytes::from_static(b"abc"));
@@ -159,14 +117,14 @@ mod tests {
             r#"51-["up",{"_placeholder":true,"num":0}]"#.to_owned(),
             "bin:3".to_owned(),
         ];
-        assert_eq!(texts_and_binaries(&to_messages(&binary)), expected);
-        assert_eq!(with_messages(&binary, texts_and_binaries), expected);
+        assert_eq!(texts_and_binaries(&Json.to_messages(&binary)), expected);
+        assert_eq!(Json.with_messages(&binary, texts_and_binaries), expected);
     }
 
     #[test]
     fn an_offset_is_appended_as_the_last_argument() {
         let plain = event_packet("/chat", "hi", ("there",), None).unwrap();
-        let stamped = with_offset(&to_messages(&plain), "t.1");
+        let stamped = Json.with_offset(&plain, &Json.to_messages(&plain), "t.1");
         assert_eq!(
             texts_and_binaries(&stamped),
             [r#"2/chat,["hi","there","t.1"]"#]
@@ -174,7 +132,7 @@ mod tests {
 
         let blob = Binary(Bytes::from_static(b"abc"));
         let binary = event_packet("/", "up", (blob,), None).unwrap();
-        let stamped = with_offset(&to_messages(&binary), "t.2");
+        let stamped = Json.with_offset(&binary, &Json.to_messages(&binary), "t.2");
         assert_eq!(
             texts_and_binaries(&stamped),
             [
@@ -193,7 +151,7 @@ mod tests {
         let with_data = connect_error_packet("/", "no", Some(serde_json::json!({"a": 1})));
         let sent: Vec<String> = [ack, connect, recovering, refused, with_data]
             .iter()
-            .flat_map(|p| texts_and_binaries(&to_messages(p)))
+            .flat_map(|p| texts_and_binaries(&Json.to_messages(p)))
             .collect();
         assert_eq!(
             sent,

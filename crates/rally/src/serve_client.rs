@@ -1,5 +1,6 @@
 //! Serves the official browser client, as socket.io's `serveClient` does:
-//! `<path>socket.io.js`, `socket.io.min.js` and their source maps.
+//! `<path>socket.io.js`, `socket.io.min.js`, `socket.io.msgpack.min.js` (the bundle for
+//! a server whose parser is msgpack) and their source maps.
 //!
 //! The files come from the npm package `socket.io-client` at a pinned version, fetched
 //! by build.rs into OUT_DIR; nothing third-party lives in this repository. Only with the
@@ -22,7 +23,7 @@ pub const CLIENT_BUNDLE: bool = cfg!(feature = "client-bundle");
 
 /// The bundle's files: name, body, content type.
 #[cfg(feature = "client-bundle")]
-const FILES: [(&str, &[u8], &str); 4] = [
+const FILES: [(&str, &[u8], &str); 6] = [
     (
         "socket.io.js",
         include_bytes!(concat!(env!("OUT_DIR"), "/socket.io.js")),
@@ -34,6 +35,11 @@ const FILES: [(&str, &[u8], &str); 4] = [
         "application/javascript; charset=utf-8",
     ),
     (
+        "socket.io.msgpack.min.js",
+        include_bytes!(concat!(env!("OUT_DIR"), "/socket.io.msgpack.min.js")),
+        "application/javascript; charset=utf-8",
+    ),
+    (
         "socket.io.js.map",
         include_bytes!(concat!(env!("OUT_DIR"), "/socket.io.js.map")),
         "application/json; charset=utf-8",
@@ -41,6 +47,11 @@ const FILES: [(&str, &[u8], &str); 4] = [
     (
         "socket.io.min.js.map",
         include_bytes!(concat!(env!("OUT_DIR"), "/socket.io.min.js.map")),
+        "application/json; charset=utf-8",
+    ),
+    (
+        "socket.io.msgpack.min.js.map",
+        include_bytes!(concat!(env!("OUT_DIR"), "/socket.io.msgpack.min.js.map")),
         "application/json; charset=utf-8",
     ),
 ];
@@ -70,8 +81,10 @@ pub(crate) fn router(path: &str) -> Router {
     let names = [
         "socket.io.js",
         "socket.io.min.js",
+        "socket.io.msgpack.min.js",
         "socket.io.js.map",
         "socket.io.min.js.map",
+        "socket.io.msgpack.min.js.map",
     ];
     names.iter().fold(Router::new(), |router, name| {
         router.route(

@@ -167,6 +167,7 @@ impl Server {
                     &name,
                     &*self.0.adapter_factory,
                     self.0.config.connection_state_recovery.clone(),
+                    self.0.config.parser,
                 )
             })
             .clone()

@@ -17,7 +17,7 @@ use crate::handler::{
 };
 use crate::handshake::Handshake;
 use crate::namespace::Namespace;
-use crate::outgoing::{self, ack_packet, connect_packet, event_packet, EmitError};
+use crate::outgoing::{ack_packet, connect_packet, event_packet, EmitError};
 use crate::packet::Packet;
 use crate::reason::DisconnectReason;
 use crate::recovery::{KeptSession, SocketRecovery};
@@ -413,13 +413,13 @@ impl Socket {
                 }
                 recovery.deliver(packet, &opts, |send| send(self));
             }
-            _ if volatile => self.send_messages(&outgoing::to_messages(packet), true),
+            _ if volatile => self.send_messages(&self.0.ns.parser().to_messages(packet), true),
             _ => self.send_packet(packet),
         }
     }
 
     pub(crate) fn send_packet(&self, packet: &Packet) {
-        outgoing::with_messages(packet, |messages| self.send_messages(messages, false));
+        (self.0.ns.parser()).with_messages(packet, |messages| self.send_messages(messages, false));
     }
 
     /// Sends already-encoded messages: the same bytes go to every recipient of a broadcast.
@@ -446,7 +446,7 @@ impl Socket {
         let mut pending = lock(&self.0.pre_connect);
         let pid = self.0.recovery.as_ref().map(SocketRecovery::pid);
         let mut connect = std::mem::take(&mut *lock(&self.0.replay));
-        connect.extend(outgoing::to_messages(&connect_packet(
+        connect.extend(self.0.ns.parser().to_messages(&connect_packet(
             self.0.ns.name(),
             &self.0.id,
             pid,

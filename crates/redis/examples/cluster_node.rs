@@ -3,7 +3,8 @@
 //!
 //! `cargo run -p rally-redis --example cluster_node -- --port 3001 --redis-url redis://127.0.0.1:6379`
 //! (`--prefix P` for the channel prefix, and with `--adapter streams` the stream's name too,
-//! `--request-timeout MS`, `--name NAME`, `--specific-response-channel`, `--recovery`).
+//! `--request-timeout MS`, `--name NAME`, `--specific-response-channel`, `--recovery`,
+//! `--parser msgpack`).
 //! Prints `listening on 127.0.0.1:PORT` once it listens (and, unless Redis is unreachable
 //! for 5 s, once both Redis connections are up).
 //!
@@ -67,6 +68,9 @@ struct Options {
     /// cluster.
     #[arg(long)]
     recovery: bool,
+    /// The packet format: json or msgpack (socket.io-msgpack-parser).
+    #[arg(long, default_value_t = rally::Parser::Json)]
+    parser: rally::Parser,
 }
 
 fn spec_of(event: &Event) -> Value {
@@ -266,7 +270,9 @@ async fn main() {
             std::process::exit(2);
         }
     };
-    let mut builder = Server::builder().adapter(redis.clone());
+    let mut builder = Server::builder()
+        .adapter(redis.clone())
+        .parser(options.parser);
     if options.recovery {
         builder = builder.connection_state_recovery(RecoveryConfig::default());
     }

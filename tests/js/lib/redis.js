@@ -123,8 +123,8 @@ async function startRedis({ port } = {}) {
 
 
 /** A Rally cluster member (crates/redis/examples/cluster_node) on `redis` with `prefix`. */
-function startRallyNode(redis, prefix, { requestTimeout = 2000, name, env, specificResponseChannel, adapter = 'classic', recovery } = {}) {
-  const args = ['--port', '0', '--redis-url', redis.url, '--prefix', prefix, '--request-timeout', String(requestTimeout), '--adapter', adapter];
+function startRallyNode(redis, prefix, { requestTimeout = 2000, name, env, specificResponseChannel, adapter = 'classic', recovery, parser = 'json' } = {}) {
+  const args = ['--port', '0', '--redis-url', redis.url, '--prefix', prefix, '--request-timeout', String(requestTimeout), '--adapter', adapter, '--parser', parser];
   if (recovery) args.push('--recovery');
   if (name) args.push('--name', name);
   if (specificResponseChannel) args.push('--specific-response-channel');
@@ -133,9 +133,9 @@ function startRallyNode(redis, prefix, { requestTimeout = 2000, name, env, speci
 
 /** A Node.js socket.io 4.8 member with @socket.io/redis-adapter 8.3 or, with `adapter:
  * 'streams'`, @socket.io/redis-streams-adapter 0.3 (tests/js/redis/node-node.js). */
-function startNodeNode(redis, prefix, { requestTimeout = 2000, name, specificResponseChannel, adapter = 'classic', recovery } = {}) {
+function startNodeNode(redis, prefix, { requestTimeout = 2000, name, specificResponseChannel, adapter = 'classic', recovery, parser = 'json' } = {}) {
   const path = require('node:path');
-  const args = [path.join(__dirname, '..', 'redis', 'node-node.js'), '--port', '0', '--redis-url', redis.url, '--prefix', prefix, '--request-timeout', String(requestTimeout), '--adapter', adapter];
+  const args = [path.join(__dirname, '..', 'redis', 'node-node.js'), '--port', '0', '--redis-url', redis.url, '--prefix', prefix, '--request-timeout', String(requestTimeout), '--adapter', adapter, '--parser', parser];
   if (recovery) args.push('--recovery');
   if (name) args.push('--name', name);
   if (specificResponseChannel) args.push('--specific-response-channel');

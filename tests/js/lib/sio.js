@@ -283,10 +283,13 @@ async function closeAll() {
   await sleep(30); // let the DISCONNECT/close frames leave before the next test or server stop
 }
 
-/** One client per name, connected to `spec[name].url` (each tagged with its name), then in `rooms[name]` if given. */
-async function connectNamed(spec, rooms = {}) {
+/**
+ * One client per name, connected to `spec[name].url` with `opts` (each tagged with its
+ * name), then in `rooms[name]` if given.
+ */
+async function connectNamed(spec, rooms = {}, opts = {}) {
   const names = Object.keys(spec);
-  const list = await Promise.all(names.map((n) => connect(spec[n].url)));
+  const list = await Promise.all(names.map((n) => connect(spec[n].url, opts)));
   const c = Object.fromEntries(names.map((n, i) => [n, list[i]]));
   for (const n of names) {
     c[n].name = n;

@@ -4,7 +4,7 @@
 // it in the same cluster as Rally nodes and drive both the same way.
 //
 //   node node-node.js --port 0 --redis-url redis://127.0.0.1:PORT [--prefix P] [--request-timeout MS] [--name N]
-//     [--specific-response-channel] [--adapter classic|streams] [--recovery]
+//     [--specific-response-channel] [--adapter classic|streams] [--recovery] [--parser json|msgpack]
 //
 // Prints `listening on 127.0.0.1:PORT` once it listens and its Redis clients are connected.
 'use strict';
@@ -47,6 +47,7 @@ async function main() {
     });
   const io = new Server(httpServer, {
     adapter,
+    ...(option('parser', 'json') === 'msgpack' ? { parser: require('socket.io-msgpack-parser') } : {}),
     ...(process.argv.includes('--recovery') ? { connectionStateRecovery: { maxDisconnectionDuration: 120000 } } : {}),
   });
   await new Promise((resolve) => httpServer.listen(port, '127.0.0.1', resolve));

@@ -8,7 +8,6 @@ use super::{Adapter, AdapterError, AdapterFactory, BroadcastOptions, Room, Socke
 use crate::ack::{AckCollector, PendingAck};
 use crate::args::Args;
 use crate::namespace::{IdHash, Namespace, NamespaceRef};
-use crate::outgoing::to_messages;
 use crate::packet::Packet;
 use crate::socket::Socket;
 use crate::sync::{read, write};
@@ -133,12 +132,12 @@ impl MemoryAdapter {
     /// Local part of `broadcast`: encodes once, then shares the bytes. With connection
     /// state recovery on, the namespace's log stores the event and stamps it.
     pub fn broadcast_local(&self, packet: &Packet, opts: &BroadcastOptions) {
-        if let Some(ns) = self.nsp.upgrade() {
-            if let Some(recovery) = ns.recovery() {
-                return recovery.deliver(packet, opts, |send| self.apply(opts, send));
-            }
+        // A namespace that is gone has no sockets to reach.
+        let Some(ns) = self.nsp.upgrade() else { return };
+        if let Some(recovery) = ns.recovery() {
+            return recovery.deliver(packet, opts, |send| self.apply(opts, send));
         }
-        let messages = to_messages(packet);
+        let messages = ns.parser().to_messages(packet);
         let volatile = opts.flags.volatile;
         self.apply(opts, |socket| socket.send_messages(&messages, volatile));
     }
@@ -200,7 +199,8 @@ impl MemoryAdapter {
                 });
             }
             None => {
-                let messages = to_messages(packet);
+                let Some(ns) = ns else { return 0 };
+                let messages = ns.parser().to_messages(packet);
                 self.apply(opts, |socket| {
                     register(socket);
                     socket.send_messages(&messages, opts.flags.volatile);

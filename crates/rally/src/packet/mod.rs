@@ -26,9 +26,11 @@
 
 mod decode;
 mod encode;
+mod msgpack;
 
 pub use decode::Decoder;
 pub use encode::{encode, encode_into};
+pub use msgpack::{decode_msgpack, encode_msgpack, encode_msgpack_with_arg};
 
 use std::borrow::Cow;
 use std::fmt;
@@ -239,6 +241,12 @@ pub enum ParseError {
     /// A `{"_placeholder":true}` object whose `num` is missing or not an
     /// unsigned integer.
     BadPlaceholder,
+    /// Only from [`decode_msgpack`]: the message is not one well-formed msgpack value
+    /// (truncated, trailing bytes, a reserved byte, a string that is not UTF-8).
+    InvalidMsgpack,
+    /// A text message reached a server whose parser is msgpack, which sends and takes
+    /// binary messages only: the client speaks the default parser.
+    TextForMsgpack,
 }
 
 impl fmt::Display for ParseError {
@@ -256,6 +264,10 @@ impl fmt::Display for ParseError {
             Self::UnexpectedText => "text message while binary attachments are awaited",
             Self::PlaceholderOutOfRange => "placeholder refers to a missing attachment",
             Self::BadPlaceholder => "malformed attachment placeholder",
+            Self::InvalidMsgpack => "invalid msgpack",
+            Self::TextForMsgpack => {
+                "a text message, but the server's parser is msgpack (is the client configured with socket.io-msgpack-parser?)"
+            }
         })
     }
 }

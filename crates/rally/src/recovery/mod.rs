@@ -36,8 +36,8 @@ use crate::adapter::cluster::{ClusterRecovery, ClusterRestore, ClusterSession};
 use crate::adapter::{BroadcastOptions, SocketId};
 use crate::config::RecoveryConfig;
 use crate::handshake::Handshake;
-use crate::outgoing::{to_messages, with_offset};
 use crate::packet::Packet;
+use crate::parser::Parser;
 use crate::socket::Socket;
 use crate::sync::lock;
 use log::{Bounds, Entry, PacketLog};
@@ -235,6 +235,8 @@ pub(crate) struct Recovery {
     offsets: OnceLock<Offsets>,
     local_tag: String,
     state: Mutex<State>,
+    /// The namespace's packet format: the log keeps events as they are sent.
+    parser: Parser,
 }
 
 struct State {
@@ -247,7 +249,7 @@ struct State {
 }
 
 impl Recovery {
-    pub(crate) fn new(config: RecoveryConfig) -> Self {
+    pub(crate) fn new(config: RecoveryConfig, parser: Parser) -> Self {
         let window = config.max_disconnection_duration;
         let bounds = Bounds {
             max_packets: config.max_packets,
@@ -265,6 +267,7 @@ impl Recovery {
                 stats: RecoveryStats::default(),
             }),
             config,
+            parser,
         }
     }
 
@@ -314,7 +317,7 @@ impl Recovery {
         opts: &BroadcastOptions,
         targets: impl FnOnce(&mut dyn FnMut(&Socket)),
     ) {
-        let plain = to_messages(packet);
+        let plain = self.parser.to_messages(packet);
         let volatile = opts.flags.volatile;
         let mut state = lock(&self.state);
         let storable = stores(packet, volatile);
@@ -328,7 +331,7 @@ impl Recovery {
         }
         if storable && !(state.live.is_empty() && state.sessions.is_empty()) {
             let seq = state.log.next_seq();
-            let stamped = with_offset(&plain, &self.offsets().format(seq));
+            let stamped = (self.parser).with_offset(packet, &plain, &self.offsets().format(seq));
             targets(&mut |socket| match socket.recovery() {
                 Some(recovery) => {
                     recovery.last_sent_seq.store(seq, Ordering::Relaxed);
@@ -368,8 +371,8 @@ impl Recovery {
             return self.deliver(packet, opts, targets);
         };
         state.log.advance_to(place);
-        let plain = to_messages(packet);
-        let stamped = with_offset(&plain, offset);
+        let plain = self.parser.to_messages(packet);
+        let stamped = self.parser.with_offset(packet, &plain, offset);
         targets(&mut |socket| match socket.recovery() {
             Some(recovery) => {
                 if recovery.last_sent_seq.load(Ordering::Relaxed) < place {
@@ -564,7 +567,8 @@ impl Recovery {
         let mut missed = Vec::new();
         for event in found.missed {
             let packet = Packet::event(nsp, event.data, event.attachments, None);
-            let stamped = with_offset(&to_messages(&packet), &event.offset);
+            let plain = self.parser.to_messages(&packet);
+            let stamped = self.parser.with_offset(&packet, &plain, &event.offset);
             missed.extend(stamped.iter().map(OutMessage::resent));
         }
         let mut last = read_up_to.max(from);
