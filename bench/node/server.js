@@ -5,7 +5,7 @@
 //   sharing that Redis, through @socket.io/redis-adapter 8.3 (classic, the default) or
 //   @socket.io/redis-streams-adapter 0.3 (streams); P is the channel prefix and the
 //   stream's name. It then prints `listening on` only once the adapter's Redis clients
-//   are connected.
+//   are connected. [--parser msgpack]: socket.io-msgpack-parser's packets.
 'use strict';
 
 const path = require('node:path');
@@ -69,7 +69,10 @@ function within5s(promise) {
 async function main() {
   const httpServer = http.createServer();
   const adapter = redisUrl ? await within5s(redisAdapter()) : undefined;
-  const io = new Server(httpServer, { serveClient: false, ...(adapter ? { adapter } : {}) });
+  const parser = option('parser', 'json') === 'msgpack'
+    ? { parser: require(path.join(modules, 'socket.io-msgpack-parser')) }
+    : {};
+  const io = new Server(httpServer, { serveClient: false, ...(adapter ? { adapter } : {}), ...parser });
 
   io.on('connection', (socket) => {
     socket.on('message', (payload, room) => {

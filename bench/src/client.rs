@@ -4,8 +4,14 @@
 //!
 //! Each client is one task that owns its socket; sends go through an unbounded
 //! channel so that callbacks (which run inside a client's task) can send too.
+//!
+//! Scenarios speak the default parser's text. Against a server whose parser is msgpack,
+//! the client's task translates both ways with Rally's own codecs, so every scenario
+//! runs unchanged; the translation costs the generator's CPU, not the server's.
 
 use futures::{SinkExt, StreamExt};
+use rally::packet::{decode_msgpack, encode, encode_msgpack, Decoder, Packet};
+use rally::Parser;
 use std::sync::Arc;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
@@ -31,10 +37,11 @@ pub struct Client {
 }
 
 impl Client {
-    /// Sends one Socket.IO packet (without the Engine.IO `4`, which is added here).
+    /// Sends one Socket.IO packet, written in the default parser's text (the Engine.IO
+    /// `4` is added, or the packet translated, by the client's task).
     pub fn send(&self, packet: &str) {
         if let Some(tx) = self.tx.upgrade() {
-            let _ = tx.send(format!("4{packet}"));
+            let _ = tx.send(packet.to_owned());
         }
     }
 }
@@ -52,8 +59,29 @@ pub fn open_sid(open_packet: &str) -> Option<String> {
     Some(json["sid"].as_str()?.to_owned())
 }
 
+/// A packet in the form `parser` sends, from its text in the default parser's form.
+fn outgoing(parser: Parser, text: &str) -> Message {
+    match parser {
+        Parser::Json => Message::text(format!("4{text}")),
+        Parser::MsgPack => {
+            let packet = Decoder::new(0)
+                .feed_text(text)
+                .ok()
+                .flatten()
+                .unwrap_or_else(|| panic!("a scenario sent a packet that does not parse: {text}"));
+            Message::binary(encode_msgpack(&packet))
+        }
+    }
+}
+
+/// A packet received from a server whose parser is msgpack.
+fn incoming_msgpack(frame: &[u8]) -> Option<Packet> {
+    // Engine.IO's binary frames carry no type byte: the whole frame is the message.
+    decode_msgpack(frame, 1000).ok()
+}
+
 /// Opens a WebSocket session and joins the default namespace; returns the stream and the socket id.
-pub async fn handshake(port: u16) -> Result<(Ws, Arc<str>), String> {
+pub async fn handshake(port: u16, parser: Parser) -> Result<(Ws, Arc<str>), String> {
     let url = format!("ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket");
     let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url, Some(config()), true)
         .await
@@ -66,7 +94,7 @@ pub async fn handshake(port: u16) -> Result<(Ws, Arc<str>), String> {
             None => return Err("closed during handshake".into()),
         }
     }
-    ws.send(Message::text("40"))
+    ws.send(outgoing(parser, "0"))
         .await
         .map_err(|e| format!("send 40: {e}"))?;
     loop {
@@ -75,6 +103,12 @@ pub async fn handshake(port: u16) -> Result<(Ws, Arc<str>), String> {
                 let v: serde_json::Value =
                     serde_json::from_str(&t[2..]).map_err(|e| format!("40: {e}"))?;
                 let sid = v["sid"].as_str().ok_or("40 without sid")?;
+                return Ok((ws, sid.into()));
+            }
+            Some(Ok(Message::Binary(frame))) if parser == Parser::MsgPack => {
+                let packet = incoming_msgpack(&frame).ok_or("an undecodable CONNECT answer")?;
+                let data = packet.data.unwrap_or_default();
+                let sid = data["sid"].as_str().ok_or("a CONNECT answer without sid")?;
                 return Ok((ws, sid.into()));
             }
             Some(Ok(Message::Text(t))) if t.as_str() == "2" => {
@@ -90,8 +124,13 @@ pub async fn handshake(port: u16) -> Result<(Ws, Arc<str>), String> {
 }
 
 /// Connects and starts the client's task; `on_packet` sees every EVENT and ACK.
-pub async fn connect(port: u16, index: usize, on_packet: OnPacket) -> Result<Client, String> {
-    let (ws, sid) = handshake(port).await?;
+pub async fn connect(
+    port: u16,
+    parser: Parser,
+    index: usize,
+    on_packet: OnPacket,
+) -> Result<Client, String> {
+    let (ws, sid) = handshake(port, parser).await?;
     let (tx, rx) = mpsc::unbounded_channel();
     let own = Client {
         index,
@@ -103,11 +142,17 @@ pub async fn connect(port: u16, index: usize, on_packet: OnPacket) -> Result<Cli
         _open: Some(tx),
         ..own.clone()
     };
-    tokio::spawn(run(ws, rx, own, on_packet));
+    tokio::spawn(run(ws, parser, rx, own, on_packet));
     Ok(handle)
 }
 
-async fn run(ws: Ws, mut rx: mpsc::UnboundedReceiver<String>, client: Client, on_packet: OnPacket) {
+async fn run(
+    ws: Ws,
+    parser: Parser,
+    mut rx: mpsc::UnboundedReceiver<String>,
+    client: Client,
+    on_packet: OnPacket,
+) {
     let (mut sink, mut stream) = ws.split();
     loop {
         tokio::select! {
@@ -120,15 +165,20 @@ async fn run(ws: Ws, mut rx: mpsc::UnboundedReceiver<String>, client: Client, on
                         on_packet(&client, packet);
                     }
                 }
+                Some(Ok(Message::Binary(frame))) if parser == Parser::MsgPack => {
+                    if let Some(packet) = incoming_msgpack(&frame) {
+                        on_packet(&client, &encode(&packet));
+                    }
+                }
                 Some(Ok(_)) => {}
                 _ => return,
             },
             out = rx.recv() => match out {
                 Some(text) => {
-                    if sink.feed(Message::text(text)).await.is_err() { return; }
+                    if sink.feed(outgoing(parser, &text)).await.is_err() { return; }
                     // Batch whatever else is queued into one flush.
                     while let Ok(more) = rx.try_recv() {
-                        if sink.feed(Message::text(more)).await.is_err() { return; }
+                        if sink.feed(outgoing(parser, &more)).await.is_err() { return; }
                     }
                     if sink.flush().await.is_err() { return; }
                 }

@@ -24,10 +24,12 @@ struct Options {
     #[arg(long, default_value_t = 10)]
     duration: u64,
     /// Scenarios to run (comma-separated): connections,broadcast,latency,echo,rooms,private,stalled,cluster
-    /// (`cluster` is cluster-classic and cluster-streams, one per Redis adapter).
+    /// (`cluster` is cluster-classic and cluster-streams, one per Redis adapter), and
+    /// broadcast-msgpack,echo-msgpack (the same with socket.io-msgpack-parser on both
+    /// sides).
     #[arg(
         long,
-        default_value = "connections,broadcast,latency,echo,rooms,private,stalled,cluster"
+        default_value = "connections,broadcast,broadcast-msgpack,latency,echo,echo-msgpack,rooms,private,stalled,cluster"
     )]
     only: String,
     /// Servers to measure (comma-separated): rally,node.
@@ -45,6 +47,7 @@ struct Options {
 /// The figure each scenario's targets are about: a JSON pointer into a run's
 /// figures and what it is.
 fn key_figure(scenario: &str) -> Option<(&'static str, &'static str)> {
+    let scenario = scenario.strip_suffix("-msgpack").unwrap_or(scenario);
     Some(match scenario {
         "connections" => ("/at_5000/cpu_us_per_connection", "CPU µs / new connection"),
         "broadcast" => ("/cpu_us_per_delivery", "CPU µs / delivery"),
@@ -164,7 +167,11 @@ async fn main() {
             } else {
                 kind.name().to_string()
             };
-            let server = match Server::start(kind, &options.root) {
+            let (base, parser) = match scenario.strip_suffix("-msgpack") {
+                Some(base) => (base, rally::Parser::MsgPack),
+                None => (*scenario, rally::Parser::Json),
+            };
+            let server = match Server::start_parser(kind, &options.root, parser) {
                 Ok(server) => server,
                 Err(e) => {
                     eprintln!("loadgen: {e}");
@@ -172,7 +179,7 @@ async fn main() {
                 }
             };
             // The row's cells after the server's label, and the run's figures.
-            let outcome: Result<(Vec<String>, Value), String> = match *scenario {
+            let outcome: Result<(Vec<String>, Value), String> = match base {
                 "connections" => {
                     async {
                         let at_5k = scenarios::connections(&server, 5_000).await?;
@@ -351,6 +358,8 @@ async fn main() {
             }
         }
         let (title, header): (&str, &[&str]) = match *scenario {
+            "broadcast-msgpack" => ("Broadcast with the msgpack parser, 1000 clients, 4 senders, closed loop", &["server", "deliveries/s", "CPU µs / delivery", "of it kernel", "lost", "server CPU", "loadgen CPU"]),
+            "echo-msgpack" => ("Echo with ack with the msgpack parser, 100 clients, closed loop", &["server", "acks/s", "CPU µs / ack", "of it kernel", "p50 ms", "p99 ms", "loadgen CPU"]),
             "connections" => ("Idle WebSocket connections", &["server", "RSS / conn at 5 000", "RSS / conn at max (conns)", "CPU µs / new conn", "loadgen CPU"]),
             "broadcast" => ("Broadcast, 1000 clients, 4 senders, closed loop", &["server", "deliveries/s", "CPU µs / delivery", "of it kernel", "lost", "server CPU", "loadgen CPU"]),
             "latency" => ("Broadcast latency at 40 000 deliveries/s (1000 clients)", &["server", "deliveries/s", "p50 ms", "p99 ms", "p99.9 ms", "CPU µs / delivery", "of it kernel", "lost", "loadgen CPU"]),

@@ -23,6 +23,8 @@ impl Kind {
 
 pub struct Server {
     pub port: u16,
+    /// The packet format it was started with, which its clients must speak.
+    pub parser: rally::Parser,
     child: Child,
 }
 
@@ -42,6 +44,14 @@ fn dies_with_parent(command: &mut Command) {
 impl Server {
     pub fn start(kind: Kind, root: &str) -> Result<Server, String> {
         Server::start_with(kind, root, &[])
+    }
+
+    /// `start` with the packet format `parser` (both fixtures take `--parser`).
+    pub fn start_parser(kind: Kind, root: &str, parser: rally::Parser) -> Result<Server, String> {
+        let name = parser.to_string();
+        let mut server = Server::start_with(kind, root, &["--parser", &name])?;
+        server.parser = parser;
+        Ok(server)
     }
 
     /// `start` with more options for the server (both fixtures take the same ones).
@@ -79,7 +89,11 @@ impl Server {
             .next()
             .and_then(|p| p.parse().ok())
             .ok_or_else(|| format!("{name} server said {line:?} instead of `listening on ADDR`"))?;
-        Ok(Server { port, child })
+        Ok(Server {
+            port,
+            parser: rally::Parser::Json,
+            child,
+        })
     }
 
     /// The command that starts the chat server at `path` for a tool: any free port, its

@@ -15,6 +15,8 @@
 //! load generator needs the other one on a two-core machine). With the environment
 //! variable `RALLY_BENCH_RECOVERY=1`, connection state recovery is on and offered to
 //! every client (every event then stored and stamped with its offset): what it costs.
+//! `--parser msgpack` speaks socket.io-msgpack-parser's packets (the Node.js peer takes
+//! the same option).
 //!
 //! `--redis-url URL` makes it one server of a cluster sharing that Redis, through
 //! `rally-redis` (`--adapter classic`, the default, or `streams`; `--prefix P` is the
@@ -44,6 +46,9 @@ struct Options {
     /// The Redis channel prefix, and with `--adapter streams` the stream's name.
     #[arg(long, default_value = "socket.io")]
     prefix: String,
+    /// The packet format: json or msgpack.
+    #[arg(long, default_value_t = rally::Parser::Json)]
+    parser: rally::Parser,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -74,7 +79,7 @@ fn main() {
 
 async fn serve(options: Options) {
     let recovery = std::env::var("RALLY_BENCH_RECOVERY").is_ok_and(|v| v == "1");
-    let mut builder = Server::builder();
+    let mut builder = Server::builder().parser(options.parser);
     if recovery {
         builder = builder.connection_state_recovery(RecoveryConfig::default());
     }

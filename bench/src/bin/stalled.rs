@@ -96,7 +96,7 @@ async fn main() {
     let (samples, on_packet) = latency_recorder(options.readers, "t=");
     let mut readers = Vec::new();
     for i in 0..options.readers {
-        match connect(port, i, on_packet.clone()).await {
+        match connect(port, rally::Parser::Json, i, on_packet.clone()).await {
             Ok(client) => readers.push(client),
             Err(e) => {
                 eprintln!("stalled: a reader could not connect: {e}");
@@ -108,7 +108,7 @@ async fn main() {
     let (stall, stalling) = watch::channel(false);
     let mut stalled = Vec::new();
     for _ in 0..options.stalled {
-        match handshake(port).await {
+        match handshake(port, rally::Parser::Json).await {
             Ok((ws, _)) => stalled.push(tokio::spawn(read_until(ws, stalling.clone()))),
             Err(e) => {
                 eprintln!("stalled: a stalled client could not connect: {e}");

@@ -211,7 +211,7 @@ async fn main() {
     };
     let mut chatters = Vec::new();
     for i in 0..CHATTERS {
-        match connect(port, i, counting.clone()).await {
+        match connect(port, rally::Parser::Json, i, counting.clone()).await {
             Ok(client) => chatters.push(client),
             Err(e) => {
                 eprintln!("storm: a chat client could not connect: {e}");

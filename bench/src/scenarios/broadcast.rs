@@ -111,7 +111,7 @@ pub async fn broadcast_rate(
     let mut frozen: Vec<Ws> = Vec::new();
     for i in 0..stalled {
         // Joined, then never polled again: the server's writes to it pile up.
-        frozen.push(handshake(target.port(i)).await?.0);
+        frozen.push(handshake(target.port(i), target.parser).await?.0);
     }
     let messages_per_s = (deliveries_per_s as f64 / clients as f64).max(1.0);
     let interval = Duration::from_secs_f64(SENDERS as f64 / messages_per_s);

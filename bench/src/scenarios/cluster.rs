@@ -77,6 +77,7 @@ pub async fn cluster(
             .map(Server::pid)
             .chain([redis.pid()])
             .collect(),
+        parser: rally::Parser::Json,
     };
     hear_each_other(&target, Duration::from_secs(10)).await?;
     // Redis does nothing but the phase's work while clients connect and drain, so a window

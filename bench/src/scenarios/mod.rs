@@ -30,6 +30,8 @@ use tokio::sync::Notify;
 pub struct Target {
     pub ports: Vec<u16>,
     pub pids: Vec<u32>,
+    /// The packet format the servers speak.
+    pub parser: rally::Parser,
 }
 
 impl Target {
@@ -55,6 +57,7 @@ impl From<&Server> for Target {
         Target {
             ports: vec![server.port],
             pids: vec![server.pid()],
+            parser: server.parser,
         }
     }
 }
@@ -155,7 +158,7 @@ pub(crate) async fn connect_all(
     on_packet: &OnPacket,
 ) -> Result<Vec<Client>, String> {
     let results: Vec<_> = stream::iter(0..count)
-        .map(|i| connect(target.port(i), i, on_packet.clone()))
+        .map(|i| connect(target.port(i), target.parser, i, on_packet.clone()))
         .buffered(64)
         .collect()
         .await;
