@@ -61,8 +61,10 @@
 //! Floors, bottom up; a module uses those below it, and the cycles left are the API's
 //! own (a namespace owns its sockets and adapter, a socket knows its namespace, client
 //! and broadcast operators):
-//! - `packet`, the pure codec (its encoder and decoder in files apart); `args`, `ack`,
-//!   `reason`, `handshake`; `sync`, the crate's one lock helper;
+//! - `msgpack`, notepack's MessagePack ⇄ JSON with placeholders (for the msgpack
+//!   parser and for `rally-redis`); `packet`, the pure codec (its encoder and decoder in
+//!   files apart); `args`, `ack`, `reason`, `handshake`; `sync`, the crate's one lock
+//!   helper;
 //! - `outgoing`: the packets the server sends, built from the API's arguments; `parser`,
 //!   the wire format that encodes them into the engine's messages (a broadcast once, for
 //!   every recipient) and decodes a connection's messages;
@@ -87,6 +89,7 @@ mod connect_timeout;
 pub mod handler;
 pub mod handshake;
 mod id_hash;
+pub mod msgpack;
 pub mod namespace;
 mod outgoing;
 pub mod packet;

@@ -22,9 +22,10 @@
 //! How it is built, lowest layer first (each module only uses the ones above it):
 //! - `config`, `stats`: what a factory is made from ([`RedisAdapterConfig`]) and what it
 //!   counts ([`RedisStats`]).
-//! - [`codec`]: notepack.io 3.0 MessagePack ⇄ Rally's JSON-with-placeholders.
 //! - [`wire`]: both protocols' channels, messages and stream entries, field for field,
-//!   built and read by pure functions with a typed error ([`wire::WireError`]).
+//!   built and read by pure functions with a typed error ([`wire::WireError`]). The
+//!   MessagePack in them is notepack.io's, read and written by [`rally::msgpack`], which
+//!   Rally's msgpack parser shares.
 //! - [`connection`]: reconnect-with-backoff and batch-draining, for every task that owns a
 //!   Redis connection (here and in applications).
 //! - `transport`: one publisher connection (PUBLISH and XADD in one ordered queue), one
@@ -54,7 +55,6 @@
 
 mod adapter;
 mod classic;
-pub mod codec;
 mod config;
 pub mod connection;
 mod factory;

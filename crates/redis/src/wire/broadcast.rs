@@ -3,8 +3,8 @@
 
 use super::error::WireError;
 use super::parts::{parse_opts, parse_packet, write_opts, write_packet};
-use crate::codec;
 use bytes::Bytes;
+use rally::msgpack;
 use rally::BroadcastOptions;
 use serde_json::Value;
 
@@ -17,8 +17,8 @@ pub fn broadcast_message(
     opts: &BroadcastOptions,
 ) -> Vec<u8> {
     let mut buf = Vec::with_capacity(64);
-    codec::write_array_len(&mut buf, 3);
-    codec::write_str(&mut buf, uid);
+    msgpack::write_array_len(&mut buf, 3);
+    msgpack::write_str(&mut buf, uid);
     write_packet(&mut buf, nsp, data, attachments);
     write_opts(&mut buf, opts);
     buf
@@ -44,7 +44,7 @@ pub struct IncomingBroadcast {
 /// Reads a broadcast published by a node or the emitter. Fails on anything but an array of
 /// at least three parts whose second is an EVENT packet.
 pub fn parse_broadcast(payload: &[u8]) -> Result<IncomingBroadcast, WireError> {
-    let (value, attachments) = codec::decode(payload)?;
+    let (value, attachments) = msgpack::decode(payload)?;
     let Value::Array(mut parts) = value else {
         return Err(WireError::NotAnArray);
     };

@@ -8,8 +8,8 @@
 
 use super::error::WireError;
 use super::parts::{parse_opts, parse_packet, write_opts};
-use crate::codec;
 use bytes::Bytes;
+use rally::msgpack;
 use rally::{BroadcastOptions, SocketInfo};
 use serde_json::Value;
 
@@ -128,8 +128,8 @@ pub struct ClusterEnvelope {
 }
 
 fn write_request_id(buf: &mut Vec<u8>, request_id: &str) {
-    codec::write_str(buf, "requestId");
-    codec::write_str(buf, request_id);
+    msgpack::write_str(buf, "requestId");
+    msgpack::write_str(buf, request_id);
 }
 
 /// `{requestId, <key>: value}`: the shape every answer but the socket list has.
@@ -140,10 +140,10 @@ fn write_answer(
     value: &Value,
     attachments: &[Bytes],
 ) {
-    codec::write_map_len(buf, 2);
+    msgpack::write_map_len(buf, 2);
     write_request_id(buf, request_id);
-    codec::write_str(buf, key);
-    codec::write_value(buf, value, attachments);
+    msgpack::write_str(buf, key);
+    msgpack::write_value(buf, value, attachments);
 }
 
 impl ClusterMessage {
@@ -168,20 +168,20 @@ impl ClusterMessage {
                 attachments,
                 opts,
             } => {
-                codec::write_map_len(buf, 3);
-                codec::write_str(buf, "packet");
-                codec::write_map_len(buf, 2);
-                codec::write_str(buf, "type");
-                codec::write_uint(buf, 2);
-                codec::write_str(buf, "data");
-                codec::write_value(buf, data, attachments);
+                msgpack::write_map_len(buf, 3);
+                msgpack::write_str(buf, "packet");
+                msgpack::write_map_len(buf, 2);
+                msgpack::write_str(buf, "type");
+                msgpack::write_uint(buf, 2);
+                msgpack::write_str(buf, "data");
+                msgpack::write_value(buf, data, attachments);
                 write_request_id(buf, request_id);
-                codec::write_str(buf, "opts");
+                msgpack::write_str(buf, "opts");
                 write_opts(buf, opts);
             }
             Self::FetchSockets { request_id, opts } => {
-                codec::write_map_len(buf, 2);
-                codec::write_str(buf, "opts");
+                msgpack::write_map_len(buf, 2);
+                msgpack::write_str(buf, "opts");
                 write_opts(buf, opts);
                 write_request_id(buf, request_id);
             }
@@ -189,23 +189,23 @@ impl ClusterMessage {
                 request_id,
                 sockets,
             } => {
-                codec::write_map_len(buf, 2);
+                msgpack::write_map_len(buf, 2);
                 write_request_id(buf, request_id);
-                codec::write_str(buf, "sockets");
-                codec::write_array_len(buf, sockets.len());
+                msgpack::write_str(buf, "sockets");
+                msgpack::write_array_len(buf, sockets.len());
                 for socket in sockets {
-                    codec::write_map_len(buf, 4);
-                    codec::write_str(buf, "id");
-                    codec::write_str(buf, &socket.id);
-                    codec::write_str(buf, "handshake");
-                    codec::write_value(buf, &socket.handshake, &[]);
-                    codec::write_str(buf, "rooms");
-                    codec::write_array_len(buf, socket.rooms.len());
+                    msgpack::write_map_len(buf, 4);
+                    msgpack::write_str(buf, "id");
+                    msgpack::write_str(buf, &socket.id);
+                    msgpack::write_str(buf, "handshake");
+                    msgpack::write_value(buf, &socket.handshake, &[]);
+                    msgpack::write_str(buf, "rooms");
+                    msgpack::write_array_len(buf, socket.rooms.len());
                     for room in &socket.rooms {
-                        codec::write_str(buf, room);
+                        msgpack::write_str(buf, room);
                     }
-                    codec::write_str(buf, "data");
-                    codec::write_value(buf, &socket.data, &[]);
+                    msgpack::write_str(buf, "data");
+                    msgpack::write_value(buf, &socket.data, &[]);
                 }
             }
             Self::ServerSideEmit {
@@ -213,12 +213,12 @@ impl ClusterMessage {
                 data,
                 attachments,
             } => {
-                codec::write_map_len(buf, 1 + usize::from(request_id.is_some()));
+                msgpack::write_map_len(buf, 1 + usize::from(request_id.is_some()));
                 if let Some(request_id) = request_id {
                     write_request_id(buf, request_id);
                 }
-                codec::write_str(buf, "packet");
-                codec::write_value(buf, data, attachments);
+                msgpack::write_str(buf, "packet");
+                msgpack::write_value(buf, data, attachments);
             }
             Self::ServerSideEmitResponse {
                 request_id,
@@ -240,22 +240,22 @@ impl ClusterMessage {
 /// The payload to PUBLISH for `message` from server `uid` in namespace `nsp`.
 pub fn cluster_message(uid: &str, nsp: &str, message: &ClusterMessage) -> Vec<u8> {
     let mut buf = Vec::with_capacity(96);
-    codec::write_map_len(&mut buf, 4);
-    codec::write_str(&mut buf, "type");
-    codec::write_uint(&mut buf, message.kind());
-    codec::write_str(&mut buf, "data");
+    msgpack::write_map_len(&mut buf, 4);
+    msgpack::write_str(&mut buf, "type");
+    msgpack::write_uint(&mut buf, message.kind());
+    msgpack::write_str(&mut buf, "data");
     message.write_data(&mut buf);
-    codec::write_str(&mut buf, "uid");
-    codec::write_str(&mut buf, uid);
-    codec::write_str(&mut buf, "nsp");
-    codec::write_str(&mut buf, nsp);
+    msgpack::write_str(&mut buf, "uid");
+    msgpack::write_str(&mut buf, uid);
+    msgpack::write_str(&mut buf, "nsp");
+    msgpack::write_str(&mut buf, nsp);
     buf
 }
 
 /// Reads a pub/sub payload. `Ok(None)` for a type that does not travel over pub/sub
 /// (what a classic emitter publishes on the same channel name, for one, is not a map).
 pub fn parse_cluster_message(payload: &[u8]) -> Result<Option<ClusterEnvelope>, WireError> {
-    let (value, attachments) = codec::decode(payload)?;
+    let (value, attachments) = msgpack::decode(payload)?;
     let Value::Object(mut envelope) = value else {
         return Ok(None);
     };
@@ -512,7 +512,7 @@ mod tests {
     fn binary_travels_as_bin_and_strangers_are_skipped() {
         let blob = ClusterMessage::ServerSideEmit {
             request_id: None,
-            data: json!(["ping-srv", {"x": codec::placeholder(0)}]),
+            data: json!(["ping-srv", {"x": msgpack::placeholder(0)}]),
             attachments: vec![Bytes::from_static(&[9])],
         };
         let payload = round_trip("f28461cf5546dfd3", blob);
@@ -523,9 +523,9 @@ mod tests {
             )
         );
         // What the classic emitter publishes on the same channel: an array, not ours.
-        let classic = codec::encode(&json!(["emitter", {"type": 2}, {}]), &[]);
+        let classic = msgpack::encode(&json!(["emitter", {"type": 2}, {}]), &[]);
         assert_eq!(parse_cluster_message(&classic).unwrap(), None);
-        let unknown = codec::encode(
+        let unknown = msgpack::encode(
             &json!({"type": 13, "data": {}, "uid": "u", "nsp": "/"}),
             &[],
         );

@@ -1,7 +1,7 @@
 //! [`WireError`]: why a message from Redis could not be read, one variant per way it can
 //! be wrong, so callers can count and log it without parsing a text.
 
-use crate::codec::DecodeError;
+use rally::msgpack::DecodeError;
 use serde_json::Value;
 use std::fmt;
 

@@ -4,8 +4,8 @@
 //! truthiness for the flags Node sends as whatever it was given.
 
 use super::error::WireError;
-use crate::codec;
 use bytes::Bytes;
+use rally::msgpack;
 use rally::{BroadcastOptions, Room};
 use serde_json::{Map, Value};
 use std::time::Duration;
@@ -54,7 +54,7 @@ pub fn decode_message(payload: &[u8]) -> Result<(Value, Vec<Bytes>), WireError> 
             .map(|v| (v, Vec::new()))
             .map_err(WireError::Json)
     } else {
-        Ok(codec::decode(payload)?)
+        Ok(msgpack::decode(payload)?)
     }
 }
 
@@ -78,49 +78,49 @@ pub(super) fn request_id(message: &Value) -> Option<String> {
 /// `{type: 2, data, nsp}`: the packet as the adapter publishes it (no `id`: every receiver
 /// picks its own).
 pub(super) fn write_packet(buf: &mut Vec<u8>, nsp: &str, data: &Value, attachments: &[Bytes]) {
-    codec::write_map_len(buf, 3);
-    codec::write_str(buf, "type");
-    codec::write_uint(buf, EVENT);
-    codec::write_str(buf, "data");
-    codec::write_value(buf, data, attachments);
-    codec::write_str(buf, "nsp");
-    codec::write_str(buf, nsp);
+    msgpack::write_map_len(buf, 3);
+    msgpack::write_str(buf, "type");
+    msgpack::write_uint(buf, EVENT);
+    msgpack::write_str(buf, "data");
+    msgpack::write_value(buf, data, attachments);
+    msgpack::write_str(buf, "nsp");
+    msgpack::write_str(buf, nsp);
 }
 
 fn write_rooms(buf: &mut Vec<u8>, rooms: &[Room]) {
-    codec::write_array_len(buf, rooms.len());
+    msgpack::write_array_len(buf, rooms.len());
     for room in rooms {
-        codec::write_str(buf, room);
+        msgpack::write_str(buf, room);
     }
 }
 
 /// `{rooms, except, flags}`; flags hold only what is set, as socket.io's flag objects do.
 pub(super) fn write_opts(buf: &mut Vec<u8>, opts: &BroadcastOptions) {
-    codec::write_map_len(buf, 3);
-    codec::write_str(buf, "rooms");
+    msgpack::write_map_len(buf, 3);
+    msgpack::write_str(buf, "rooms");
     write_rooms(buf, &opts.rooms);
-    codec::write_str(buf, "except");
+    msgpack::write_str(buf, "except");
     let mut except: Vec<&Room> = Vec::with_capacity(opts.except.len());
     for room in &opts.except {
         if !except.contains(&room) {
             except.push(room);
         }
     }
-    codec::write_array_len(buf, except.len());
+    msgpack::write_array_len(buf, except.len());
     for room in except {
-        codec::write_str(buf, room);
+        msgpack::write_str(buf, room);
     }
-    codec::write_str(buf, "flags");
+    msgpack::write_str(buf, "flags");
     let volatile = opts.flags.volatile;
     let timeout = opts.flags.timeout;
-    codec::write_map_len(buf, usize::from(volatile) + usize::from(timeout.is_some()));
+    msgpack::write_map_len(buf, usize::from(volatile) + usize::from(timeout.is_some()));
     if volatile {
-        codec::write_str(buf, "volatile");
-        let _ = rmp::encode::write_bool(buf, true);
+        msgpack::write_str(buf, "volatile");
+        msgpack::write_bool(buf, true);
     }
     if let Some(timeout) = timeout {
-        codec::write_str(buf, "timeout");
-        codec::write_uint(buf, u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX));
+        msgpack::write_str(buf, "timeout");
+        msgpack::write_uint(buf, u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX));
     }
 }
 

@@ -6,8 +6,8 @@
 use super::error::WireError;
 use super::parts::{decode_message, json, json_opts, kind, parse_opts, parse_packet, request_id};
 use super::parts::{rooms_json, rooms_of, truthy, write_opts, write_packet};
-use crate::codec;
 use bytes::Bytes;
+use rally::msgpack;
 use rally::{BroadcastOptions, Room};
 use serde_json::Value;
 use std::time::Duration;
@@ -25,16 +25,16 @@ pub fn broadcast_request(
     opts: &BroadcastOptions,
 ) -> Vec<u8> {
     let mut buf = Vec::with_capacity(96);
-    codec::write_map_len(&mut buf, 5);
-    codec::write_str(&mut buf, "uid");
-    codec::write_str(&mut buf, uid);
-    codec::write_str(&mut buf, "requestId");
-    codec::write_str(&mut buf, request_id);
-    codec::write_str(&mut buf, "type");
-    codec::write_uint(&mut buf, kind::BROADCAST);
-    codec::write_str(&mut buf, "packet");
+    msgpack::write_map_len(&mut buf, 5);
+    msgpack::write_str(&mut buf, "uid");
+    msgpack::write_str(&mut buf, uid);
+    msgpack::write_str(&mut buf, "requestId");
+    msgpack::write_str(&mut buf, request_id);
+    msgpack::write_str(&mut buf, "type");
+    msgpack::write_uint(&mut buf, kind::BROADCAST);
+    msgpack::write_str(&mut buf, "packet");
     write_packet(&mut buf, nsp, data, attachments);
-    codec::write_str(&mut buf, "opts");
+    msgpack::write_str(&mut buf, "opts");
     write_opts(&mut buf, opts);
     buf
 }
@@ -89,7 +89,10 @@ pub fn server_side_emit_request(
 ) -> Vec<u8> {
     let mut data = Vec::with_capacity(args.len() + 1);
     data.push(Value::from(event));
-    data.extend(args.iter().map(|v| codec::buffers_as_json(v, attachments)));
+    data.extend(
+        args.iter()
+            .map(|v| msgpack::buffers_as_json(v, attachments)),
+    );
     let mut fields = vec![("uid", Value::from(uid))];
     if let Some(id) = request_id {
         fields.push(("requestId", Value::from(id)));

@@ -5,8 +5,8 @@
 use super::error::WireError;
 use super::parts::{decode_message, json, kind, request_id};
 use super::parts::{rooms_json, rooms_of};
-use crate::codec;
 use bytes::Bytes;
+use rally::msgpack;
 use rally::{Args, Room, SocketId, SocketInfo};
 use serde_json::Value;
 
@@ -62,7 +62,7 @@ pub fn server_side_emit_response(
         ("requestId", Value::from(request_id)),
     ];
     if let Some(first) = first {
-        fields.push(("data", codec::buffers_as_json(first, attachments)));
+        fields.push(("data", msgpack::buffers_as_json(first, attachments)));
     }
     json(fields)
 }
@@ -84,14 +84,14 @@ pub fn broadcast_ack_response(
     attachments: &[Bytes],
 ) -> Vec<u8> {
     let mut buf = Vec::with_capacity(32);
-    codec::write_map_len(&mut buf, 2 + usize::from(arg.is_some()));
-    codec::write_str(&mut buf, "type");
-    codec::write_uint(&mut buf, kind::BROADCAST_ACK);
-    codec::write_str(&mut buf, "requestId");
-    codec::write_str(&mut buf, request_id);
+    msgpack::write_map_len(&mut buf, 2 + usize::from(arg.is_some()));
+    msgpack::write_str(&mut buf, "type");
+    msgpack::write_uint(&mut buf, kind::BROADCAST_ACK);
+    msgpack::write_str(&mut buf, "requestId");
+    msgpack::write_str(&mut buf, request_id);
     if let Some(arg) = arg {
-        codec::write_str(&mut buf, "packet");
-        codec::write_value(&mut buf, arg, attachments);
+        msgpack::write_str(&mut buf, "packet");
+        msgpack::write_value(&mut buf, arg, attachments);
     }
     buf
 }

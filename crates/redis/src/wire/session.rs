@@ -6,9 +6,9 @@
 //! server does not read.
 
 use super::error::WireError;
-use crate::codec;
 use base64::Engine;
 use rally::adapter::cluster::ClusterSession;
+use rally::msgpack;
 use serde_json::Value;
 
 /// The adapter's default key prefix.
@@ -22,21 +22,21 @@ pub fn session_key(prefix: &str, pid: &str) -> String {
 /// The value to SET: base64 of `{sid, pid, rooms, data[, leftAt]}` in MessagePack.
 pub fn session_value(session: &ClusterSession) -> String {
     let mut buf = Vec::with_capacity(96);
-    codec::write_map_len(&mut buf, 4 + usize::from(session.left_at.is_some()));
-    codec::write_str(&mut buf, "sid");
-    codec::write_str(&mut buf, &session.sid);
-    codec::write_str(&mut buf, "pid");
-    codec::write_str(&mut buf, &session.pid);
-    codec::write_str(&mut buf, "rooms");
-    codec::write_array_len(&mut buf, session.rooms.len());
+    msgpack::write_map_len(&mut buf, 4 + usize::from(session.left_at.is_some()));
+    msgpack::write_str(&mut buf, "sid");
+    msgpack::write_str(&mut buf, &session.sid);
+    msgpack::write_str(&mut buf, "pid");
+    msgpack::write_str(&mut buf, &session.pid);
+    msgpack::write_str(&mut buf, "rooms");
+    msgpack::write_array_len(&mut buf, session.rooms.len());
     for room in &session.rooms {
-        codec::write_str(&mut buf, room);
+        msgpack::write_str(&mut buf, room);
     }
-    codec::write_str(&mut buf, "data");
-    codec::write_value(&mut buf, &session.data, &[]);
+    msgpack::write_str(&mut buf, "data");
+    msgpack::write_value(&mut buf, &session.data, &[]);
     if let Some(left_at) = &session.left_at {
-        codec::write_str(&mut buf, "leftAt");
-        codec::write_str(&mut buf, left_at);
+        msgpack::write_str(&mut buf, "leftAt");
+        msgpack::write_str(&mut buf, left_at);
     }
     base64::engine::general_purpose::STANDARD.encode(buf)
 }
@@ -47,7 +47,7 @@ pub fn parse_session_value(value: &[u8]) -> Result<ClusterSession, WireError> {
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(value)
         .map_err(|_| WireError::Missing("a session value in base64"))?;
-    let (value, attachments) = codec::decode(&bytes)?;
+    let (value, attachments) = msgpack::decode(&bytes)?;
     let Value::Object(mut fields) = value else {
         return Err(WireError::Missing("a session map"));
     };
@@ -71,7 +71,7 @@ pub fn parse_session_value(value: &[u8]) -> Result<ClusterSession, WireError> {
         sid: text(fields.remove("sid"), "sid")?,
         pid: text(fields.remove("pid"), "pid")?,
         rooms,
-        data: codec::buffers_as_json(&data, &attachments),
+        data: msgpack::buffers_as_json(&data, &attachments),
         left_at: text(fields.remove("leftAt"), "leftAt").ok(),
     })
 }
@@ -110,15 +110,15 @@ mod tests {
     #[test]
     fn binary_data_reads_as_nodes_json_of_a_buffer_and_garbage_is_refused() {
         let mut buf = Vec::new();
-        codec::write_map_len(&mut buf, 4);
+        msgpack::write_map_len(&mut buf, 4);
         for (key, value) in [("sid", "s"), ("pid", "p")] {
-            codec::write_str(&mut buf, key);
-            codec::write_str(&mut buf, value);
+            msgpack::write_str(&mut buf, key);
+            msgpack::write_str(&mut buf, value);
         }
-        codec::write_str(&mut buf, "rooms");
-        codec::write_array_len(&mut buf, 0);
-        codec::write_str(&mut buf, "data");
-        codec::write_bin(&mut buf, &[1, 2]);
+        msgpack::write_str(&mut buf, "rooms");
+        msgpack::write_array_len(&mut buf, 0);
+        msgpack::write_str(&mut buf, "data");
+        msgpack::write_bin(&mut buf, &[1, 2]);
         let value = base64::engine::general_purpose::STANDARD.encode(buf);
         let session = parse_session_value(value.as_bytes()).unwrap();
         assert_eq!(session.data, json!({"type": "Buffer", "data": [1, 2]}));

@@ -13,9 +13,9 @@ use super::error::WireError;
 use super::parts::{
     json, json_opts, parse_opts, parse_packet, rooms_json, rooms_of, truthy, write_opts,
 };
-use crate::codec;
 use base64::Engine;
 use bytes::Bytes;
+use rally::msgpack;
 use rally::{BroadcastOptions, Room};
 use serde_json::{json as value, Value};
 
@@ -101,14 +101,14 @@ impl StreamMessage {
                 opts,
             } if !attachments.is_empty() => {
                 let mut buf = Vec::with_capacity(64);
-                codec::write_map_len(&mut buf, 2);
-                codec::write_str(&mut buf, "packet");
-                codec::write_map_len(&mut buf, 2);
-                codec::write_str(&mut buf, "type");
-                codec::write_uint(&mut buf, 2);
-                codec::write_str(&mut buf, "data");
-                codec::write_value(&mut buf, data, attachments);
-                codec::write_str(&mut buf, "opts");
+                msgpack::write_map_len(&mut buf, 2);
+                msgpack::write_str(&mut buf, "packet");
+                msgpack::write_map_len(&mut buf, 2);
+                msgpack::write_str(&mut buf, "type");
+                msgpack::write_uint(&mut buf, 2);
+                msgpack::write_str(&mut buf, "data");
+                msgpack::write_value(&mut buf, data, attachments);
+                msgpack::write_str(&mut buf, "opts");
                 write_opts(&mut buf, opts);
                 base64::engine::general_purpose::STANDARD
                     .encode(buf)
@@ -233,13 +233,13 @@ fn decode_data(field: &[u8]) -> Result<(Value, Vec<Bytes>), WireError> {
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(field)
         .map_err(|_| WireError::Missing("data: neither JSON nor base64"))?;
-    Ok(codec::decode(&bytes)?)
+    Ok(msgpack::decode(&bytes)?)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::codec::placeholder;
+    use rally::msgpack::placeholder;
 
     fn fields_of(uid: &str, nsp: &str, message: &StreamMessage) -> Vec<(Vec<u8>, Vec<u8>)> {
         stream_fields(uid, nsp, message)

@@ -1,15 +1,13 @@
-//! The codec and the wire messages against bytes the Node.js side produces.
+//! The wire messages against bytes the Node.js side produces (the MessagePack values in
+//! them alone: `rally`'s `tests/msgpack_value.rs`).
 //!
 //! Every `NODE_*` fixture was captured once from Redis while `socket.io` 4.8.4 with
 //! `@socket.io/redis-adapter` 8.3.0 (notepack.io 3.0.1) and `@socket.io/redis-emitter`
 //! 5.1.0 ran the call named beside it, with the adapter's uid set to `AbCdEf`
 //! (responses: `notepack.encode` of the object literal `dist/index.js` publishes).
-//! `LEGACY_*` bytes are what notepack 3.0.1's decoder still accepts from older encoders,
-//! written from its `lib/decode.js`.
 
 use bytes::Bytes;
 use rally::{BroadcastOptions, Room};
-use rally_redis::codec::{self, DecodeError};
 use rally_redis::wire::{self, kind};
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -343,71 +341,7 @@ fn numeric_rooms_from_the_emitter_become_their_decimal_text() {
 }
 
 #[test]
-fn legacy_encodings_that_notepack_3_still_reads() {
-    // notepack 2: undefined was `d4 00 00`; in an array it is null, in a map it is left out.
-    let (v, _) = codec::decode(&hex("92d40000c0")).unwrap();
-    assert_eq!(v, json!([null, null]));
-    let (v, _) = codec::decode(&hex("82a161d40000a16201")).unwrap();
-    assert_eq!(v, json!({"b": 1}));
-    assert_eq!(codec::decode(&hex("d40000")).unwrap().0, Value::Null);
-    // ext8 type 0: an ArrayBuffer, i.e. binary.
-    let (v, att) = codec::decode(&hex("91c7020007ff")).unwrap();
-    assert_eq!(v, json!([ph(0)]));
-    assert_eq!(att, vec![Bytes::from_static(&[7, 0xff])]);
-    // fixext8 type 0: a Date in epoch milliseconds (hi int32, lo uint32).
-    // (Each of these decodes the same in notepack 3.0.1, checked with node.)
-    let (v, _) = codec::decode(&hex("d7000000018bcfe5687b")).unwrap();
-    assert_eq!(v, json!("2023-11-14T22:13:20.123Z"));
-    // timestamp 32 and 96 (ext -1).
-    assert_eq!(
-        codec::decode(&hex("d6ff6553f100")).unwrap().0,
-        json!("2023-11-14T22:13:20.000Z")
-    );
-    assert_eq!(
-        codec::decode(&hex("c70cff07547d40000000006553f100"))
-            .unwrap()
-            .0,
-        json!("2023-11-14T22:13:20.122Z") // 122 977 600 ns: truncated to whole ms, as in node
-    );
-    // Unknown extensions: [type, <binary>] like notepack's [type, Buffer].
-    let (v, att) = codec::decode(&hex("d50501ff")).unwrap();
-    assert_eq!(v, json!([5, ph(0)]));
-    assert_eq!(att, vec![Bytes::from_static(&[1, 0xff])]);
-    // float32 is read (notepack never writes it).
-    assert_eq!(codec::decode(&hex("ca3fc00000")).unwrap().0, json!(1.5));
-}
-
-#[test]
-fn non_string_map_keys_become_javascript_property_names() {
-    // {1: "a", null: "b", true: "c"}
-    let (v, _) = codec::decode(&hex("8301a161c0a162c3a163")).unwrap();
-    assert_eq!(v, json!({"1": "a", "null": "b", "true": "c"}));
-    // A Buffer key is its UTF-8 text, and is not an attachment.
-    let (v, att) = codec::decode(&hex("81c4026869a178")).unwrap();
-    assert_eq!(v, json!({"hi": "x"}));
-    assert!(att.is_empty());
-}
-
-#[test]
-fn malformed_input_is_an_error_never_a_panic() {
-    assert_eq!(codec::decode(&[]), Err(DecodeError::UnexpectedEnd));
-    assert_eq!(codec::decode(&[0xc1]), Err(DecodeError::InvalidByte(0xc1)));
-    assert_eq!(
-        codec::decode(&[0x01, 0x02]),
-        Err(DecodeError::TrailingBytes(1))
-    );
-    // A 4 GiB string announced in five bytes: refused without allocating it.
-    assert_eq!(
-        codec::decode(&hex("dbffffffff61")),
-        Err(DecodeError::UnexpectedEnd)
-    );
-    assert_eq!(
-        codec::decode(&hex("ddffffffff")),
-        Err(DecodeError::UnexpectedEnd)
-    );
-    // Nesting deeper than the limit.
-    let deep = vec![0x91u8; codec::MAX_DEPTH + 2];
-    assert_eq!(codec::decode(&deep), Err(DecodeError::TooDeep));
+fn malformed_messages_are_an_error_never_a_panic() {
     // Not a broadcast: errors, not panics.
     assert!(wire::parse_broadcast(&hex("c0")).is_err());
     assert!(wire::parse_broadcast(&hex("92a161a162")).is_err());
@@ -424,53 +358,7 @@ fn random_bytes_never_panic() {
     for _ in 0..20_000 {
         let len = rng.gen_range(0..40);
         let bytes: Vec<u8> = (0..len).map(|_| rng.gen()).collect();
-        let _ = codec::decode(&bytes);
         let _ = wire::parse_broadcast(&bytes);
         let _ = wire::decode_message(&bytes);
-    }
-}
-
-mod roundtrip {
-    use super::*;
-    use proptest::prelude::*;
-
-    fn json_value() -> impl Strategy<Value = Value> {
-        let leaf = prop_oneof![
-            Just(Value::Null),
-            any::<bool>().prop_map(Value::Bool),
-            any::<i64>().prop_map(Value::from),
-            any::<u64>().prop_map(Value::from),
-            (-1e15f64..1e15)
-                .prop_filter("not integral", |f| f.fract() != 0.0)
-                .prop_map(Value::from),
-            ".{0,40}".prop_map(Value::String),
-        ];
-        leaf.prop_recursive(4, 64, 8, |inner| {
-            prop_oneof![
-                prop::collection::vec(inner.clone(), 0..8).prop_map(Value::Array),
-                prop::collection::vec(("[a-z_]{0,6}", inner), 0..8)
-                    .prop_map(|kv| Value::Object(kv.into_iter().collect())),
-            ]
-        })
-    }
-
-    proptest! {
-        #[test]
-        fn json_survives_encode_then_decode(value in json_value()) {
-            let bytes = codec::encode(&value, &[]);
-            let (back, attachments) = codec::decode(&bytes).unwrap();
-            prop_assert!(attachments.is_empty());
-            prop_assert_eq!(back, value);
-        }
-
-        #[test]
-        fn buffers_survive_as_placeholders(blobs in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..300), 1..4)) {
-            let attachments: Vec<Bytes> = blobs.into_iter().map(Bytes::from).collect();
-            let data = Value::Array((0..attachments.len()).map(ph).collect());
-            let bytes = codec::encode(&data, &attachments);
-            let (back, got) = codec::decode(&bytes).unwrap();
-            prop_assert_eq!(back, data);
-            prop_assert_eq!(got, attachments);
-        }
     }
 }
