@@ -90,6 +90,11 @@ pub struct EngineConfig {
     /// A check run on each handshake before any session exists (Node's
     /// `allowRequest`): none by default.
     pub allow_request: Option<AllowRequest>,
+    /// Whether clients of Engine.IO protocol v3 (`EIO=3`: engine.io-client
+    /// 3.x, under Socket.IO 2.x) may connect (Node's `allowEIO3`): false by
+    /// default, when they are refused with "Unsupported protocol version".
+    /// Their sessions say so in [`Session::protocol`](crate::Session::protocol).
+    pub allow_eio3: bool,
 }
 
 impl Default for EngineConfig {
@@ -107,6 +112,7 @@ impl Default for EngineConfig {
             allow_upgrades: true,
             cors: None,
             allow_request: None,
+            allow_eio3: false,
         }
     }
 }
@@ -144,6 +150,7 @@ impl fmt::Debug for EngineConfig {
             .field("allow_upgrades", &self.allow_upgrades)
             .field("cors", &self.cors)
             .field("allow_request", &self.allow_request.is_some())
+            .field("allow_eio3", &self.allow_eio3)
             .finish()
     }
 }

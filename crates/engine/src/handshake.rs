@@ -117,6 +117,8 @@ pub(crate) struct Query<'a> {
     pub transport: Option<&'a str>,
     pub sid: Option<&'a str>,
     pub t: Option<&'a str>,
+    /// A v3 client's request for binary data as base64.
+    pub b64: Option<&'a str>,
 }
 
 impl<'a> Query<'a> {
@@ -131,6 +133,7 @@ impl<'a> Query<'a> {
                 "transport" => &mut q.transport,
                 "sid" => &mut q.sid,
                 "t" => &mut q.t,
+                "b64" => &mut q.b64,
                 _ => continue,
             };
             if slot.is_none() {

@@ -1,4 +1,5 @@
-//! Engine.IO v4 server: the transport layer under Socket.IO.
+//! Engine.IO v4 server, with protocol v3 clients on request: the transport
+//! layer under Socket.IO.
 //!
 //! The crate is split along the protocol's own seams, in floors that only
 //! ever import downwards:
@@ -23,6 +24,7 @@ mod config;
 mod cors;
 mod error;
 mod handshake;
+mod protocol;
 mod registry;
 mod serve;
 mod server;
@@ -41,6 +43,7 @@ pub use codec::packet::Message;
 pub use config::{AllowRequest, Cors, CorsOrigin, EngineConfig};
 pub use error::ProtocolError;
 pub use handshake::HandshakeInfo;
+pub use protocol::EngineProtocol;
 pub use serve::{serve, serve_with, ServeConfig};
 pub use server::Engine;
 pub use session::{CloseReason, EngineHandler, SendError, Session};

@@ -15,7 +15,7 @@ use tokio::sync::Notify;
 
 use crate::config::EngineConfig;
 use crate::handshake::HandshakeInfo;
-use crate::session::{EngineHandler, Session, SessionContext};
+use crate::session::{EngineHandler, Session, SessionContext, Wire};
 use crate::shrink::ShrinkAfterBurst;
 use crate::sync::{read, write};
 use crate::transport_kind::TransportKind;
@@ -56,8 +56,19 @@ impl Registry {
 
     /// Registers a fresh session and announces it. Registration comes first:
     /// `on_open` may close the session, and closing unregisters it.
-    pub(crate) fn open(&self, info: HandshakeInfo, kind: TransportKind) -> Arc<Session> {
-        let session = Session::new(crate::sid::generate(), info, self.context.clone(), kind);
+    pub(crate) fn open(
+        &self,
+        info: HandshakeInfo,
+        kind: TransportKind,
+        wire: Wire,
+    ) -> Arc<Session> {
+        let session = Session::new(
+            crate::sid::generate(),
+            info,
+            self.context.clone(),
+            kind,
+            wire,
+        );
         write(&self.sessions).insert(session.id().to_owned(), session.clone());
         tracing::debug!(
             sid = session.id(),

@@ -1,7 +1,7 @@
 //! The Engine: request routing, handshakes, shutdown.
 //!
 //! Every Engine.IO request lands on one handler that validates the query
-//! (transport, protocol version, sid) in the reference server's order and
+//! (transport, protocol revision, sid) in the reference server's order and
 //! hands the request to the transport. Checks happen before any session
 //! state is touched, so a refused request has no side effect except where
 //! the protocol asks for one (an overlapping poll kills its session).
@@ -25,9 +25,10 @@ use crate::config::EngineConfig;
 use crate::cors;
 use crate::error::ProtocolError;
 use crate::handshake::{HandshakeInfo, Query};
+use crate::protocol::EngineProtocol;
 use crate::registry::Registry;
 use crate::session::polling::PollRequest;
-use crate::session::{CloseReason, EngineHandler, Session};
+use crate::session::{CloseReason, EngineHandler, Session, Wire};
 use crate::transport::{polling, websocket};
 use crate::transport_kind::TransportKind;
 
@@ -132,14 +133,28 @@ async fn route(shared: &Shared, mut parts: http::request::Parts, body: Body) -> 
     else {
         return ProtocolError::UnknownTransport.response();
     };
-    if q.eio != Some("4") {
+    let Some(protocol) = q
+        .eio
+        .and_then(EngineProtocol::parse)
+        .filter(|p| *p == EngineProtocol::V4 || config.allow_eio3)
+    else {
         return ProtocolError::UnsupportedProtocolVersion.response();
-    }
+    };
+    // A v3 client asks for binary as base64 with any non-empty `b64`, as the
+    // reference server reads it; v4 has no such choice.
+    let wire = Wire {
+        protocol,
+        binary: protocol == EngineProtocol::V4 || q.b64.is_none_or(str::is_empty),
+    };
 
     if let Some(sid) = q.sid {
         let Some(session) = registry.get(sid) else {
             return ProtocolError::UnknownSid.response();
         };
+        // A session speaks the revision it was opened with.
+        if session.protocol() != protocol {
+            return ProtocolError::BadRequest.response();
+        }
         return match kind {
             TransportKind::Polling => {
                 // After an upgrade the session belongs to its WebSocket.
@@ -161,7 +176,7 @@ async fn route(shared: &Shared, mut parts: http::request::Parts, body: Body) -> 
                     return ProtocolError::BadRequest.response();
                 }
                 match websocket::WsRequest::from_parts(&mut parts) {
-                    Some(request) => websocket::upgrade(session, request),
+                    Some(request) => websocket::upgrade(session, request, wire.binary),
                     None => websocket::not_an_upgrade(),
                 }
             }
@@ -187,10 +202,10 @@ async fn route(shared: &Shared, mut parts: http::request::Parts, body: Body) -> 
     }
     let info = HandshakeInfo::from_parts(&parts, remote_address(&parts));
     match kind {
-        TransportKind::Polling => polling::handshake(registry, info),
+        TransportKind::Polling => polling::handshake(registry, info, wire),
         TransportKind::WebSocket => {
             match websocket::WsRequest::from_parts(&mut parts) {
-                Some(request) => websocket::handshake(registry.clone(), info, request),
+                Some(request) => websocket::handshake(registry.clone(), info, request, wire),
                 // A plain GET asking for the websocket transport.
                 None => websocket::not_an_upgrade(),
             }

@@ -11,6 +11,7 @@
 //! Both: pingInterval 300 ms, pingTimeout 200 ms, maxPayload 1 000 000, CORS `*`;
 //! a connection that joins no namespace is closed after 1 s. `--parser msgpack`: the
 //! same behaviour, with socket.io-msgpack-parser's packets on the wire.
+//! `--allow-eio3`: the bare endpoint also takes Engine.IO protocol v3 clients.
 
 use clap::Parser;
 use rally::engine::{
@@ -29,6 +30,9 @@ struct Options {
     /// The Socket.IO packet format: json or msgpack.
     #[arg(long, default_value_t = rally::Parser::Json)]
     parser: rally::Parser,
+    /// Let Engine.IO v3 clients (engine.io-client 3.x) into `/engine.io/`.
+    #[arg(long)]
+    allow_eio3: bool,
 }
 
 /// The bare Engine.IO endpoint: every message goes back as it came.
@@ -66,7 +70,13 @@ async fn main() {
         }),
         ..EngineConfig::default()
     };
-    let echo = Engine::new(engine_config.clone(), Arc::new(Echo));
+    let echo = Engine::new(
+        EngineConfig {
+            allow_eio3: options.allow_eio3,
+            ..engine_config.clone()
+        },
+        Arc::new(Echo),
+    );
 
     // The same engine settings; Socket.IO is served at its own path, /socket.io/.
     let io = Server::new(ServerConfig {

@@ -20,7 +20,8 @@ use bytes::{BufMut, Bytes, BytesMut};
 use tokio::time::Instant;
 
 use super::packet::encode_base64;
-use super::ws_frame::{write_header, Opcode, MAX_HEADER};
+use super::payload_v3::{base64_message, Piece};
+use super::ws_frame::{frame, write_header, Opcode, MAX_HEADER};
 
 /// An outgoing data message, encoded once and shared: clone is a refcount
 /// bump.
@@ -238,6 +239,39 @@ impl OutMessage {
     }
 }
 
+/// The forms protocol v3 gives a message where they differ from v4's; built
+/// per send rather than kept, as few clients speak it.
+impl OutMessage {
+    /// The message as one packet of a v3 polling payload.
+    pub(crate) fn v3_piece(&self) -> Piece<'_> {
+        match &self.0.body {
+            Some(body) => Piece::Binary(body),
+            // Built from a `String` or from the engine's own ASCII packets.
+            None => {
+                Piece::Text(std::str::from_utf8(self.payload()).expect("a text packet is UTF-8"))
+            }
+        }
+    }
+
+    /// The v3 WebSocket frame: a binary message starts with its packet type
+    /// (`binary`), or goes as base64 text to a client that asked for it; text
+    /// is framed as in v4.
+    pub(crate) fn v3_ws_frame(&self, binary: bool) -> (Bytes, Option<Bytes>) {
+        match &self.0.body {
+            None => self.ws_frame(),
+            Some(body) if binary => {
+                let mut header = [0u8; MAX_HEADER];
+                let used = write_header(&mut header, Opcode::Binary, body.len() + 1);
+                let mut head = BytesMut::with_capacity(used + 1);
+                head.put_slice(&header[MAX_HEADER - used..]);
+                head.put_u8(4);
+                (head.freeze(), Some(body.clone()))
+            }
+            Some(body) => (frame(Opcode::Text, base64_message(body).as_bytes()), None),
+        }
+    }
+}
+
 impl fmt::Debug for OutMessage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0.body {
@@ -304,6 +338,22 @@ mod tests {
         let m = OutMessage::control("3probe");
         assert_eq!(frame(&m), b"\x81\x063probe");
         assert_eq!(&m.polling_bytes()[..], b"3probe");
+    }
+
+    #[test]
+    fn v3_forms() {
+        let text = OutMessage::text("hé");
+        assert!(matches!(text.v3_piece(), Piece::Text("4hé")));
+        assert_eq!(text.v3_ws_frame(true), text.ws_frame());
+        let m = OutMessage::binary(vec![1u8, 2, 3, 4]);
+        assert!(matches!(m.v3_piece(), Piece::Binary([1, 2, 3, 4])));
+        let (head, body) = m.v3_ws_frame(true);
+        assert_eq!(
+            (&head[..], body.as_deref()),
+            (&[0x82, 5, 4][..], Some(&[1u8, 2, 3, 4][..]))
+        );
+        let (head, body) = m.v3_ws_frame(false);
+        assert_eq!((&head[..], body), (&b"\x81\x0ab4AQIDBA=="[..], None));
     }
 
     #[test]

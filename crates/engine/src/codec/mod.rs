@@ -6,6 +6,8 @@
 //! down into it.
 //!
 //! - [`packet`]: Engine.IO v4 packets and polling payloads;
+//! - `payload_v3`: what protocol v3 frames differently: its length-framed
+//!   polling payloads and its type-prefixed binary packets;
 //! - `ws_frame`: WebSocket frame headers (RFC 6455 5.2), client and server side;
 //! - `ws_message`: client frames assembled into messages (RFC 6455 5.4–5.7);
 //! - `message`: outgoing messages, encoded once into their WebSocket frame and
@@ -16,6 +18,7 @@
 
 pub(crate) mod message;
 pub mod packet;
+pub(crate) mod payload_v3;
 pub(crate) mod ws_frame;
 pub(crate) mod ws_message;
 

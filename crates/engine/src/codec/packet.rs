@@ -63,6 +63,9 @@ pub enum DecodeError {
     InvalidBase64,
     /// A polling body that is not valid UTF-8.
     InvalidUtf8,
+    /// A protocol v3 payload whose length framing is broken: a missing or
+    /// non-decimal length, or a length running past the end of the body.
+    BadLength,
 }
 
 impl fmt::Display for DecodeError {
@@ -72,6 +75,7 @@ impl fmt::Display for DecodeError {
             DecodeError::UnknownType(c) => write!(f, "unknown packet type {c:?}"),
             DecodeError::InvalidBase64 => f.write_str("invalid base64 in binary packet"),
             DecodeError::InvalidUtf8 => f.write_str("payload is not valid UTF-8"),
+            DecodeError::BadLength => f.write_str("bad length framing in payload"),
         }
     }
 }

@@ -28,6 +28,7 @@ pub(crate) mod outgoing;
 pub(crate) mod polling;
 mod reason;
 pub(crate) mod websocket;
+mod wire;
 
 use std::any::Any;
 use std::collections::VecDeque;
@@ -44,10 +45,12 @@ use crate::codec::message::OutMessage;
 use crate::codec::packet::{Message, Packet};
 use crate::config::EngineConfig;
 use crate::handshake::HandshakeInfo;
+use crate::protocol::EngineProtocol;
 use crate::sync::lock;
 use crate::transport_kind::TransportKind;
 use outgoing::Outgoing;
 pub use reason::{CloseReason, SendError};
+pub(crate) use wire::Wire;
 
 /// Queue slots a session keeps once its queue is empty; the memory of a
 /// longer backlog is given back, so that idle sessions stay small.
@@ -100,7 +103,8 @@ struct State {
     queue: VecDeque<Outgoing>,
     /// Sum of `queued_bytes` over `queue`.
     queued_bytes: usize,
-    /// When the next ping is due (meaningful while no ping is outstanding).
+    /// When the next ping is due (meaningful while no ping is outstanding);
+    /// in v3, when the client's next ping must have come.
     next_ping: Instant,
     /// Set while a ping is outstanding.
     pong_deadline: Option<Instant>,
@@ -139,6 +143,10 @@ pub struct Session {
     context: Arc<SessionContext>,
     this: Weak<Session>,
     transport: AtomicU8,
+    protocol: EngineProtocol,
+    /// Whether binary data goes as binary to the client (`Wire::binary`); set
+    /// again when a WebSocket takes the session over.
+    binary: AtomicBool,
     /// Closing or finished: refuses sends, ignores incoming packets.
     closed: AtomicBool,
     state: Mutex<State>,
@@ -164,14 +172,24 @@ impl Session {
         handshake: HandshakeInfo,
         context: Arc<SessionContext>,
         transport: TransportKind,
+        wire: Wire,
     ) -> Arc<Session> {
-        let next_ping = Instant::now() + context.config.ping_interval;
+        let config = &context.config;
+        // `next_ping` is when the server pings, or, in v3, when the client's
+        // ping is due at the latest.
+        let next_ping = Instant::now()
+            + match wire.protocol {
+                EngineProtocol::V3 => config.ping_interval + config.ping_timeout,
+                EngineProtocol::V4 => config.ping_interval,
+            };
         Arc::new_cyclic(|this| Session {
             id,
             handshake: Arc::new(handshake),
             context,
             this: this.clone(),
             transport: AtomicU8::new(transport as u8),
+            protocol: wire.protocol,
+            binary: AtomicBool::new(wire.binary),
             closed: AtomicBool::new(false),
             state: Mutex::new(State {
                 phase: Phase::Open,
@@ -209,6 +227,19 @@ impl Session {
         }
     }
 
+    /// The Engine.IO protocol revision the client speaks. A v3 client (only
+    /// let in with [`EngineConfig::allow_eio3`]) is a Socket.IO v2 client.
+    pub fn protocol(&self) -> EngineProtocol {
+        self.protocol
+    }
+
+    pub(crate) fn wire(&self) -> Wire {
+        Wire {
+            protocol: self.protocol,
+            binary: self.binary.load(Ordering::Relaxed),
+        }
+    }
+
     /// Shared, so that the layer above can keep it without copying it.
     pub fn handshake(&self) -> &Arc<HandshakeInfo> {
         &self.handshake
@@ -241,6 +272,7 @@ impl Session {
     /// Whether the client has shown that it processed the first `count` items the
     /// session queued: it answered a ping queued after them (a client handles what it
     /// receives in order). Until the next heartbeat, what was sent last is unconfirmed.
+    /// The server never pings a v3 client, so nothing of a v3 session is confirmed.
     pub fn confirmed(&self, count: u64) -> bool {
         lock(&self.state).confirmed >= count
     }
@@ -333,9 +365,12 @@ impl Session {
                 return;
             }
             let config = &self.context.config;
-            let heartbeat_end = st
-                .pong_deadline
-                .unwrap_or(st.next_ping + config.ping_timeout);
+            let heartbeat_end = match self.protocol {
+                EngineProtocol::V3 => st.next_ping,
+                EngineProtocol::V4 => st
+                    .pong_deadline
+                    .unwrap_or(st.next_ping + config.ping_timeout),
+            };
             let deadline = heartbeat_end.min(Instant::now() + config.ping_timeout);
             st.phase = Phase::Closing { reason, deadline };
             st.push(Outgoing::close());
@@ -467,6 +502,12 @@ impl Session {
                 if now < st.next_ping {
                     return Some(st.next_ping);
                 }
+                if self.protocol == EngineProtocol::V3 {
+                    // The client pings in v3, and has not.
+                    drop(st);
+                    self.finish(CloseReason::PingTimeout);
+                    return None;
+                }
                 let deadline = now + self.context.config.ping_timeout;
                 st.pong_deadline = Some(deadline);
                 st.push(Outgoing::ping());
@@ -501,7 +542,21 @@ impl Session {
             }
             // v4 has the server ping, but answering a client ping costs
             // nothing and keeps probes and older tooling working.
-            Packet::Ping(d) => self.push_control(Outgoing::pong(&d)),
+            Packet::Ping(d) => {
+                if self.protocol == EngineProtocol::V3 {
+                    // The timer wakes at the old deadline, finds this one and sleeps again.
+                    let config = &self.context.config;
+                    lock(&self.state).next_ping =
+                        Instant::now() + config.ping_interval + config.ping_timeout;
+                }
+                self.push_control(Outgoing::pong(&d));
+            }
+            Packet::Pong(_) if self.protocol == EngineProtocol::V3 => {
+                // Only the client pings in v3: a pong is a client that does not
+                // know its own protocol, which the reference server ends too.
+                self.finish(CloseReason::TransportError);
+                return false;
+            }
             Packet::Pong(_) => {
                 let rearm = {
                     let mut st = lock(&self.state);

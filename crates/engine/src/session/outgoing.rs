@@ -12,7 +12,9 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
+use super::wire::Wire;
 use crate::codec::message::{Kind, OutMessage};
+use crate::codec::payload_v3::Piece;
 
 pub(crate) struct Outgoing(OutMessage);
 
@@ -52,9 +54,19 @@ impl Outgoing {
         self.0.created_ms()
     }
 
-    /// The entry's complete WebSocket frame, in one or two shared pieces.
-    pub(crate) fn ws_frame(&self) -> (Bytes, Option<Bytes>) {
-        self.0.ws_frame()
+    /// The entry's complete WebSocket frame for a client on `wire`, in one or
+    /// two pieces (shared ones, unless v3 needs its own form).
+    pub(crate) fn ws_frame_for(&self, wire: Wire) -> (Bytes, Option<Bytes>) {
+        if wire.is_v3() {
+            self.0.v3_ws_frame(wire.binary)
+        } else {
+            self.0.ws_frame()
+        }
+    }
+
+    /// The entry as one packet of a v3 polling payload.
+    pub(super) fn v3_piece(&self) -> Piece<'_> {
+        self.0.v3_piece()
     }
 
     pub(super) fn put_polling(&self, out: &mut BytesMut) {
@@ -65,6 +77,13 @@ impl Outgoing {
 #[cfg(test)]
 mod tests {
     use super::Outgoing;
+    use crate::protocol::EngineProtocol;
+    use crate::session::Wire;
+
+    const V4: Wire = Wire {
+        protocol: EngineProtocol::V4,
+        binary: true,
+    };
 
     #[test]
     fn a_queued_entry_is_one_pointer() {
@@ -83,7 +102,7 @@ mod tests {
             (Outgoing::close(), b"\x81\x011"),
             (Outgoing::pong("probe"), b"\x81\x063probe"),
         ] {
-            assert_eq!(&entry.ws_frame().0[..], frame);
+            assert_eq!(&entry.ws_frame_for(V4).0[..], frame);
             assert_eq!(entry.queued_bytes(), 0);
             entry.put_polling(&mut polling);
         }

@@ -4,7 +4,8 @@
 //! Kept apart from the session's core because none of it applies to a
 //! WebSocket session: the request slots, the refusals the protocol defines
 //! for overlapping or late requests, and the batching of a payload (the
-//! close packet goes alone, after what was queued before it).
+//! close packet goes alone, after what was queued before it), framed as the
+//! session's protocol revision frames payloads.
 //!
 //! A request whose answer was lost can come again. A browser resends a request
 //! by itself, on a new connection and with the same URL, when the kept-alive
@@ -20,9 +21,11 @@ use std::net::SocketAddr;
 
 use bytes::{BufMut, Bytes, BytesMut};
 
+use super::outgoing::Outgoing;
 use super::reason::CloseReason;
 use super::{Phase, Session, State, Upgrade, KEPT_CAPACITY};
 use crate::codec::packet::SEPARATOR;
+use crate::codec::payload_v3::frame_payload;
 use crate::sync::lock;
 
 /// Why a poll request may not attach to the session.
@@ -135,34 +138,34 @@ impl Session {
     /// slot when it returns a body, which is kept for `request` resent when it
     /// carries packets.
     pub(crate) fn take_poll(&self, request: PollRequest<'_>) -> Option<PollBody> {
+        let wire = self.wire();
         let mut st = lock(&self.state);
-        let fixed = |b: &'static [u8]| PollBody {
-            body: Bytes::from_static(b),
+        // A lone packet, as v4 writes it and length-framed as v3 does.
+        let fixed = |v4: &'static [u8], v3: &'static [u8]| PollBody {
+            body: Bytes::from_static(if wire.is_v3() { v3 } else { v4 }),
             finish: None,
         };
         let out = match st.phase {
             // The client asked to close: end its poll quietly. Otherwise tell
             // it the session is over.
-            Phase::Finished(CloseReason::TransportClose) => fixed(b"6"),
-            Phase::Finished(_) => fixed(b"1"),
-            _ if st.upgrade == Upgrade::Done => fixed(b"6"),
+            Phase::Finished(CloseReason::TransportClose) => fixed(b"6", b"1:6"),
+            Phase::Finished(_) => fixed(b"1", b"1:1"),
+            _ if st.upgrade == Upgrade::Done => fixed(b"6", b"1:6"),
             phase if !st.queue.is_empty() => {
-                let mut body = BytesMut::new();
+                let mut items = Vec::new();
                 let mut finish = None;
                 while let Some(item) = st.queue.pop_front() {
                     st.queued_bytes -= item.queued_bytes();
                     // The close packet goes alone in the next poll, as Node does: the
                     // client handles the messages before it (a Socket.IO DISCONNECT
                     // among them) before it sees the transport close.
-                    if item.is_close() && !body.is_empty() {
+                    if item.is_close() && !items.is_empty() {
                         st.queue.push_front(item);
                         break;
                     }
-                    if !body.is_empty() {
-                        body.put_u8(SEPARATOR);
-                    }
-                    item.put_polling(&mut body);
-                    if item.is_close() {
+                    let close = item.is_close();
+                    items.push(item);
+                    if close {
                         if let Phase::Closing { reason, .. } = phase {
                             finish = Some(reason);
                         }
@@ -172,13 +175,25 @@ impl Session {
                 if st.queue.capacity() > KEPT_CAPACITY {
                     st.queue = VecDeque::new();
                 }
-                let body = body.freeze();
+                let body = if wire.is_v3() {
+                    let pieces: Vec<_> = items.iter().map(Outgoing::v3_piece).collect();
+                    frame_payload(&pieces, wire.binary).body
+                } else {
+                    let mut body = BytesMut::new();
+                    for (i, item) in items.iter().enumerate() {
+                        if i > 0 {
+                            body.put_u8(SEPARATOR);
+                        }
+                        item.put_polling(&mut body);
+                    }
+                    body.freeze()
+                };
                 st.served_get = Served::remember(request, body.clone());
                 PollBody { body, finish }
             }
             _ if st.noop_pending => {
                 st.noop_pending = false;
-                fixed(b"6")
+                fixed(b"6", b"1:6")
             }
             _ => return None,
         };

@@ -94,10 +94,12 @@ impl Session {
         }
     }
 
-    /// Switches the session to WebSocket; false if the session is gone. A noop
-    /// the polling side never collected is dropped: it exists only to release
-    /// a pending GET, so it is never written on the WebSocket (as in Node).
-    pub(crate) fn complete_upgrade(&self) -> bool {
+    /// Switches the session to WebSocket, whose opening request said whether
+    /// its client takes `binary` data (v3); false if the session is gone. A
+    /// noop the polling side never collected is dropped: it exists only to
+    /// release a pending GET, so it is never written on the WebSocket (as in
+    /// Node).
+    pub(crate) fn complete_upgrade(&self, binary: bool) -> bool {
         {
             let mut st = lock(&self.state);
             if matches!(st.phase, Phase::Finished(_)) || st.upgrade != Upgrade::Probing {
@@ -108,6 +110,7 @@ impl Session {
             st.served_get = None;
             st.served_post = None;
             st.noop_pending = false;
+            self.binary.store(binary, Ordering::Relaxed);
             self.transport
                 .store(TransportKind::WebSocket as u8, Ordering::Release);
         }

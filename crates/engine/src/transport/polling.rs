@@ -18,20 +18,26 @@ use futures::StreamExt;
 use http::{header, HeaderMap, HeaderValue, StatusCode};
 use tokio::time::Instant;
 
-use crate::codec::packet::decode_payload;
+use crate::codec::packet::{decode_payload, DecodeError, Packet};
+use crate::codec::payload_v3::{
+    decode_binary_payload, decode_text_payload, frame_payload, is_binary_framing, Piece,
+};
 use crate::error::ProtocolError;
 use crate::handshake::{open_packet, HandshakeInfo};
 use crate::registry::Registry;
 use crate::session::polling::{PollRequest, Refusal};
-use crate::session::{CloseReason, Session};
+use crate::session::{CloseReason, Session, Wire};
 use crate::transport_kind::TransportKind;
 
 /// Opens a session over polling; the response is the open packet alone.
-pub(crate) fn handshake(registry: &Registry, info: HandshakeInfo) -> Response {
-    let session = registry.open(info, TransportKind::Polling);
+pub(crate) fn handshake(registry: &Registry, info: HandshakeInfo, wire: Wire) -> Response {
+    let session = registry.open(info, TransportKind::Polling, wire);
     let open = open_packet(registry.config(), session.id(), TransportKind::Polling);
     tokio::spawn(drive(session));
-    payload_response(open.into())
+    if wire.is_v3() {
+        return payload_response(frame_payload(&[Piece::Text(&open)], false).body, false);
+    }
+    payload_response(open.into(), false)
 }
 
 /// Heartbeat and close timers for a polling session.
@@ -95,7 +101,8 @@ pub(crate) async fn get(session: Arc<Session>, request: PollRequest<'_>) -> Resp
                 bytes = again.len(),
                 "a poll came again from another connection; its answer is sent again"
             );
-            return payload_response(again);
+            let binary = session.wire().is_v3() && is_binary_framing(&again);
+            return payload_response(again, binary);
         }
         Err(r) => return refused(&session, r),
     }
@@ -113,7 +120,8 @@ pub(crate) async fn get(session: Arc<Session>, request: PollRequest<'_>) -> Resp
             if let Some(reason) = poll.finish {
                 session.finish(reason);
             }
-            return payload_response(poll.body);
+            let binary = session.wire().is_v3() && is_binary_framing(&poll.body);
+            return payload_response(poll.body, binary);
         }
         notified.await;
     }
@@ -169,7 +177,7 @@ pub(crate) async fn post(
         );
         return ok_response();
     }
-    let packets = match decode_payload(&data) {
+    let packets = match decode_post(&session, headers, &data) {
         Ok(p) => p,
         Err(e) => {
             tracing::debug!(sid = session.id(), error = %e, "undecodable POST payload");
@@ -183,6 +191,30 @@ pub(crate) async fn post(
         }
     }
     ok_response()
+}
+
+/// The packets of a POST body, framed as the session's protocol frames them:
+/// v3 bodies come length-framed as text, or in the binary framing when the
+/// client says `application/octet-stream`, which is all the reference server
+/// looks at.
+fn decode_post(
+    session: &Session,
+    headers: &HeaderMap,
+    data: &[u8],
+) -> Result<Vec<Packet>, DecodeError> {
+    if !session.wire().is_v3() {
+        return decode_payload(data);
+    }
+    let octet_stream = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/octet-stream"));
+    if octet_stream {
+        decode_binary_payload(data)
+    } else {
+        decode_text_payload(std::str::from_utf8(data).map_err(|_| DecodeError::InvalidUtf8)?)
+    }
 }
 
 fn ok_response() -> Response {
@@ -216,12 +248,17 @@ async fn drain(mut stream: axum::body::BodyDataStream, budget: usize) {
     let _ = tokio::time::timeout(DRAIN_TIME, discard).await;
 }
 
-fn payload_response(body: bytes::Bytes) -> Response {
+/// A poll's answer; `binary` for a v3 payload in the binary framing.
+fn payload_response(body: bytes::Bytes, binary: bool) -> Response {
     let mut resp = body.into_response();
     let h = resp.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=UTF-8"),
+        HeaderValue::from_static(if binary {
+            "application/octet-stream"
+        } else {
+            "text/plain; charset=UTF-8"
+        }),
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     resp

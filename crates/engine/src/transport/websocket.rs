@@ -32,7 +32,7 @@ use crate::codec::ws_message::Incoming;
 use crate::error::ProtocolError;
 use crate::handshake::{open_packet, HandshakeInfo};
 use crate::registry::Registry;
-use crate::session::Session;
+use crate::session::{Session, Wire};
 use crate::transport::ws_driver::Driver;
 use crate::transport::ws_io::{ReadEnd, WsIo};
 use crate::transport_kind::TransportKind;
@@ -102,20 +102,22 @@ pub(crate) fn handshake(
     registry: Arc<Registry>,
     info: HandshakeInfo,
     request: WsRequest,
+    wire: Wire,
 ) -> Response {
     let max_payload = registry.config().max_payload;
     request.accept(max_payload, move |ws| async move {
-        let session = registry.open(info, TransportKind::WebSocket);
+        let session = registry.open(info, TransportKind::WebSocket, wire);
         let open = open_packet(registry.config(), session.id(), TransportKind::WebSocket);
         // The connection's own task: nothing of the upgrade stays in it.
         tokio::spawn(Driver::new(session, ws, Some(OutMessage::control(&open))));
     })
 }
 
-/// Accepts a WebSocket for an existing session: an upgrade probe.
-pub(crate) fn upgrade(session: Arc<Session>, request: WsRequest) -> Response {
+/// Accepts a WebSocket for an existing session: an upgrade probe. `binary`:
+/// whether this socket's client takes binary frames (v3 lets it ask for base64).
+pub(crate) fn upgrade(session: Arc<Session>, request: WsRequest, binary: bool) -> Response {
     let max_payload = session.config().max_payload;
-    request.accept(max_payload, move |ws| probe(session, ws))
+    request.accept(max_payload, move |ws| probe(session, ws, binary))
 }
 
 /// A request that asked for the websocket transport without being an upgrade.
@@ -123,13 +125,13 @@ pub(crate) fn not_an_upgrade() -> Response {
     ProtocolError::BadRequest.response()
 }
 
-async fn probe(session: Arc<Session>, mut ws: WsIo) {
+async fn probe(session: Arc<Session>, mut ws: WsIo, binary: bool) {
     if !session.try_begin_probe() {
         // Already upgraded or upgrading: this socket is surplus.
         close(&mut ws).await;
         return;
     }
-    match upgrade_dance(&session, &mut ws).await {
+    match upgrade_dance(&session, &mut ws, binary).await {
         Ok(true) => {
             tokio::spawn(Driver::new(session, ws, None));
         }
@@ -144,7 +146,7 @@ async fn probe(session: Arc<Session>, mut ws: WsIo) {
 /// Runs the probe until the client sends `5`. `Ok(true)`: the session now
 /// runs on this socket; `Ok(false)`: the session ended meanwhile; `Err`: the
 /// probe failed and the session stays on polling.
-async fn upgrade_dance(session: &Session, ws: &mut WsIo) -> Result<bool, ()> {
+async fn upgrade_dance(session: &Session, ws: &mut WsIo, binary: bool) -> Result<bool, ()> {
     let deadline = Instant::now() + session.config().upgrade_timeout;
     loop {
         let notified = session.notified();
@@ -164,7 +166,7 @@ async fn upgrade_dance(session: &Session, ws: &mut WsIo) -> Result<bool, ()> {
                         session.probe_answered();
                     }
                     Ok(Packet::Upgrade) => {
-                        if !session.complete_upgrade() {
+                        if !session.complete_upgrade(binary) {
                             return Ok(false);
                         }
                         tracing::debug!(sid = session.id(), "upgraded to websocket");

@@ -19,11 +19,12 @@ use bytes::Bytes;
 use tokio::time::{Instant, Sleep};
 
 use crate::codec::message::OutMessage;
-use crate::codec::packet::{decode_binary, decode_text, Packet};
+use crate::codec::packet::{decode_binary, decode_text, DecodeError, Packet};
+use crate::codec::payload_v3::{decode_binary_packet, decode_packet};
 use crate::codec::ws_frame::{close_frame, NORMAL_CLOSURE};
 use crate::codec::ws_message::Incoming;
 use crate::session::websocket::WsNext;
-use crate::session::{CloseReason, Session};
+use crate::session::{CloseReason, Session, Wire};
 use crate::transport::ws_io::{ReadEnd, WsIo};
 
 /// Frames read in one poll before yielding to other tasks.
@@ -33,6 +34,8 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 
 pub(crate) struct Driver {
     session: Arc<Session>,
+    /// How frames look to this client: fixed once the socket carries the session.
+    wire: Wire,
     ws: WsIo,
     /// Heartbeat, stalled-write and close deadlines share this one timer.
     timer: Pin<Box<Sleep>>,
@@ -56,6 +59,7 @@ impl Driver {
     pub(crate) fn new(session: Arc<Session>, ws: WsIo, first: Option<OutMessage>) -> Driver {
         let now = Instant::now();
         Driver {
+            wire: session.wire(),
             session,
             ws,
             timer: Box::pin(tokio::time::sleep_until(now)),
@@ -68,22 +72,28 @@ impl Driver {
 
     /// Hands one message to the session. `Break` carries the close code to
     /// answer with: the session is over.
-    fn on_message(session: &Session, message: Incoming<'_>, ponged: &mut bool) -> ControlFlow<u16> {
-        let packet = match message {
-            Incoming::Text(text) => match decode_text(text) {
-                Ok(packet) => packet,
-                Err(e) => {
-                    tracing::debug!(sid = session.id(), error = %e, "invalid websocket packet");
-                    session.finish(CloseReason::ParseError);
-                    return ControlFlow::Break(NORMAL_CLOSURE);
-                }
-            },
-            Incoming::Binary(data) => decode_binary(Bytes::copy_from_slice(data)),
+    fn on_message(
+        session: &Session,
+        wire: Wire,
+        message: Incoming<'_>,
+        ponged: &mut bool,
+    ) -> ControlFlow<u16> {
+        let decoded = match message {
+            // v3 text frames may also carry base64 binary (`b4...`), and v3
+            // binary frames start with their packet type.
+            Incoming::Text(text) if wire.is_v3() => decode_packet(text),
+            Incoming::Text(text) => decode_text(text),
+            Incoming::Binary(data) if wire.is_v3() => decode_binary_packet(data),
+            Incoming::Binary(data) => Ok(decode_binary(Bytes::copy_from_slice(data))),
             Incoming::Close(code) => {
                 session.finish(CloseReason::TransportClose);
                 return ControlFlow::Break(code.unwrap_or(NORMAL_CLOSURE));
             }
             Incoming::Ping(_) | Incoming::Pong => return ControlFlow::Continue(()),
+        };
+        let packet = match decoded {
+            Ok(packet) => packet,
+            Err(e) => return Self::undecodable(session, e),
         };
         *ponged |= matches!(packet, Packet::Pong(_));
         if session.on_packet(packet) {
@@ -91,6 +101,12 @@ impl Driver {
         } else {
             ControlFlow::Break(NORMAL_CLOSURE)
         }
+    }
+
+    fn undecodable(session: &Session, e: DecodeError) -> ControlFlow<u16> {
+        tracing::debug!(sid = session.id(), error = %e, "invalid websocket packet");
+        session.finish(CloseReason::ParseError);
+        ControlFlow::Break(NORMAL_CLOSURE)
     }
 
     fn start_closing(&mut self, reason: Option<CloseReason>, code: u16) {
@@ -151,11 +167,12 @@ impl Driver {
 
     /// Reads what the client sent. Returns `Some` when the connection is over.
     fn poll_read(&mut self, cx: &mut Context<'_>) -> Option<Poll<()>> {
-        let session = &self.session;
+        let (session, wire) = (&self.session, self.wire);
         let mut close_code = NORMAL_CLOSURE;
         let mut ponged = false;
         let end = self.ws.poll_read(cx, READ_BUDGET, |message| {
-            Self::on_message(session, message, &mut ponged).map_break(|code| close_code = code)
+            Self::on_message(session, wire, message, &mut ponged)
+                .map_break(|code| close_code = code)
         });
         if ponged {
             // The next ping is due an interval after this pong, which may come before
@@ -195,7 +212,7 @@ impl Driver {
                     None => match self.session.pop_ws() {
                         WsNext::Send(item, queued_behind) => {
                             exhausted = !queued_behind;
-                            item.ws_frame()
+                            item.ws_frame_for(self.wire)
                         }
                         WsNext::Close(reason) => {
                             self.start_closing(Some(reason), NORMAL_CLOSURE);

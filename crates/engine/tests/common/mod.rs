@@ -216,10 +216,13 @@ impl Server {
 
     /// A GET for the session, left pending on the server (given 30 ms to arrive).
     pub async fn pending_poll(&self, sid: &str) -> tokio::task::JoinHandle<Resp> {
-        let (addr, path) = (
-            self.addr,
-            self.url(&format!("EIO=4&transport=polling&sid={sid}")),
-        );
+        self.pending_get(&format!("EIO=4&transport=polling&sid={sid}"))
+            .await
+    }
+
+    /// A GET with `query`, left pending on the server (given 30 ms to arrive).
+    pub async fn pending_get(&self, query: &str) -> tokio::task::JoinHandle<Resp> {
+        let (addr, path) = (self.addr, self.url(query));
         let poll = tokio::spawn(async move { request(addr, "GET", &path, b"", &[]).await });
         tokio::time::sleep(Duration::from_millis(30)).await;
         poll
