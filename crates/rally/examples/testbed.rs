@@ -20,7 +20,8 @@
 //!
 //! `--recovery` turns connection state recovery on, offered to every connection
 //! (`--recovery-window-ms`, `--recovery-max-packets`, `--recovery-keep-pid` tune it).
-//! `--parser msgpack` speaks socket.io-msgpack-parser's packets.
+//! `--parser msgpack` speaks socket.io-msgpack-parser's packets; `--allow-eio3` lets
+//! socket.io-client 2.x in.
 //!
 //! On SIGTERM or SIGINT the server closes gracefully (`io.close()`) and exits 0.
 
@@ -63,6 +64,9 @@ struct Options {
     /// The packet format: json or msgpack (socket.io-msgpack-parser).
     #[arg(long, default_value_t = rally::Parser::Json)]
     parser: rally::Parser,
+    /// Lets socket.io-client 2.x in (Engine.IO v3), as Node's `allowEIO3`.
+    #[arg(long)]
+    allow_eio3: bool,
 }
 
 fn register(socket: &Socket, disconnects: &Log) {
@@ -205,7 +209,8 @@ async fn main() {
         .ping_timeout(Duration::from_millis(options.ping_timeout))
         .max_payload(options.max_payload)
         .connect_timeout(Duration::from_millis(options.connect_timeout))
-        .parser(options.parser);
+        .parser(options.parser)
+        .engine(|engine| engine.allow_eio3 = options.allow_eio3);
     if options.recovery {
         builder = builder.connection_state_recovery(RecoveryConfig {
             max_disconnection_duration: Duration::from_millis(options.recovery_window_ms),

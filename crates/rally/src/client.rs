@@ -5,6 +5,7 @@
 //! only part of this crate that talks to an engine session.
 
 use crate::connect_timeout::Joining;
+use crate::legacy;
 use crate::outgoing::connect_error_packet;
 use crate::packet::{Packet, PacketKind};
 use crate::parser::PacketDecoder;
@@ -12,7 +13,9 @@ use crate::reason::DisconnectReason;
 use crate::server::ServerInner;
 use crate::socket::Socket;
 use crate::sync::lock;
-use rally_engine::{CloseReason, Message, OutMessage, SendError, Session, TransportKind};
+use rally_engine::{
+    CloseReason, EngineProtocol, Message, OutMessage, SendError, Session, TransportKind,
+};
 use serde_json::Value;
 use std::sync::{Arc, Mutex, Weak};
 
@@ -22,6 +25,8 @@ pub(crate) struct Client {
     server: Arc<ServerInner>,
     decoder: Mutex<PacketDecoder>,
     sockets: Mutex<Sockets>,
+    /// A socket.io-client 2.x on Engine.IO v3: Socket.IO protocol v4 (`crate::legacy`).
+    legacy: bool,
 }
 
 /// A connection's sockets, one per namespace: nearly always one or two, so a list.
@@ -41,15 +46,36 @@ impl Sockets {
 impl Client {
     pub(crate) fn new(session: &Arc<Session>, server: Arc<ServerInner>) -> Arc<Client> {
         let decoder = (server.config.parser).decoder(server.config.max_attachments);
+        let legacy = session.protocol() == EngineProtocol::V3;
         let client = Arc::new(Client {
             session: Arc::downgrade(session),
             server,
             decoder: Mutex::new(decoder),
             sockets: Mutex::default(),
+            legacy,
         });
-        let watched: Weak<Client> = Arc::downgrade(&client);
-        client.server.connect_deadlines.watch(watched);
+        if legacy {
+            // A v2 client is in the main namespace without asking.
+            client.join("/", Value::Object(Default::default()));
+        } else {
+            let watched: Weak<Client> = Arc::downgrade(&client);
+            client.server.connect_deadlines.watch(watched);
+        }
         client
+    }
+
+    /// True for a socket.io-client 2.x (`crate::legacy`).
+    pub(crate) fn is_legacy(&self) -> bool {
+        self.legacy
+    }
+
+    /// The id of this connection's socket in namespace `nsp`: a fresh one, or the one
+    /// a v2 client derives from its connection's.
+    pub(crate) fn socket_id(&self, nsp: &str) -> String {
+        match self.session.upgrade() {
+            Some(session) if self.legacy => legacy::socket_id(nsp, session.id()),
+            _ => rally_engine::generate_id(),
+        }
     }
 
     pub(crate) fn server(&self) -> crate::Server {
@@ -152,19 +178,27 @@ impl Client {
     }
 
     fn connect(self: &Arc<Self>, packet: Packet) {
-        let Some(ns) = self.server.namespace(&packet.nsp) else {
-            let refusal = connect_error_packet(&packet.nsp, "Invalid namespace", None);
+        if self.legacy {
+            let (nsp, auth) = legacy::namespace_and_auth(&packet.nsp);
+            self.join(nsp, auth);
+        } else {
+            self.join(&packet.nsp, packet.data.unwrap_or(Value::Null));
+        }
+    }
+
+    fn join(self: &Arc<Self>, nsp: &str, auth: Value) {
+        let Some(ns) = self.server.namespace(nsp) else {
+            let refusal = connect_error_packet(nsp, "Invalid namespace", None);
             self.send(&self.server.config.parser.to_messages(&refusal), false);
             return;
         };
-        if lock(&self.sockets).get(&packet.nsp).is_some() {
-            tracing::debug!(nsp = %packet.nsp, "namespace already joined: CONNECT ignored");
+        if lock(&self.sockets).get(nsp).is_some() {
+            tracing::debug!(nsp, "namespace already joined: CONNECT ignored");
             return;
         }
         let Some(session) = self.session.upgrade() else {
             return;
         };
-        let auth = packet.data.unwrap_or(Value::Null);
         ns.connect(self.clone(), &session, auth);
     }
 
@@ -190,7 +224,11 @@ impl Client {
     }
 
     pub(crate) fn send_connect_error(&self, nsp: &str, message: &str, data: Option<Value>) {
-        let refusal = connect_error_packet(nsp, message, data);
+        let refusal = if self.legacy {
+            Packet::connect_error(nsp, legacy::refusal(message, data))
+        } else {
+            connect_error_packet(nsp, message, data)
+        };
         self.send(&self.server.config.parser.to_messages(&refusal), false);
     }
 

@@ -62,14 +62,7 @@ impl Handshake {
 
     /// The query string's parameters, percent-decoded.
     pub fn query(&self) -> Map<String, Value> {
-        self.request
-            .query()
-            .map(|q| {
-                form_urlencoded::parse(q.as_bytes())
-                    .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
-                    .collect()
-            })
-            .unwrap_or_default()
+        self.request.query().map(query_object).unwrap_or_default()
     }
 
     /// The remote IP address, or "" when the server was not given connection info.
@@ -125,4 +118,11 @@ impl Serialize for Handshake {
         out.serialize_field("auth", &self.auth)?;
         out.end()
     }
+}
+/// A query string's parameters as a JSON object of strings, percent-decoded: what
+/// Node's `url.parse(…, true)` gives for the keys a client sends once.
+pub(crate) fn query_object(query: &str) -> Map<String, Value> {
+    form_urlencoded::parse(query.as_bytes())
+        .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+        .collect()
 }

@@ -89,6 +89,7 @@ mod connect_timeout;
 pub mod handler;
 pub mod handshake;
 mod id_hash;
+mod legacy;
 pub mod msgpack;
 pub mod namespace;
 mod outgoing;

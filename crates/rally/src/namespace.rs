@@ -358,7 +358,7 @@ impl Namespace {
             None => None,
         };
         let handshake = Handshake::new(session.handshake(), auth);
-        let offered = self.recovery().is_some_and(|r| r.offers(&handshake));
+        let offered = !client.is_legacy() && self.recovery().is_some_and(|r| r.offers(&handshake));
         let claim = claim.filter(|_| offered);
         let ns = self.clone();
         run_handler(Box::pin(async move {

@@ -83,7 +83,7 @@ impl Socket {
         recovery: Option<SocketRecovery>,
     ) -> Socket {
         Socket(Arc::new(SocketInner {
-            id: rally_engine::generate_id().into(),
+            id: client.socket_id(ns.name()).into(),
             ns,
             client,
             handshake,
@@ -446,11 +446,12 @@ impl Socket {
         let mut pending = lock(&self.0.pre_connect);
         let pid = self.0.recovery.as_ref().map(SocketRecovery::pid);
         let mut connect = std::mem::take(&mut *lock(&self.0.replay));
-        connect.extend(self.0.ns.parser().to_messages(&connect_packet(
-            self.0.ns.name(),
-            &self.0.id,
-            pid,
-        )));
+        let answer = if self.0.client.is_legacy() {
+            Packet::connect(self.0.ns.name(), None)
+        } else {
+            connect_packet(self.0.ns.name(), &self.0.id, pid)
+        };
+        connect.extend(self.0.ns.parser().to_messages(&answer));
         connect.append(&mut pending);
         if self
             .0
