@@ -95,6 +95,24 @@ pub struct EngineConfig {
     /// default, when they are refused with "Unsupported protocol version".
     /// Their sessions say so in [`Session::protocol`](crate::Session::protocol).
     pub allow_eio3: bool,
+    /// Compression of long-polling answers (Node's `httpCompression`): on by
+    /// default, gzip or deflate as the client accepts, for answers of 1 KiB and
+    /// more; `None` sends every answer as it is.
+    pub http_compression: Option<HttpCompression>,
+}
+
+/// When long-polling answers are compressed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HttpCompression {
+    /// Answers shorter than this many bytes go as they are (Node's `threshold`):
+    /// 1 024 by default.
+    pub threshold: usize,
+}
+
+impl Default for HttpCompression {
+    fn default() -> Self {
+        HttpCompression { threshold: 1024 }
+    }
 }
 
 impl Default for EngineConfig {
@@ -113,6 +131,7 @@ impl Default for EngineConfig {
             cors: None,
             allow_request: None,
             allow_eio3: false,
+            http_compression: Some(HttpCompression::default()),
         }
     }
 }
@@ -151,6 +170,7 @@ impl fmt::Debug for EngineConfig {
             .field("cors", &self.cors)
             .field("allow_request", &self.allow_request.is_some())
             .field("allow_eio3", &self.allow_eio3)
+            .field("http_compression", &self.http_compression)
             .finish()
     }
 }

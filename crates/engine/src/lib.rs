@@ -40,7 +40,7 @@ pub use bytes::Bytes;
 pub use codec::message::OutMessage;
 pub use codec::packet;
 pub use codec::packet::Message;
-pub use config::{AllowRequest, Cors, CorsOrigin, EngineConfig};
+pub use config::{AllowRequest, Cors, CorsOrigin, EngineConfig, HttpCompression};
 pub use error::ProtocolError;
 pub use handshake::HandshakeInfo;
 pub use protocol::EngineProtocol;

@@ -29,7 +29,7 @@ use crate::protocol::EngineProtocol;
 use crate::registry::Registry;
 use crate::session::polling::PollRequest;
 use crate::session::{CloseReason, EngineHandler, Session, Wire};
-use crate::transport::{polling, websocket};
+use crate::transport::{http_compression, polling, websocket};
 use crate::transport_kind::TransportKind;
 
 /// What the Engine and its routes share.
@@ -166,7 +166,12 @@ async fn route(shared: &Shared, mut parts: http::request::Parts, body: Body) -> 
                     from: remote_address(&parts),
                 };
                 match parts.method {
-                    Method::GET => polling::get(session, request).await,
+                    Method::GET => {
+                        let coding = config
+                            .http_compression
+                            .and_then(|_| http_compression::negotiate(&parts.headers));
+                        polling::get(session, request, coding).await
+                    }
                     Method::POST => polling::post(session, request, &parts.headers, body).await,
                     _ => ProtocolError::BadRequest.response(),
                 }

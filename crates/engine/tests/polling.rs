@@ -352,3 +352,68 @@ async fn a_post_sent_again_is_taken_in_once() {
         [text("one"), text("two"), text("three"), text("three")]
     );
 }
+
+/// Long-polling answers are compressed as Node's `httpCompression` does: gzip or deflate
+/// as the request accepts, from 1 KiB on; shorter answers, clients that accept neither,
+/// and a server configured without it get the bytes as they are.
+#[tokio::test]
+async fn long_answers_are_compressed_as_the_client_accepts() {
+    use flate2::read::{GzDecoder, ZlibDecoder};
+    use std::io::Read;
+
+    let long = "x".repeat(2000);
+    let short = "y".repeat(100);
+    fn read_all(mut decoder: impl Read) -> String {
+        let mut text = String::new();
+        decoder.read_to_string(&mut text).unwrap();
+        text
+    }
+    async fn poll_with(srv: &Server, sid: &str, accept: &str) -> Resp {
+        let path = srv.url(&format!("EIO=4&transport=polling&sid={sid}"));
+        request(srv.addr, "GET", &path, b"", &[("Accept-Encoding", accept)]).await
+    }
+    let srv = start(EngineConfig::default()).await;
+    let sid = srv.open_polling().await;
+    let session = srv.session(&sid);
+    for (accept, coding) in [
+        ("gzip, deflate, br", Some("gzip")),
+        ("deflate", Some("deflate")),
+        ("gzip;q=0, deflate;q=1", Some("deflate")),
+        ("br, identity", None),
+    ] {
+        session.send(OutMessage::text(long.as_str())).unwrap();
+        let r = poll_with(&srv, &sid, accept).await;
+        assert_eq!(r.header("content-encoding"), coding, "{accept}");
+        let body = match coding {
+            Some("gzip") => read_all(GzDecoder::new(&r.body[..])),
+            Some(_) => read_all(ZlibDecoder::new(&r.body[..])),
+            None => r.text(),
+        };
+        assert_eq!(body, format!("4{long}"), "{accept}");
+        if coding.is_some() {
+            assert!(r.body.len() < 100, "{accept}: {} bytes", r.body.len());
+        }
+    }
+    session.send(OutMessage::text(short.as_str())).unwrap();
+    let r = poll_with(&srv, &sid, "gzip").await;
+    assert_eq!(
+        (r.header("content-encoding"), r.text()),
+        (None, format!("4{short}"))
+    );
+
+    let plain = start(EngineConfig {
+        http_compression: None,
+        ..EngineConfig::default()
+    })
+    .await;
+    let sid = plain.open_polling().await;
+    plain
+        .session(&sid)
+        .send(OutMessage::text(long.as_str()))
+        .unwrap();
+    let r = poll_with(&plain, &sid, "gzip").await;
+    assert_eq!(
+        (r.header("content-encoding"), r.text()),
+        (None, format!("4{long}"))
+    );
+}

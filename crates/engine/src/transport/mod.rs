@@ -7,6 +7,7 @@
 //! draining) is in `session::polling` and `session::websocket`; the bytes on
 //! the wire are the codecs' (`codec`).
 
+pub(crate) mod http_compression;
 pub(crate) mod polling;
 pub(crate) mod tcp;
 pub(crate) mod websocket;

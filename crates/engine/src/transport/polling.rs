@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use futures::StreamExt;
 use http::{header, HeaderMap, HeaderValue, StatusCode};
 use tokio::time::Instant;
@@ -27,6 +28,7 @@ use crate::handshake::{open_packet, HandshakeInfo};
 use crate::registry::Registry;
 use crate::session::polling::{PollRequest, Refusal};
 use crate::session::{CloseReason, Session, Wire};
+use crate::transport::http_compression::{compress, Coding};
 use crate::transport_kind::TransportKind;
 
 /// Opens a session over polling; the response is the open packet alone.
@@ -92,7 +94,28 @@ fn refused(session: &Session, r: Refusal) -> Response {
     }
 }
 
-pub(crate) async fn get(session: Arc<Session>, request: PollRequest<'_>) -> Response {
+/// Answers a GET once there is something to say, compressed in `coding` when the
+/// answer is long enough.
+pub(crate) async fn get(
+    session: Arc<Session>,
+    request: PollRequest<'_>,
+    coding: Option<Coding>,
+) -> Response {
+    let answer = |body: Bytes| {
+        let binary = session.wire().is_v3() && is_binary_framing(&body);
+        let threshold = session.config().http_compression.map(|c| c.threshold);
+        match coding.zip(threshold) {
+            Some((coding, threshold)) if body.len() >= threshold => {
+                let mut response = payload_response(compress(coding, &body), binary);
+                response.headers_mut().insert(
+                    header::CONTENT_ENCODING,
+                    HeaderValue::from_static(coding.name()),
+                );
+                response
+            }
+            _ => payload_response(body, binary),
+        }
+    };
     match session.begin_get(request) {
         Ok(None) => {}
         Ok(Some(again)) => {
@@ -101,8 +124,7 @@ pub(crate) async fn get(session: Arc<Session>, request: PollRequest<'_>) -> Resp
                 bytes = again.len(),
                 "a poll came again from another connection; its answer is sent again"
             );
-            let binary = session.wire().is_v3() && is_binary_framing(&again);
-            return payload_response(again, binary);
+            return answer(again);
         }
         Err(r) => return refused(&session, r),
     }
@@ -120,8 +142,7 @@ pub(crate) async fn get(session: Arc<Session>, request: PollRequest<'_>) -> Resp
             if let Some(reason) = poll.finish {
                 session.finish(reason);
             }
-            let binary = session.wire().is_v3() && is_binary_framing(&poll.body);
-            return payload_response(poll.body, binary);
+            return answer(poll.body);
         }
         notified.await;
     }
@@ -249,7 +270,7 @@ async fn drain(mut stream: axum::body::BodyDataStream, budget: usize) {
 }
 
 /// A poll's answer; `binary` for a v3 payload in the binary framing.
-fn payload_response(body: bytes::Bytes, binary: bool) -> Response {
+fn payload_response(body: Bytes, binary: bool) -> Response {
     let mut resp = body.into_response();
     let h = resp.headers_mut();
     h.insert(
