@@ -56,6 +56,10 @@ describe('a polling page in Chromium through a black hole that eats a poll answe
     const say = (text) => publisher.timeout(5000).emitWithAck('message', text);
     await say('before');
     await page.waitForFunction(() => window.got.includes('before'));
+    // The page polls again at once; give that GET time to reach the server and wait
+    // there, so that the drop catches a poll whose answer is still to come (a GET sent
+    // into the drop would never reach the server, and nothing would be at stake).
+    await sleep(500);
 
     // The page's poll is waiting on the server: the drop comes, the answer to that poll
     // goes out into it and is lost, and the network comes back (the proxy resets what
